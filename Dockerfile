@@ -1,0 +1,25 @@
+# livepilot: the co-pilot server. Build: docker build -t livepilot .
+# Run the demo:  docker run -p 8080:8080 livepilot   (the console URL is printed)
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    LIVEPILOT_HOST=0.0.0.0 \
+    LIVEPILOT_PORT=8080
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY src ./src
+COPY rules ./rules
+COPY overlays ./overlays
+# The CPU build of torch first; the ML extra (Detoxify) would otherwise pull CUDA wheels.
+RUN pip install --index-url https://download.pytorch.org/whl/cpu "torch==2.13.0" \
+ && pip install ".[ml]" \
+ && useradd --create-home --uid 10001 livepilot
+
+USER livepilot
+EXPOSE 8080
+HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
+  CMD python -c "import urllib.request,os; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('LIVEPILOT_PORT','8080'), timeout=2)"
+CMD ["livepilot", "demo", "--no-browser"]

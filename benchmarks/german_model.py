@@ -1,0 +1,124 @@
+"""German toxicity model: cost per chat message on one core, batched and alone.
+
+    python benchmarks/german_model.py [--messages 4000] [--repeat 5]
+
+Chat comes from the seeded simulator (German-first chat with English, emotes, insults).
+Rows, each median [min–max] over repetitions, pinned to one core:
+
+* baseline: normalisation + tokenisation only (what any text model pays first);
+* the model with a cold feature memo (a fresh instance; every word is new to it) and warm
+  (the same messages again, as on a live stream where chat vocabulary repeats);
+* one message per call (what the stage does inline) and batches of 32 / 256;
+* language routing, and the whole ``toxicity`` stage ``process()`` per message, with the
+  German model in the lane (the default: it runs off the loop) and inline.
+
+Budget: ≤ 0.2 ms per message batched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import time
+from collections.abc import Callable, Sequence
+
+from livepilot.events import ChatEvent
+from livepilot.metrics import Metrics
+from livepilot.ml.german import GermanModel
+from livepilot.ml.language import LanguageRouter
+from livepilot.ml.text import normalize, tokens
+from livepilot.pipeline.registry import StageContext
+from livepilot.pipeline.stage import Draft
+from livepilot.pipeline.toxicity import ToxicityStage, build
+from livepilot.settings import Settings
+from livepilot.sources.simulator import Simulator
+
+
+async def _chat(count: int) -> list[ChatEvent]:
+    out: list[ChatEvent] = []
+    async for event in Simulator("bench", seed=7, speed=0, duration=36_000, start=0).events():
+        if isinstance(event, ChatEvent):
+            out.append(event)
+            if len(out) == count:
+                break
+    return out
+
+
+def _timed(fn: Callable[[], object], n: int, repeat: int) -> list[float]:
+    """µs per message for each repetition."""
+    runs = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        runs.append((time.perf_counter() - started) / n * 1e6)
+    return runs
+
+
+def _batches(model: GermanModel, texts: Sequence[str], size: int) -> None:
+    for i in range(0, len(texts), size):
+        model.scores(texts[i : i + size])
+
+
+def _process(stage: ToxicityStage, events: Sequence[ChatEvent]) -> None:
+    """The stage's ``process()`` per message; the lane's queue is emptied every 32
+    messages, as its worker would, so the offers are accepted rather than shed."""
+    for i, event in enumerate(events):
+        stage.process(event, Draft(event=event, now=0.0))
+        if i % 32 == 31 and stage._batcher is not None:
+            stage._batcher.take_all()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--messages", type=int, default=4000)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    events = asyncio.run(_chat(args.messages))
+    texts = [e.text for e in events]
+    n, r = len(texts), args.repeat
+    rows: dict[str, list[float]] = {}
+
+    rows["baseline: normalise + tokenise only"] = _timed(
+        lambda: [tokens(normalize(t)) for t in texts], n, r
+    )
+    for size in (1, 32, 256):
+        cold: list[float] = []
+        for _ in range(r):
+            fresh = GermanModel.load()
+            cold += _timed(lambda m=fresh, s=size: _batches(m, texts, s), n, 1)  # type: ignore[misc]
+        rows[f"German model, cold memo, batch {size}"] = cold
+    model = GermanModel.load()
+    _batches(model, texts, 256)
+    for size in (1, 32, 256):
+        rows[f"German model, warm memo, batch {size}"] = _timed(
+            lambda s=size: _batches(model, texts, s), n, r  # type: ignore[misc]
+        )
+    router = LanguageRouter()
+    router.load()
+    rows["language routing"] = _timed(lambda: [router.route(t) for t in texts], n, r)
+    for inline, name in ((False, "German model in the lane (default): routing + policy + "
+                                 "offer"),
+                         (True, "German model inline: routing + model + policy")):
+        stage = build(StageContext(Settings(toxicity_german_inline=inline), Metrics()))
+        rows[f"toxicity stage process(), {name}"] = _timed(
+            lambda st=stage: _process(st, events), n, r  # type: ignore[misc]
+        )
+
+    scores = model.scores(texts)
+    base = statistics.median(rows["baseline: normalise + tokenise only"])
+    print(f"{n} simulated chat messages, one core, {r} repetitions; "
+          f"{(scores >= 0.5).mean():.1%} scored ≥ 0.5\n")
+    print("| what | µs/msg median [min–max] | msg/s (1 core) | × baseline |")
+    print("|---|---|---|---|")
+    for name, runs in rows.items():
+        med = statistics.median(runs)
+        print(f"| {name} | {med:,.1f} [{min(runs):,.1f}–{max(runs):,.1f}] | "
+              f"{1e6 / med:,.0f} | {med / base:.1f} |")
+
+
+if __name__ == "__main__":
+    main()

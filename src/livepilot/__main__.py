@@ -1,0 +1,3 @@
+from livepilot.cli import main
+
+main()

@@ -1,0 +1,288 @@
+"""Long-running commands: a stream (or several) through the pipeline to the server.
+
+They log state changes (connected, disconnected, shutdown steps), never one line per
+message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import signal
+import logging
+import socket
+import sys
+import webbrowser
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+from typing import Annotated, TextIO
+
+import typer
+import uvicorn
+
+from livepilot.bus import create_bus
+from livepilot.cli._app import Host, Port, Verbose, app, configure_logging, load_settings
+from livepilot.metrics import Metrics
+from livepilot.settings import Settings
+from livepilot.sources.base import Source
+
+__all__ = ["serve_streams"]
+
+log = logging.getLogger("livepilot")
+
+#: Builds the sources once the metrics registry exists (sources count into it).
+SourceFactory = Callable[[Metrics], list[Source]]
+
+
+def serve_streams(settings: Settings, sources: SourceFactory, *, open_browser: bool) -> None:
+    """Run the server with the sources until Ctrl-C; print the URLs first."""
+    from livepilot.server.app import create_app
+    from livepilot.service import StreamService
+
+    settings = settings.ensure_tokens()
+    metrics = Metrics()
+    bus = create_bus(settings)
+    service = StreamService(settings, bus, metrics)
+    for source in sources(metrics):
+        service.add(source)
+    application = create_app(settings, bus=bus, metrics=metrics, service=service)
+
+    sock = socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((settings.host, settings.port))
+    except OSError as exc:
+        raise typer.BadParameter(
+            f"cannot listen on {settings.host}:{settings.port} ({exc.strerror}); "
+            "pick another with --port"
+        ) from exc
+    port = sock.getsockname()[1]
+    shown = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    base = f"http://{shown}:{port}"
+    assert settings.console_token is not None and settings.overlay_key is not None
+    token = settings.console_token.get_secret_value()
+    key = settings.overlay_key.get_secret_value()
+    typer.echo(
+        f"\nlivepilot is running.\n"
+        f"  Console:  {base}/?token={token}\n"
+        f"  Overlays: {base}/overlay/chat?key={key}  (also: alerts, prompts, stats, all)\n"
+        f"  Metrics:  {base}/metrics\n"
+        f"Press Ctrl-C to stop.\n"
+    )
+    config = uvicorn.Config(
+        application,
+        log_level="warning",
+        ws_per_message_deflate=False,  # per-message compression caps fan-out; see hub.py
+        lifespan="on",
+    )
+    server = _Server(config)
+    # Everything built so far (modules, rule tables, models) lives as long as the process:
+    # take it out of the cyclic collector's scans, whose full passes otherwise pause the
+    # loop for tens of milliseconds and show up as latency on every client.
+    gc.collect()
+    gc.freeze()
+    if open_browser:
+        webbrowser.open(f"{base}/?token={token}")
+    asyncio.run(server.serve(sockets=[sock]))
+    if server.stopped_by == signal.SIGINT:
+        # uvicorn shuts down gracefully on Ctrl-C and returns; whether it re-raises the signal
+        # afterwards differs between its releases. Say "stopped by Ctrl-C" (exit 130) ourselves.
+        raise KeyboardInterrupt
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, remembering which signal stopped it."""
+
+    stopped_by: int | None = None
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self.stopped_by = sig
+        super().handle_exit(sig, frame)
+
+
+@app.command()
+def demo(
+    port: Port = None,
+    host: Host = None,
+    no_browser: Annotated[bool, typer.Option("--no-browser", help="Don't open a browser.")] = False,
+    seed: Annotated[int, typer.Option(help="Simulator seed: same seed, same stream.")] = 1,
+    speed: Annotated[float, typer.Option(help="Simulator speed factor (2 = twice as busy).")] = 1.0,
+    verbose: Verbose = False,
+) -> None:
+    """Run the co-pilot on a built-in simulated stream and serve the console."""
+    from livepilot.sources.simulator import Simulator
+
+    configure_logging(verbose)
+    if speed <= 0:
+        raise typer.BadParameter("--speed must be > 0")
+    settings = load_settings(port=port, host=host)
+    serve_streams(
+        settings,
+        lambda _: [Simulator("demo", seed=seed, speed=speed)],
+        open_browser=not no_browser,
+    )
+
+
+@app.command()
+def replay(
+    file: Annotated[
+        Path, typer.Argument(help="A JSONL recording in the wire format, or a raw TikTok capture.")
+    ],
+    speed: Annotated[
+        float, typer.Option(help="1 = real time, N = N× faster, 0 = as fast as possible.")
+    ] = 1.0,
+    jsonl: Annotated[
+        bool,
+        typer.Option(
+            "--jsonl",
+            help="No server: write every result to stdout as JSONL, "
+            "in event time, as fast as possible.",
+        ),
+    ] = False,
+    port: Port = None,
+    host: Host = None,
+    no_browser: Annotated[bool, typer.Option("--no-browser")] = False,
+    verbose: Verbose = False,
+) -> None:
+    """Replay a recording through the full pipeline (to the console, or headless).
+
+    A raw capture (``livepilot record --raw``) is decoded through the same TikTokLive path
+    as a live connection, so a stream's bug can be reproduced exactly, offline.
+    """
+    from livepilot.headless import replay_headless, run_headless
+    from livepilot.sources.replay import ReplaySource
+    from livepilot.sources.tiktok import CaptureSource, is_capture
+
+    if not file.is_file():
+        raise typer.BadParameter(f"{file} does not exist or is not a file", param_hint="FILE")
+    if speed < 0:
+        raise typer.BadParameter("--speed must be >= 0")
+    capture = is_capture(file)
+    if jsonl:
+        configure_logging(verbose, logging.WARNING)
+        settings = load_settings()
+        if capture:
+            metrics = Metrics()
+            source = CaptureSource(file, metrics=metrics)
+            result = asyncio.run(run_headless(source, sys.stdout, settings, metrics))
+        else:
+            result = asyncio.run(replay_headless(file, sys.stdout, settings))
+        typer.echo(
+            f"replayed {result.events} events, wrote {result.written} messages"
+            + (f", skipped {result.bad_lines} bad line(s)" if result.bad_lines else ""),
+            err=True,
+        )
+        return
+    configure_logging(verbose)
+
+    def sources(metrics: Metrics) -> list[Source]:
+        if capture:
+            return [CaptureSource(file, metrics=metrics, speed=speed)]
+        bad = metrics.bad_input.labels("replay")
+
+        def on_error(line: object) -> None:
+            bad.inc()
+            log.warning("skipped %s", line)
+
+        return [ReplaySource(file, speed=speed, on_error=on_error)]
+
+    serve_streams(load_settings(port=port, host=host), sources, open_browser=not no_browser)
+
+
+@app.command()
+def run(
+    creators: Annotated[
+        list[str], typer.Argument(help="TikTok creators' @handles, one stream each.")
+    ],
+    follow: Annotated[
+        bool, typer.Option(help="After a LIVE ends, wait for the next one instead of stopping.")
+    ] = False,
+    port: Port = None,
+    host: Host = None,
+    no_browser: Annotated[bool, typer.Option("--no-browser")] = False,
+    verbose: Verbose = False,
+) -> None:
+    """Listen to TikTok LIVE streams and serve the console (reconnects on its own)."""
+    from livepilot.clock import SystemClock
+    from livepilot.sources.tiktok import tiktok_sources
+
+    configure_logging(verbose)
+    settings = load_settings(port=port, host=host)
+
+    def sources(metrics: Metrics) -> list[Source]:
+        try:
+            return list(
+                tiktok_sources(list(creators), settings, SystemClock(), metrics, follow=follow)
+            )
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="CREATORS") from exc
+
+    serve_streams(settings, sources, open_browser=not no_browser)
+
+
+@app.command()
+def record(
+    creator: Annotated[str, typer.Argument(help="The creator's @handle.")],
+    file: Annotated[Path, typer.Argument(help="Where to write the JSONL recording.")],
+    raw: Annotated[
+        Path | None,
+        typer.Option(help="Also keep the raw webcast frames here, exactly as received."),
+    ] = None,
+    follow: Annotated[bool, typer.Option(help="Keep recording across LIVEs.")] = False,
+    verbose: Verbose = False,
+) -> None:
+    """Record a TikTok LIVE in the replay format until it ends."""
+    from livepilot.sources.tiktok import record as record_stream
+
+    configure_logging(verbose)
+    settings = load_settings()
+    count = asyncio.run(record_stream(creator, file, raw, settings, follow=follow))
+    typer.echo(f"recorded {count} events to {file}" + (f" (raw: {raw})" if raw else ""), err=True)
+
+
+@app.command()
+def simulate(
+    duration: Annotated[float, typer.Option(help="Simulated seconds of stream.")] = 600.0,
+    seed: Annotated[int, typer.Option(help="Same seed, same stream.")] = 1,
+    start: Annotated[float, typer.Option(help="Unix time of the first event.")] = 1_767_222_000.0,
+    stream: Annotated[str, typer.Option(help="Stream id written into the events.")] = "demo",
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write here instead of stdout.")
+    ] = None,
+) -> None:
+    """Write a simulated stream as a JSONL recording (for replay, tests and benchmarks)."""
+    from livepilot.sources.simulator import Simulator
+    from livepilot.wire import encode
+
+    async def write(handle: TextIO) -> int:
+        count = 0
+        sim = Simulator(stream, seed=seed, speed=0, duration=duration, start=start)
+        async for event in sim.events():
+            handle.write(encode(event) + "\n")
+            count += 1
+        return count
+
+    if out is None:
+        count = asyncio.run(write(sys.stdout))
+    else:
+        with out.open("w", encoding="utf-8") as handle:
+            count = asyncio.run(write(handle))
+    typer.echo(f"wrote {count} events ({duration:.0f} s of stream)", err=True)
+
+
+@app.command()
+def serve(
+    port: Port = None,
+    host: Host = None,
+    verbose: Verbose = False,
+) -> None:
+    """Serve the console, API and overlays with no built-in source.
+
+    Needs LIVEPILOT_CONSOLE_TOKEN and LIVEPILOT_OVERLAY_KEY to be set.
+    """
+    configure_logging(verbose)
+    settings = load_settings(port=port, host=host)
+    if settings.console_token is None or settings.overlay_key is None:
+        raise typer.BadParameter("set LIVEPILOT_CONSOLE_TOKEN and LIVEPILOT_OVERLAY_KEY")
+    serve_streams(settings, lambda _: [], open_browser=False)

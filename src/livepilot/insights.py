@@ -1,0 +1,122 @@
+"""What livepilot concludes: insights about events, alarms, and prompts for the host.
+
+An :class:`Insight` belongs to one event (``event_id``). The pipeline publishes version 0
+at once with the rule verdict; a slow stage (the ML toxicity model) publishes a later
+version for the same event id, which replaces the earlier one wholesale. Console and
+overlays keep the highest version they have seen.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["Action", "Alarm", "AlarmState", "Insight", "Label", "Prompt", "Reason", "Severity"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Action(StrEnum):
+    """What livepilot recommends a moderator do, mildest first.
+
+    TikTok cannot be moderated through an API: livepilot hides from its own outputs and
+    recommends; the moderator acts in the app.
+    """
+
+    REVIEW = "review"
+    NOTE = "note"
+    HIDE = "hide"
+    TIMEOUT = "timeout"
+    BLOCK = "block"
+
+
+class Label(_Frozen):
+    """One conclusion: ``name`` (``toxic``, ``spam``, ``question``, ``lead`` …), the stage
+    that added it, and an optional finer ``kind`` (``insult``, ``price``, ``no_audio`` …)."""
+
+    name: str = Field(min_length=1)
+    source: str = Field(min_length=1)
+    kind: str | None = None
+    score: float | None = None
+
+
+class Reason(_Frozen):
+    """Why, in words a moderator understands, and which stage said it."""
+
+    source: str
+    text: str
+
+
+class Insight(_Frozen):
+    type: Literal["insight"] = "insight"
+    event_id: str
+    stream: str
+    version: int = Field(default=0, ge=0)
+    labels: tuple[Label, ...] = ()
+    scores: dict[str, float] = Field(default_factory=dict)
+    reasons: tuple[Reason, ...] = ()
+    action: Action | None = None
+    #: Kept off overlays and filtered chat until a moderator approves.
+    hidden: bool = False
+    #: A suggested answer (FAQ) for a question, if any.
+    answer: str | None = None
+    #: Stages that are still working on this event (e.g. ``toxicity``); an update follows.
+    pending: tuple[str, ...] = ()
+
+    def has(self, name: str) -> bool:
+        return any(label.name == name for label in self.labels)
+
+    @property
+    def label_names(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for label in self.labels:
+            seen.setdefault(label.name, None)
+        return list(seen)
+
+
+class Severity(StrEnum):
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+class AlarmState(StrEnum):
+    RAISED = "raised"
+    CLEARED = "cleared"
+
+
+class Alarm(_Frozen):
+    """A stateful condition on a stream (dead air, viewer drop, shitstorm …).
+
+    An alarm is raised once and cleared once; ``id`` ties the two together.
+    """
+
+    type: Literal["alarm"] = "alarm"
+    id: str
+    stream: str
+    kind: str
+    source: str
+    at: float
+    state: AlarmState = AlarmState.RAISED
+    severity: Severity = Severity.WARNING
+    message: str
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class Prompt(_Frozen):
+    """A short, concrete suggestion for the host ("Thank @anna for the Rose streak")."""
+
+    type: Literal["prompt"] = "prompt"
+    id: str
+    stream: str
+    source: str
+    at: float
+    text: str
+    priority: int = Field(default=1, ge=0, le=3)
+    alarm_id: str | None = None
+    #: After this time the prompt is stale and overlays drop it.
+    expires_at: float | None = None

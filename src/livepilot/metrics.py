@@ -1,0 +1,206 @@
+"""Prometheus metrics, in a registry the app factory creates (never the global one)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+__all__ = ["Metrics"]
+
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
+_STAGE_BUCKETS = (0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.005, 0.025)
+
+
+class Metrics:
+    """Every metric livepilot exports. One instance per app (or per headless run)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        self.events = Counter(
+            "livepilot_events", "Events that entered the pipeline", ["stream", "type"], registry=r
+        )
+        self.coalesced = Counter(
+            "livepilot_coalesced_events",
+            "Like/join events merged into another because the ingest queue was full",
+            ["stream", "type"],
+            registry=r,
+        )
+        self.queue_depth = Gauge(
+            "livepilot_ingest_queue_depth",
+            "Events waiting for the pipeline",
+            ["stream"],
+            registry=r,
+        )
+        self.labels = Counter(
+            "livepilot_labels", "Labels added by stages", ["stage", "label"], registry=r
+        )
+        self.stage_seconds = Histogram(
+            "livepilot_stage_seconds",
+            "Time one stage spent on one event",
+            ["stage"],
+            buckets=_STAGE_BUCKETS,
+            registry=r,
+        )
+        self.stage_errors = Counter(
+            "livepilot_stage_errors", "Exceptions contained in a stage", ["stage"], registry=r
+        )
+        self.pipeline_latency = Histogram(
+            "livepilot_pipeline_latency_seconds",
+            "Event received -> insight published",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.alarms = Counter(
+            "livepilot_alarms", "Alarms raised or cleared", ["stream", "kind", "state"], registry=r
+        )
+        self.prompts = Counter("livepilot_prompts", "Host prompts", ["stream"], registry=r)
+        self.bad_input = Counter(
+            "livepilot_bad_input",
+            "Inputs rejected with an error (replay lines, frames, bodies)",
+            ["where"],
+            registry=r,
+        )
+        self.stream_up = Gauge(
+            "livepilot_stream_connected", "1 while the source is connected", ["stream"], registry=r
+        )
+        self.hub_clients = Gauge(
+            "livepilot_hub_clients", "Connected WebSocket clients", ["channel"], registry=r
+        )
+        self.hub_messages = Counter(
+            "livepilot_hub_messages", "Messages queued to clients", ["channel"], registry=r
+        )
+        self.hub_frames = Counter(
+            "livepilot_hub_frames", "WebSocket frames sent (coalesced messages)", ["channel"],
+            registry=r,
+        )
+        self.hub_disconnects = Counter(
+            "livepilot_hub_slow_disconnects",
+            "Clients disconnected for falling too far behind",
+            ["channel"],
+            registry=r,
+        )
+        self.auth_failures = Counter(
+            "livepilot_auth_failures", "Rejected requests and sockets", ["where"], registry=r
+        )
+        # tiktok
+        self.tiktok_reconnects = Counter(
+            "livepilot_tiktok_reconnects",
+            "Reconnect attempts after a lost or failed TikTok connection",
+            ["stream", "cause"],
+            registry=r,
+        )
+        self.tiktok_unknown = Counter(
+            "livepilot_tiktok_unknown_messages",
+            "TikTok messages of a type livepilot does not map (counted, not fatal)",
+            ["method"],
+            registry=r,
+        )
+        self.tiktok_gaps = Counter(
+            "livepilot_tiktok_data_gaps",
+            "Windows in which the TikTok source heard nothing (events may be missing)",
+            ["stream", "cause"],
+            registry=r,
+        )
+        self.tiktok_gap_seconds = Counter(
+            "livepilot_tiktok_data_gap_seconds",
+            "Total length of data gaps",
+            ["stream", "cause"],
+            registry=r,
+        )
+        self.tiktok_dedup = Counter(
+            "livepilot_tiktok_duplicates",
+            "TikTok messages dropped because their message id was already seen",
+            ["stream"],
+            registry=r,
+        )
+        self.tiktok_unended_streaks = Counter(
+            "livepilot_tiktok_unended_streaks",
+            "Gift streaks closed by timeout or stream end because TikTok sent no end",
+            ["stream"],
+            registry=r,
+        )
+        self.tiktok_dropped = Counter(
+            "livepilot_tiktok_dropped",
+            "Likes/joins/viewer counts dropped because the source buffer was full",
+            ["stream", "type"],
+            registry=r,
+        )
+        # engagement
+        self.engagement_viewers = Gauge(
+            "livepilot_engagement_viewers", "Latest viewer count", ["stream"], registry=r
+        )
+        self.engagement_rate = Gauge(
+            "livepilot_engagement_per_minute",
+            "Rolling per-minute rates (chat, chatters, likes, diamonds, joins, follows, shares,"
+            " viewer_slope)",
+            ["stream", "signal"],
+            registry=r,
+        )
+        self.prompts_dropped = Counter(
+            "livepilot_prompts_dropped",
+            "Host prompts not shown (expired in the queue, queue overflow, muted kind)",
+            ["stream", "reason"],
+            registry=r,
+        )
+        # questions
+        self.question_response = Histogram(
+            "livepilot_question_response_seconds",
+            "Question asked -> marked answered, per stream and moderator",
+            ["stream", "moderator"],
+            buckets=(5, 10, 20, 30, 60, 120, 300, 600, 1800),
+            registry=r,
+        )
+        self.question_queue = Gauge(
+            "livepilot_question_queue", "Question queue items by state", ["stream", "state"],
+            registry=r,
+        )
+        self.question_items = Counter(
+            "livepilot_question_items",
+            "Question queue items closed, by outcome (answered, dismissed, expired, evicted)",
+            ["stream", "outcome"],
+            registry=r,
+        )
+        self.tech_issue_reports = Counter(
+            "livepilot_tech_issue_reports", "Chat messages reporting a tech issue",
+            ["stream", "kind"], registry=r,
+        )
+        self.faq_reloads = Counter(
+            "livepilot_faq_reloads", "Knowledge base (FAQ) loads by result (ok, invalid)",
+            ["result"], registry=r,
+        )
+        # toxicity
+        self.toxicity_shed = Counter(
+            "livepilot_toxicity_shed",
+            "Messages the toxicity model did not score (overload, evicted, full, stale, "
+            "unavailable)",
+            ["reason"],
+            registry=r,
+        )
+        self.toxicity_queue = Gauge(
+            "livepilot_toxicity_queue_depth", "Messages waiting for the toxicity model",
+            registry=r,
+        )
+        self.toxicity_cache = Counter(
+            "livepilot_toxicity_cache", "Toxicity score cache lookups (hit, miss)", ["result"],
+            registry=r,
+        )
+        self.toxicity_errors = Counter(
+            "livepilot_toxicity_scorer_errors", "Batches a toxicity scorer failed on", ["scorer"],
+            registry=r,
+        )
+        self.toxicity_batch_size = Histogram(
+            "livepilot_toxicity_batch_size", "Texts per toxicity model batch", ["scorer"],
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128),
+            registry=r,
+        )
+        self.toxicity_batch_seconds = Histogram(
+            "livepilot_toxicity_batch_seconds", "Time one toxicity model batch took", ["scorer"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.toxicity_update_latency = Histogram(
+            "livepilot_toxicity_update_seconds",
+            "Message queued for the model -> late insight update published",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )

@@ -1,0 +1,160 @@
+"""The German toxicity model shipped with livepilot: numpy inference, no pickle, no sklearn.
+
+The model (``livepilot/data/german_toxicity.npz``) is trained by
+:mod:`livepilot.ml.train_german` on GermEval 2018 (Wiegand, Siegel, Ruppenhofer, CC BY 4.0;
+see ``docs/german-model.md``). It is two logistic regressions over the same hashed TF-IDF
+features (character 2–5-grams within words, word 1–2-grams): one on plain TF-IDF, one on
+TF-IDF scaled by naive-Bayes log-count ratios. Their probabilities are averaged,
+calibrated on out-of-fold predictions, and mapped so that 0.5 is the decision threshold
+that maximised cross-validated macro-F1. A third, multinomial model names the kind of
+offence (abuse, insult, profanity).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from livepilot.errors import ConfigError
+from livepilot.ml.text import Featurizer, normalize
+
+__all__ = ["FORMAT", "KINDS", "GermanModel", "GermanVerdict", "default_model_path"]
+
+#: Bumped when the file layout changes; the loader refuses other versions.
+FORMAT = 1
+#: The fine GermEval classes, in the order of the rows of ``kind_coef``.
+KINDS = ("abuse", "insult", "profanity")
+
+Floats = npt.NDArray[np.float64]
+
+
+def default_model_path() -> Path:
+    """The model file inside the installed package."""
+    return Path(str(resources.files("livepilot") / "data" / "german_toxicity.npz"))
+
+
+@dataclass(frozen=True, slots=True)
+class GermanVerdict:
+    """The model's view of one message: ``score`` in [0, 1] (≥ 0.5 means offensive)."""
+
+    score: float
+    kind: str
+
+    @property
+    def offensive(self) -> bool:
+        return self.score >= 0.5
+
+
+def _sigmoid(x: Floats) -> Floats:
+    out: Floats = 1.0 / (1.0 + np.exp(-x))
+    return out
+
+
+class GermanModel:
+    """Loads the weights once; :meth:`score` works on batches and is thread-compatible
+    as long as one instance is used by one thread at a time (the feature memo is not
+    locked)."""
+
+    name = "german"
+
+    def __init__(self, arrays: dict[str, npt.NDArray[np.generic]], meta: dict[str, object]) -> None:
+        try:
+            self._featurizer = Featurizer(int(str(meta["char_buckets"])),
+                                          int(str(meta["word_buckets"])))
+            self._idf = arrays["idf"].astype(np.float64)
+            self._coef = arrays["coef"].astype(np.float64)  # (2, size): plain, nb-scaled
+            self._intercept = arrays["intercept"].astype(np.float64)  # (2,)
+            self._kind_coef = arrays["kind_coef"].astype(np.float64)  # (3, size)
+            self._kind_intercept = arrays["kind_intercept"].astype(np.float64)  # (3,)
+            self._platt = arrays["platt"].astype(np.float64)  # (2,): a, b
+            self._threshold = float(arrays["threshold"])
+            self._sublinear = bool(meta.get("sublinear", True))
+        except KeyError as exc:
+            raise ConfigError(f"German model file lacks {exc}; retrain it") from exc
+        size = self._featurizer.size
+        if self._idf.shape != (size,) or self._coef.shape != (2, size):
+            raise ConfigError(f"German model file has wrong shapes for {size} features")
+        self.meta = meta
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> GermanModel:
+        """Load a model file written by :func:`livepilot.ml.train_german.save`."""
+        path = path or default_model_path()
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {key: data[key] for key in data.files}
+        except FileNotFoundError as exc:
+            raise ConfigError(f"German model file {path} not found") from exc
+        except ValueError as exc:
+            raise ConfigError(f"German model file {path} is not a valid npz: {exc}") from exc
+        meta = json.loads(str(arrays.pop("meta")))
+        if meta.get("format") != FORMAT:
+            raise ConfigError(
+                f"German model file {path} has format {meta.get('format')!r}, expected {FORMAT}"
+            )
+        return cls(arrays, meta)
+
+    def _features(
+        self, texts: Sequence[str]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], Floats]:
+        rows, cols, counts = self._featurizer.batch([normalize(t) for t in texts])
+        tf = 1.0 + np.log(counts) if self._sublinear else counts
+        values = tf * self._idf[cols]
+        # L2-normalise the character block and the word block of each row separately.
+        block = rows * 2 + (cols >= self._featurizer.char_buckets)
+        norms = np.sqrt(np.bincount(block, weights=values * values, minlength=2 * len(texts)))
+        values = values / np.maximum(norms[block], 1e-12)
+        return rows, cols, values
+
+    def _raw(self, rows: npt.NDArray[np.int64], cols: npt.NDArray[np.int64],
+             values: Floats, n: int) -> Floats:
+        probs = np.zeros(n)
+        for k in range(2):
+            logits = np.bincount(rows, weights=values * self._coef[k, cols], minlength=n)
+            probs += _sigmoid(logits + self._intercept[k])
+        probs /= 2
+        a, b = self._platt
+        calibrated: Floats = _sigmoid(a * probs + b)
+        return calibrated
+
+    def _map(self, p: Floats) -> Floats:
+        t = self._threshold
+        mapped: Floats = np.where(p < t, 0.5 * p / t, 0.5 + 0.5 * (p - t) / (1.0 - t))
+        return np.clip(mapped, 0.0, 1.0)
+
+    def _kinds(self, rows: npt.NDArray[np.int64], cols: npt.NDArray[np.int64],
+               values: Floats, n: int) -> list[str]:
+        logits = np.stack(
+            [
+                np.bincount(rows, weights=values * self._kind_coef[k, cols], minlength=n)
+                + self._kind_intercept[k]
+                for k in range(len(KINDS))
+            ]
+        )
+        return [KINDS[int(i)] for i in np.argmax(logits, axis=0)]
+
+    def raw(self, texts: Sequence[str]) -> Floats:
+        """Calibrated probability of offence, before the threshold mapping."""
+        if not texts:
+            return np.zeros(0)
+        return self._raw(*self._features(texts), len(texts))
+
+    def scores(self, texts: Sequence[str]) -> Floats:
+        """Score in [0, 1] per text; 0.5 is the model's decision threshold."""
+        return self._map(self.raw(texts))
+
+    def predict(self, texts: Sequence[str]) -> list[GermanVerdict]:
+        """Score and kind of offence per text (the kind matters where the score is high)."""
+        if not texts:
+            return []
+        rows, cols, values = self._features(texts)
+        n = len(texts)
+        scores = self._map(self._raw(rows, cols, values, n))
+        kinds = self._kinds(rows, cols, values, n)
+        return [GermanVerdict(float(s), k) for s, k in zip(scores, kinds, strict=True)]

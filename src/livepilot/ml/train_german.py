@@ -1,0 +1,344 @@
+"""Train the shipped German toxicity model on GermEval 2018 and cross-validate it.
+
+    python -m livepilot.ml.train_german DATA_DIR OUT.npz [--folds 5] [--no-cv]
+
+``DATA_DIR`` holds ``germeval2018.training.txt`` (tab-separated: text, coarse label, fine
+label; line breaks written as ``|LBR|``). The data are CC BY 4.0; anything trained on them
+credits Wiegand, Siegel and Ruppenhofer, "Overview of the GermEval 2018 Shared Task on the
+Identification of Offensive Language" (see ``docs/german-model.md``).
+
+Cross-validation fits the whole recipe (features, both regressions, calibration and the
+threshold, each from the training folds only) and scores the held-out fold with the real
+numpy inference of :class:`~livepilot.ml.german.GermanModel`, from the same float16
+arrays that are shipped. The same run also cross-validates the reference baseline
+(scikit-learn TF-IDF, character 2–5 + word 1–2, logistic regression C=3), so a gain is
+measured against it on identical folds.
+
+Training needs scikit-learn and scipy (``pip install livepilot[bench]``); inference does not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import re
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from livepilot.ml.german import FORMAT, KINDS, GermanModel
+from livepilot.ml.text import Featurizer, normalize
+
+__all__ = ["Corpus", "cross_validate", "fit", "load_germeval", "load_lines", "main", "save"]
+
+log = logging.getLogger(__name__)
+
+CHAR_BUCKETS = 2**18
+WORD_BUCKETS = 2**17
+C = 3.0
+_FILE = "germeval2018.training.txt"
+
+
+@dataclass(frozen=True, slots=True)
+class Corpus:
+    texts: list[str]
+    offensive: npt.NDArray[np.int64]  # 1 = OFFENSE
+    kinds: list[str]  # "abuse" | "insult" | "profanity" | "other"
+
+
+def load_germeval(data_dir: Path) -> Corpus:
+    path = data_dir / _FILE
+    if not path.is_file():
+        raise SystemExit(f"{path} not found: DATA_DIR must contain {_FILE}")
+    texts: list[str] = []
+    coarse: list[int] = []
+    fine: list[str] = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        parts = line.split("\t")
+        if len(parts) != 3:
+            raise SystemExit(f"{path}:{number}: expected 3 tab-separated fields")
+        text, label, kind = parts
+        texts.append(text.replace("|LBR|", " "))
+        coarse.append(1 if label == "OFFENSE" else 0)
+        fine.append(kind.lower())
+    return Corpus(texts, np.asarray(coarse, dtype=np.int64), fine)
+
+
+def _mod(name: str) -> Any:
+    """Import a training-only dependency (untyped: scipy, scikit-learn)."""
+    return importlib.import_module(name)
+
+
+def _require_sklearn() -> None:
+    try:
+        _mod("scipy.sparse")
+        _mod("sklearn")
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise SystemExit("training needs scikit-learn: pip install 'livepilot[bench]'") from exc
+
+
+def _counts(texts: Sequence[str]) -> Any:
+    csr_matrix = _mod("scipy.sparse").csr_matrix
+
+    featurizer = Featurizer(CHAR_BUCKETS, WORD_BUCKETS)
+    rows, cols, counts = featurizer.batch([normalize(t) for t in texts])
+    return csr_matrix((counts, (rows, cols)), shape=(len(texts), featurizer.size))
+
+
+def _tfidf(counts: Any, idf: npt.NDArray[np.float64]) -> Any:
+    """Exactly what :meth:`GermanModel._features` computes, as a sparse matrix."""
+    l2 = _mod("sklearn.preprocessing").normalize
+
+    x = counts.copy().astype(np.float64)
+    x.data = 1.0 + np.log(x.data)
+    x = x.multiply(idf).tocsr()
+    hstack = _mod("scipy.sparse").hstack
+
+    return hstack([l2(x[:, :CHAR_BUCKETS]), l2(x[:, CHAR_BUCKETS:])]).tocsr()
+
+
+def _lr(c: float, balanced: bool = True) -> Any:
+    LogisticRegression = _mod("sklearn.linear_model").LogisticRegression
+
+    return LogisticRegression(
+        C=c, class_weight="balanced" if balanced else None, max_iter=3000, solver="liblinear"
+    )
+
+
+def _fit_pair(
+    x: Any, y: npt.NDArray[np.int64], counts: Any
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """The two regressions; returns coef (2, size) and intercepts (2,) on plain TF-IDF."""
+    present = (counts > 0).astype(np.float64)
+    p = np.asarray(present[y == 1].sum(axis=0)).ravel() + 1.0
+    q = np.asarray(present[y == 0].sum(axis=0)).ravel() + 1.0
+    ratio = np.log((p / p.sum()) / (q / q.sum()))
+    plain = _lr(C).fit(x, y)
+    scaled = _lr(C).fit(x.multiply(ratio).tocsr(), y)
+    # w·(x∘r) = (w∘r)·x: fold the naive-Bayes scaling into the second weight vector.
+    coef = np.stack([plain.coef_[0], scaled.coef_[0] * ratio])
+    intercept = np.array([plain.intercept_[0], scaled.intercept_[0]])
+    return coef, intercept
+
+
+def _avg_prob(
+    x: Any, coef: npt.NDArray[np.float64], intercept: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    logits = np.asarray(x @ coef.T) + intercept
+    return np.asarray((1 / (1 + np.exp(-logits))).mean(axis=1))
+
+
+def _macro_f1(y: npt.NDArray[np.int64], pred: npt.NDArray[np.bool_]) -> float:
+    f1_score = _mod("sklearn.metrics").f1_score
+
+    return float(f1_score(y, pred, average="macro"))
+
+
+def fit(
+    corpus: Corpus, *, extra: Corpus | None = None, seed: int = 0, inner_folds: int = 5
+) -> dict[str, Any]:
+    """Fit the full recipe on ``corpus`` (+ ``extra`` examples, which take part in the
+    regressions but not in calibration or the threshold); returns the model file's arrays.
+    """
+    _require_sklearn()
+    StratifiedKFold = _mod("sklearn.model_selection").StratifiedKFold
+
+    main_rows = len(corpus.texts)
+    if extra is not None:
+        corpus = _concat(corpus, extra)
+    y = corpus.offensive
+    counts = _counts(corpus.texts)
+    df = np.asarray((counts > 0).sum(axis=0)).ravel()
+    idf = np.log((1.0 + len(y)) / (1.0 + df)) + 1.0
+    x = _tfidf(counts, idf)
+    coef, intercept = _fit_pair(x, y, counts)
+
+    # Calibration and threshold from out-of-fold predictions of the same recipe.
+    oof = np.zeros(len(y))
+    inner = StratifiedKFold(inner_folds, shuffle=True, random_state=seed)
+    for train, test in inner.split(np.zeros(len(y)), y):
+        c_k, i_k = _fit_pair(x[train], y[train], counts[train])
+        oof[test] = _avg_prob(x[test], c_k, i_k)
+    oof, y_main = oof[:main_rows], y[:main_rows]
+    platt = _lr(1e6, balanced=False).fit(oof.reshape(-1, 1), y_main)
+    a, b = float(platt.coef_[0, 0]), float(platt.intercept_[0])
+    calibrated = 1 / (1 + np.exp(-(a * oof + b)))
+    grid = np.arange(0.15, 0.85, 0.01)
+    threshold = float(grid[np.argmax([_macro_f1(y_main, calibrated >= g) for g in grid])])
+
+    offensive = y == 1
+    kind_y = np.asarray([KINDS.index(k) for k, o in zip(corpus.kinds, offensive, strict=True) if o])
+    LogisticRegression = _mod("sklearn.linear_model").LogisticRegression
+
+    kind_model = LogisticRegression(C=C, class_weight="balanced", max_iter=3000).fit(
+        x[offensive], kind_y
+    )
+    meta = {
+        "format": FORMAT,
+        "char_buckets": CHAR_BUCKETS,
+        "word_buckets": WORD_BUCKETS,
+        "sublinear": True,
+        "C": C,
+        "trained_on": "GermEval 2018 training split (5,009 tweets), CC BY 4.0",
+        "examples": main_rows,
+        "extra_chat_examples": len(y) - main_rows,
+    }
+    return {
+        "meta": np.asarray(json.dumps(meta)),
+        "idf": idf.astype(np.float16),
+        "coef": coef.astype(np.float16),
+        "intercept": intercept.astype(np.float32),
+        "kind_coef": kind_model.coef_.astype(np.float16),
+        "kind_intercept": kind_model.intercept_.astype(np.float32),
+        "platt": np.array([a, b], dtype=np.float32),
+        "threshold": np.asarray(threshold, dtype=np.float32),
+    }
+
+
+def _concat(a: Corpus, b: Corpus) -> Corpus:
+    return Corpus(a.texts + b.texts, np.concatenate([a.offensive, b.offensive]), a.kinds + b.kinds)
+
+
+def load_lines(path: Path, *, offensive: bool) -> Corpus:
+    """Extra examples of one class, one per line (``#`` comments and blank lines skipped)."""
+    lines = [
+        ln.strip() for ln in path.read_text(encoding="utf-8").splitlines()
+        if ln.strip() and not ln.startswith("#")
+    ]
+    label = np.full(len(lines), 1 if offensive else 0, dtype=np.int64)
+    return Corpus(lines, label, ["insult" if offensive else "other"] * len(lines))
+
+
+def _model(arrays: dict[str, Any]) -> GermanModel:
+    plain = {k: v for k, v in arrays.items() if k != "meta"}
+    return GermanModel(plain, json.loads(str(arrays["meta"])))
+
+
+def save(arrays: dict[str, Any], out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(out, **arrays)
+
+
+def _baseline_pred(train: Corpus, test: Corpus) -> npt.NDArray[np.bool_]:
+    hstack = _mod("scipy.sparse").hstack
+    TfidfVectorizer = _mod("sklearn.feature_extraction.text").TfidfVectorizer
+
+    def users(texts: list[str]) -> list[str]:
+        return [re.sub(r"@\w+", "@user", t) for t in texts]
+
+    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5))
+    words = TfidfVectorizer(analyzer="word", ngram_range=(1, 2))
+    a, b = users(train.texts), users(test.texts)
+    x_train = hstack([chars.fit_transform(a), words.fit_transform(a)]).tocsr()
+    x_test = hstack([chars.transform(b), words.transform(b)]).tocsr()
+    pred: npt.NDArray[np.bool_] = _lr(C).fit(x_train, train.offensive).predict(x_test) == 1
+    return pred
+
+
+def _subset(corpus: Corpus, idx: npt.NDArray[np.int64]) -> Corpus:
+    return Corpus(
+        [corpus.texts[i] for i in idx], corpus.offensive[idx], [corpus.kinds[i] for i in idx]
+    )
+
+
+def _report(y: npt.NDArray[np.int64], pred: npt.NDArray[np.bool_]) -> dict[str, float]:
+    precision_recall_fscore_support = _mod("sklearn.metrics").precision_recall_fscore_support
+
+    p, r, f, _ = precision_recall_fscore_support(y, pred, labels=[1, 0], zero_division=0)
+    return {
+        "macro_f1": float(np.mean(f)),
+        "offense_precision": float(p[0]), "offense_recall": float(r[0]), "offense_f1": float(f[0]),
+        "other_precision": float(p[1]), "other_recall": float(r[1]), "other_f1": float(f[1]),
+    }
+
+
+def cross_validate(
+    corpus: Corpus, *, extra: Corpus | None = None, folds: int = 5, seed: int = 0
+) -> dict[str, Any]:
+    """Outer k-fold CV on identical folds of GermEval: the baseline, the recipe on GermEval
+    alone, and (with ``extra``) the recipe with the extra examples added to each training
+    fold — never to a test fold."""
+    _require_sklearn()
+    StratifiedKFold = _mod("sklearn.model_selection").StratifiedKFold
+
+    y = corpus.offensive
+    variants = ["germeval_only"] + (["with_extra"] if extra is not None else [])
+    preds = {v: np.zeros(len(y), dtype=bool) for v in variants}
+    base = np.zeros(len(y), dtype=bool)
+    kind_hits = kind_total = 0
+    per_fold: dict[str, list[float]] = {v: [] for v in variants}
+    outer = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    for number, (train, test) in enumerate(outer.split(np.zeros(len(y)), y), start=1):
+        tr, te = _subset(corpus, train), _subset(corpus, test)
+        for variant in variants:
+            model = _model(fit(tr, extra=extra if variant == "with_extra" else None, seed=seed))
+            verdicts = model.predict(te.texts)
+            preds[variant][test] = [v.offensive for v in verdicts]
+            per_fold[variant].append(_macro_f1(te.offensive, preds[variant][test]))
+            if variant == variants[-1]:
+                for v, kind in zip(verdicts, te.kinds, strict=True):
+                    if kind != "other":
+                        kind_total += 1
+                        kind_hits += v.kind == kind
+        base[test] = _baseline_pred(tr, te)
+        log.info("fold %d/%d: %s", number, folds,
+                 ", ".join(f"{v} {per_fold[v][-1]:.4f}" for v in variants))
+    return {
+        "folds": folds,
+        "seed": seed,
+        "baseline": _report(y, base),
+        **{v: _report(y, preds[v]) for v in variants},
+        "fold_macro_f1": per_fold,
+        "kind_accuracy_on_offensive": kind_hits / max(kind_total, 1),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m livepilot.ml.train_german")
+    parser.add_argument("data_dir", type=Path, help="directory with germeval2018.training.txt")
+    parser.add_argument("out", type=Path, help="model file to write (.npz)")
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-cv", action="store_true", help="skip cross-validation")
+    parser.add_argument("--report", type=Path, help="also write the CV results (JSON) here")
+    here = Path(__file__).parent
+    parser.add_argument(
+        "--negatives", type=Path, default=here / "chat_friendly.txt",
+        help="extra harmless chat lines for training (default: the list beside this script)",
+    )
+    parser.add_argument(
+        "--positives", type=Path, default=here / "chat_offensive.txt",
+        help="extra offensive chat lines for training (default: the list beside this script)",
+    )
+    parser.add_argument("--no-chat", action="store_true", help="train on GermEval alone")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    corpus = load_germeval(args.data_dir)
+    extra = None
+    if not args.no_chat:
+        extra = _concat(
+            load_lines(args.negatives, offensive=False), load_lines(args.positives, offensive=True)
+        )
+    if not args.no_cv:
+        started = time.perf_counter()
+        result = cross_validate(corpus, extra=extra, folds=args.folds, seed=args.seed)
+        result["seconds"] = round(time.perf_counter() - started, 1)
+        print(json.dumps(result, indent=2))
+        if args.report is not None:
+            args.report.write_text(json.dumps(result, indent=2) + "\n")
+    save(fit(corpus, extra=extra, seed=args.seed), args.out)
+    size = args.out.stat().st_size
+    print(f"wrote {args.out} ({size / 1e6:.2f} MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,302 @@
+"""Alarm rules (``rules/alarms.yaml``) and the latch that gives every alarm hysteresis.
+
+The YAML parses into frozen models with ``extra="forbid"``, so a typo in a threshold name
+is an error that names the file and the field instead of a silently ignored setting. Each
+detector has its own section; anything left out keeps the documented default.
+
+An :class:`AlarmLatch` is the state machine behind one alarm kind: it raises at one
+threshold, clears at another (hysteresis), and after clearing stays quiet for a
+cool-down, so a signal hovering at the threshold never flaps. Ids are
+``<stream>:<kind>:<n>``, the same for the raise and its clear, and deterministic so a
+replay publishes identical output every run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from livepilot.insights import Alarm, AlarmState, Severity
+from livepilot.pipeline._rules_file import load_yaml_model
+
+__all__ = [
+    "AlarmLatch",
+    "AlarmRules",
+    "DeadAirRule",
+    "GiftRule",
+    "GreetRule",
+    "PromptRules",
+    "QuestionsRule",
+    "RaidRule",
+    "RateDropRule",
+    "ShitstormRule",
+    "ViewerDropRule",
+    "load_alarm_rules",
+]
+
+
+class _Rule(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = True
+    #: After an alarm clears, the same kind is not raised again for this long.
+    cooldown_s: float = Field(default=120.0, ge=0)
+
+
+class ViewerDropRule(_Rule):
+    """Viewer count fell by ``drop`` (fraction) from its peak within ``window_s``."""
+
+    window_s: int = Field(default=180, ge=10, le=3600)
+    drop: float = Field(default=0.25, gt=0, lt=1)
+    #: Cleared when the drop within the window is below this (hysteresis).
+    clear_drop: float = Field(default=0.10, ge=0, lt=1)
+    #: Ignore small rooms: the window's peak must be at least this many viewers.
+    min_viewers: int = Field(default=20, ge=1)
+
+    @model_validator(mode="after")
+    def _clear_below_raise(self) -> ViewerDropRule:
+        if self.clear_drop >= self.drop:
+            raise ValueError(f"clear_drop ({self.clear_drop}) must be below drop ({self.drop})")
+        return self
+
+
+class DeadAirRule(_Rule):
+    """No chat message for ``after_s`` while at least ``min_viewers`` watch."""
+
+    after_s: float = Field(default=40.0, gt=0)
+    min_viewers: int = Field(default=1, ge=0)
+    cooldown_s: float = Field(default=30.0, ge=0)
+
+
+class RateDropRule(_Rule):
+    """A per-minute rate fell to ``1 - drop`` of its baseline (EWMA over ``halflife_s``)."""
+
+    window_s: int = Field(default=60, ge=10, le=3600)
+    halflife_s: float = Field(default=300.0, gt=0)
+    #: How much history the baseline needs before the rule may fire.
+    warmup_s: float = Field(default=180.0, ge=0)
+    drop: float = Field(default=0.5, gt=0, lt=1)
+    clear_drop: float = Field(default=0.25, ge=0, lt=1)
+    #: Ignore quiet streams: the baseline must be at least this many per minute.
+    min_baseline: float = Field(default=6.0, ge=0)
+
+    @model_validator(mode="after")
+    def _clear_below_raise(self) -> RateDropRule:
+        if self.clear_drop >= self.drop:
+            raise ValueError(f"clear_drop ({self.clear_drop}) must be below drop ({self.drop})")
+        return self
+
+
+class ShitstormRule(_Rule):
+    """The share of toxic / negative messages in ``window_s`` surged."""
+
+    window_s: int = Field(default=60, ge=10, le=3600)
+    #: Raised when the share is at least this …
+    share: float = Field(default=0.30, gt=0, le=1)
+    #: … and at least ``surge`` times its own baseline (the stream's usual share).
+    surge: float = Field(default=2.0, ge=1)
+    halflife_s: float = Field(default=600.0, gt=0)
+    clear_share: float = Field(default=0.15, ge=0, le=1)
+    min_messages: int = Field(default=10, ge=1)
+    min_flagged: int = Field(default=5, ge=1)
+    #: Labels that count as flagged (``toxic`` from the filters, ``feedback_negative``
+    #: from the intent stage).
+    labels: tuple[str, ...] = ("toxic", "feedback_negative")
+    cooldown_s: float = Field(default=300.0, ge=0)
+
+    @model_validator(mode="after")
+    def _clear_below_raise(self) -> ShitstormRule:
+        if self.clear_share >= self.share:
+            raise ValueError(
+                f"clear_share ({self.clear_share}) must be below share ({self.share})"
+            )
+        return self
+
+
+class RaidRule(_Rule):
+    """A burst of joins together with the same message from many (new) accounts."""
+
+    window_s: int = Field(default=30, ge=5, le=600)
+    min_joins: int = Field(default=15, ge=1)
+    #: Distinct users sending the same normalised text within the window.
+    min_copies: int = Field(default=5, ge=2)
+    #: Share of those copy-pasters that are new accounts.
+    min_new_share: float = Field(default=0.5, ge=0, le=1)
+    #: Shorter texts ("hi", "❤️") are ordinary greetings, not copy-paste.
+    min_chars: int = Field(default=6, ge=1)
+    cooldown_s: float = Field(default=300.0, ge=0)
+
+
+class GiftRule(_Rule):
+    """Gift moments: a new top gifter or a big gift; plus thanks for smaller streaks."""
+
+    big_gift_diamonds: int = Field(default=1000, ge=1)
+    #: A new top gifter is announced once their total reaches this.
+    top_gifter_min_diamonds: int = Field(default=100, ge=1)
+    #: Gift moments are cleared after this long.
+    hold_s: float = Field(default=30.0, gt=0)
+    #: Prompt a thank-you for gifts worth at least this (0 = never).
+    thank_min_diamonds: int = Field(default=5, ge=0)
+    cooldown_s: float = Field(default=0.0, ge=0)
+
+
+class GreetRule(BaseModel):
+    """Every ``every_s`` with at least ``min_new`` new viewers, prompt a greeting."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = True
+    every_s: float = Field(default=120.0, gt=0)
+    min_new: int = Field(default=5, ge=1)
+    #: How many @names the prompt lists.
+    names: int = Field(default=5, ge=1, le=20)
+
+
+class QuestionsRule(BaseModel):
+    """Prompt when ``min_count`` questions of one kind came in within ``window_s``.
+
+    Off by default: the ``questions`` stage keeps the real queue (open, answered) and
+    prompts the host itself. Turn this on for chains without that stage.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = False
+    window_s: float = Field(default=300.0, gt=0)
+    min_count: int = Field(default=3, ge=1)
+    cooldown_s: float = Field(default=300.0, ge=0)
+
+
+class PromptRules(BaseModel):
+    """How often the host may be prompted."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    #: At least this long between two prompts …
+    min_gap_s: float = Field(default=15.0, ge=0)
+    #: … and at most ``max_per_window`` prompts per ``window_s``.
+    max_per_window: int = Field(default=4, ge=1)
+    window_s: float = Field(default=120.0, gt=0)
+    #: Prompts at this priority or above (0–3) skip the per-window cap (routine thanks
+    #: and greetings never hold back a viewer-drop prompt) but keep the gap …
+    important_priority: int = Field(default=2, ge=0, le=3)
+    #: … and prompts at this priority or above skip the gap as well.
+    urgent_priority: int = Field(default=3, ge=0, le=3)
+    #: A prompt is shown (and may wait in the queue) this long before it is stale.
+    expire_s: float = Field(default=60.0, gt=0)
+    #: Waiting prompts beyond this are dropped, lowest priority first.
+    max_pending: int = Field(default=10, ge=1)
+    #: A dismissed prompt mutes its kind for this long.
+    mute_after_dismiss_s: float = Field(default=300.0, ge=0)
+
+
+class AlarmRules(BaseModel):
+    """Everything in ``rules/alarms.yaml``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    viewer_drop: ViewerDropRule = ViewerDropRule()
+    dead_air: DeadAirRule = DeadAirRule()
+    chat_rate_drop: RateDropRule = RateDropRule()
+    like_rate_drop: RateDropRule = RateDropRule(min_baseline=60.0)
+    shitstorm: ShitstormRule = ShitstormRule()
+    raid: RaidRule = RaidRule()
+    gift_moment: GiftRule = GiftRule()
+    greet: GreetRule = GreetRule()
+    questions: QuestionsRule = QuestionsRule()
+    prompts: PromptRules = PromptRules()
+
+
+def load_alarm_rules(path: Path) -> AlarmRules:
+    """Parse and validate an alarms file; a missing file means all defaults.
+
+    Raises :class:`RulesError` naming the file, the field and the bad value.
+    """
+    if not path.exists():
+        return AlarmRules()
+    return load_yaml_model(path, AlarmRules, "alarm rules")
+
+
+class AlarmLatch:
+    """Raise/clear state for one alarm kind on one stream, with cool-down.
+
+    ``raise_`` and ``clear`` return the :class:`Alarm` to publish, or ``None`` when nothing
+    changes (already raised, still cooling down, not raised).
+    """
+
+    __slots__ = ("_kind", "_quiet_until", "_seq", "_source", "_stream", "active", "cooldown_s",
+                 "raised_at", "severity")
+
+    def __init__(
+        self,
+        stream: str,
+        kind: str,
+        source: str,
+        *,
+        cooldown_s: float,
+        severity: Severity = Severity.WARNING,
+    ) -> None:
+        self._stream = stream
+        self._kind = kind
+        self._source = source
+        #: Settable: a rules reload changes it for the next clear.
+        self.cooldown_s = cooldown_s
+        self._quiet_until = float("-inf")
+        self._seq = 0
+        self.severity = severity
+        #: The id of the raised alarm, or None.
+        self.active: str | None = None
+        self.raised_at: float | None = None
+
+    @property
+    def kind(self) -> str:
+        return self._kind
+
+    def can_raise(self, now: float) -> bool:
+        return self.active is None and now >= self._quiet_until
+
+    def raise_(
+        self,
+        now: float,
+        message: str,
+        data: dict[str, Any] | None = None,
+        severity: Severity | None = None,
+    ) -> Alarm | None:
+        if not self.can_raise(now):
+            return None
+        self._seq += 1
+        self.active = f"{self._stream}:{self._kind}:{self._seq}"
+        self.raised_at = now
+        return self._alarm(now, AlarmState.RAISED, message, data or {}, severity)
+
+    def clear(self, now: float, message: str, data: dict[str, Any] | None = None) -> Alarm | None:
+        if self.active is None:
+            return None
+        alarm = self._alarm(now, AlarmState.CLEARED, message, data or {}, None)
+        self.active = None
+        self.raised_at = None
+        self._quiet_until = now + self.cooldown_s
+        return alarm
+
+    def _alarm(
+        self,
+        now: float,
+        state: AlarmState,
+        message: str,
+        data: dict[str, Any],
+        severity: Severity | None,
+    ) -> Alarm:
+        assert self.active is not None  # invariant: only called while an id is active
+        return Alarm(
+            id=self.active,
+            stream=self._stream,
+            kind=self._kind,
+            source=self._source,
+            at=now,
+            state=state,
+            severity=severity or self.severity,
+            message=message,
+            data=data,
+        )

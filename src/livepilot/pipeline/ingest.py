@@ -1,0 +1,67 @@
+"""The bounded queue between a source and its pipeline, with its overflow policy.
+
+Policy: chat, gifts and every other kind are never dropped; when the queue is full,
+``put`` waits (backpressure on the source). Likes and joins are the exception: when the
+queue is full they are merged into one pending like and one pending join whose counts add
+up, counted in ``livepilot_coalesced_events``. So memory stays bounded under a like storm
+and the totals stay right; only the per-user attribution of merged likes/joins is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from livepilot.events import COALESCIBLE_KINDS, JoinEvent, LikeEvent, LiveEvent
+from livepilot.metrics import Metrics
+
+__all__ = ["IngestQueue"]
+
+_CLOSED = object()
+
+
+class IngestQueue:
+    def __init__(self, stream: str, maxsize: int, metrics: Metrics) -> None:
+        self._queue: asyncio.Queue[object] = asyncio.Queue(maxsize)
+        self._pending: dict[str, LikeEvent | JoinEvent] = {}
+        self._closed = False
+        self._depth = metrics.queue_depth.labels(stream)
+        self._coalesced = {k: metrics.coalesced.labels(stream, k) for k in COALESCIBLE_KINDS}
+
+    def qsize(self) -> int:
+        return self._queue.qsize() + len(self._pending)
+
+    async def put(self, event: LiveEvent) -> None:
+        if isinstance(event, LikeEvent | JoinEvent) and self._queue.full():
+            self._merge(event)
+            return
+        await self._queue.put(event)
+        self._depth.set(self._queue.qsize())
+
+    def _merge(self, event: LikeEvent | JoinEvent) -> None:
+        held = self._pending.get(event.type)
+        if held is not None:
+            total = event.total if isinstance(event, LikeEvent) else None
+            update: dict[str, object] = {"count": held.count + event.count}
+            if total is not None:
+                update["total"] = total
+            # The newest event carries the merged count: its time and user are the latest.
+            event = event.model_copy(update=update)
+        self._pending[event.type] = event
+        self._coalesced[event.type].inc()
+
+    async def close(self) -> None:
+        """No more events: the consumer gets what is queued, then ``None``."""
+        await self._queue.put(_CLOSED)
+
+    async def get(self) -> LiveEvent | None:
+        """The next event, or ``None`` once the queue was closed and drained."""
+        if self._pending and self._queue.empty():
+            return self._pending.pop(next(iter(self._pending)))
+        item = await self._queue.get()
+        self._depth.set(self._queue.qsize())
+        if item is _CLOSED:
+            if self._pending:  # merged likes/joins still owed before the end
+                await self._queue.put(_CLOSED)
+                return self._pending.pop(next(iter(self._pending)))
+            return None
+        return item  # type: ignore[return-value]

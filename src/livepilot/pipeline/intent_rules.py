@@ -1,0 +1,171 @@
+"""The rules of ``rules/intents.yaml``: validated models, loaded once per file version.
+
+A brand's live manager tunes the phrases per label and kind, the host hints in each
+language and the tech-issue alarm thresholds. :func:`load_intent_rules` reads and
+validates the file into :class:`IntentRules` and builds the
+:class:`~livepilot.pipeline.intent_classifier.IntentClassifier` from it; every error
+names the file and the field or phrase that is wrong.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from livepilot.errors import RulesError
+from livepilot.pipeline.intent_classifier import IntentClassifier
+from livepilot.pipeline.phrases import Phrase, PhraseIndex, Slot, parse_phrase, tokenize
+
+__all__ = [
+    "FeedbackRules",
+    "IntentRules",
+    "Localized",
+    "QuestionRules",
+    "TechAlarmRules",
+    "TechKindRules",
+    "load_intent_rules",
+]
+
+_Kind = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=40)]
+_Phrases = tuple[Annotated[str, StringConstraints(min_length=1)], ...]
+
+
+class _Rules(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+class QuestionRules(_Rules):
+    lead_in: _Phrases = ()
+    starts: _Phrases = ()
+    anywhere: _Phrases = ()
+    not_: _Phrases = Field(default=(), alias="not")
+    interjections: _Phrases = ()
+
+
+class Localized(_Rules):
+    """A text for host prompts and alarms in each host language."""
+
+    de: str = Field(min_length=1)
+    en: str = Field(min_length=1)
+
+    def __call__(self, language: str) -> str:
+        return self.de if language == "de" else self.en
+
+
+class TechKindRules(_Rules):
+    #: How alarms and prompts name the problem ("kein Ton" / "no audio").
+    say: Localized
+    #: What the host should check ("Mikrofon prüfen" / "check the microphone").
+    hint: Localized
+    phrases: _Phrases = Field(min_length=1)
+
+
+class FeedbackRules(_Rules):
+    phrases: _Phrases = ()
+    emoji: str = ""
+
+
+class TechAlarmRules(_Rules):
+    viewers: int = Field(default=3, ge=2)
+    window: float = Field(default=30.0, gt=0)
+    clear_after: float = Field(default=60.0, gt=0)
+    cooldown: float = Field(default=120.0, ge=0)
+
+
+class IntentRules(_Rules):
+    """``rules/intents.yaml``, validated. :meth:`build` makes the classifier."""
+
+    question: QuestionRules
+    lead: dict[_Kind, _Phrases] = Field(default_factory=dict)
+    tech_issue: dict[_Kind, TechKindRules] = Field(default_factory=dict)
+    negators: _Phrases = ()
+    feedback_positive: FeedbackRules = FeedbackRules()
+    feedback_negative: FeedbackRules = FeedbackRules()
+    tech_alarm: TechAlarmRules = TechAlarmRules()
+
+    def build(self) -> IntentClassifier:
+        """Compile every phrase; a bad phrase raises ``ValueError`` naming where it is."""
+        combined: list[Phrase] = []
+
+        def add(where: str, texts: tuple[str, ...], label: str, kind: str | None, rank: int,
+                into: list[Phrase]) -> None:
+            for n, text in enumerate(texts):
+                try:
+                    slots = parse_phrase(text)
+                except ValueError as exc:
+                    raise ValueError(f"{where}[{n}]: {exc}") from None
+                into.append(Phrase(text, slots, label, kind, rank))
+
+        for rank, (kind, texts) in enumerate(self.lead.items()):
+            add(f"lead.{kind}", texts, "lead", kind, rank, combined)
+        for rank, (kind, tech) in enumerate(self.tech_issue.items()):
+            add(f"tech_issue.{kind}.phrases", tech.phrases, "tech_issue", kind, rank, combined)
+        add("feedback_positive.phrases", self.feedback_positive.phrases, "feedback_positive",
+            None, 0, combined)
+        add("feedback_negative.phrases", self.feedback_negative.phrases, "feedback_negative",
+            None, 0, combined)
+        add("question.anywhere", self.question.anywhere, "question", None, 0, combined)
+        starts: list[Phrase] = []
+        add("question.starts", self.question.starts, "question", None, 0, starts)
+        nots: list[Phrase] = []
+        add("question.not", self.question.not_, "not_question", None, 0, nots)
+        # One-word lead phrases are synonym groups ("kostet|preis*|price*"): the question
+        # queue treats words of one group as the same word.
+        lead_words: list[tuple[str, Slot]] = []
+        for kind, texts in self.lead.items():
+            for n, text in enumerate(texts):
+                slots = parse_phrase(text)
+                if len(slots) == 1 and slots[0] is not None:
+                    lead_words.append((f"{kind}.{n}", slots[0]))
+        return IntentClassifier(
+            phrases=PhraseIndex(combined),
+            starts=PhraseIndex(starts),
+            nots=PhraseIndex(nots),
+            lead_in=frozenset(w for t in self.question.lead_in for w in tokenize(t)),
+            interjections=frozenset(w for t in self.question.interjections for w in tokenize(t)),
+            negators=frozenset(w for t in self.negators for w in tokenize(t)),
+            positive_emoji=frozenset(self.feedback_positive.emoji),
+            negative_emoji=frozenset(self.feedback_negative.emoji),
+            lead_words=tuple(lead_words),
+        )
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:3]:
+        where = ".".join(str(p) for p in err["loc"]) or "file"
+        parts.append(f"{where}: {err['msg']}")
+    more = f" (+{exc.error_count() - 3} more)" if exc.error_count() > 3 else ""
+    return "; ".join(parts) + more
+
+
+# An unquoted list item with " #10" or a trailing " #": YAML drops it as a comment.
+_UNQUOTED_NUMBER = re.compile(r"""^\s*-\s+[^"'\s].*?\s#(?:\d|\s*$)""")
+
+
+def load_intent_rules(path: Path) -> tuple[IntentRules, IntentClassifier]:
+    """Read, validate and compile ``path``; :class:`RulesError` names the file and field."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        raw = yaml.safe_load(text)
+    except OSError as exc:
+        raise RulesError(f"{path}: cannot read intent rules: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise RulesError(f"{path}: not valid YAML: {exc}") from exc
+    for number, line in enumerate(text.splitlines(), start=1):
+        if _UNQUOTED_NUMBER.match(line):
+            raise RulesError(
+                f"{path}:{number}: {line.strip()!r}: after a space YAML reads '#' as the "
+                "start of a comment; put the phrase in quotes"
+            )
+    try:
+        rules = IntentRules.model_validate(raw if raw is not None else {})
+        return rules, rules.build()
+    except ValidationError as exc:
+        raise RulesError(f"{path}: {_describe(exc)}") from exc
+    except ValueError as exc:
+        raise RulesError(f"{path}: {exc}") from exc

@@ -1,0 +1,246 @@
+"""Moderation state: a strike score per user that decays, and the action it recommends.
+
+Each flagged message adds points to its author's score (``rules/moderation.yaml``: points
+per label, e.g. ``toxic/threat: 2``); the score halves every ``half_life_minutes`` without
+a new hit. The highest ladder step the score reaches is the *recommended* action — note →
+hide from overlays → timeout in the TikTok app → block — shown to moderators with the
+reason (``@anna: strike score 3.4 (3 hits in 10 min) → timeout in the TikTok app``). TikTok
+cannot be moderated through an API, so livepilot recommends and hides from its own
+outputs; from ``hide_from`` up, every message of that user is hidden until the score has
+decayed below that step.
+
+This stage runs after the word filter, spam and toxicity stages and reads their labels.
+It also applies moderators' commands (every command reaches every stage): ``strike``
+(``args.points``, default 1), ``pardon`` (score back to zero, unblocked), ``block`` /
+``ban`` (hide all of the user's messages, locally) and ``unblock`` / ``unban``; ``target``
+is the user id. State is bounded: an LRU cap on users, and users whose score has decayed
+to nothing are forgotten on tick.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from livepilot.events import ChatEvent, CommandEvent, LiveEvent, QuestionEvent
+from livepilot.insights import Action
+from livepilot.pipeline.stage import ACTION_ORDER, Draft, Outbox
+from livepilot.rulepacks import HotReload, StrikeRules, StrikeStep, load_model
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from livepilot.pipeline.registry import StageContext
+
+__all__ = ["ModerationStage", "build", "load_strike_rules"]
+
+log = logging.getLogger(__name__)
+
+_FORGET_BELOW = 0.05
+_SWEEP = 200
+_BLOCK_COMMANDS = frozenset({"block", "ban"})
+_UNBLOCK_COMMANDS = frozenset({"unblock", "unban"})
+
+_WHAT = {
+    Action.REVIEW: "review",
+    Action.NOTE: "note for the moderators",
+    Action.HIDE: "hide from overlays",
+    Action.TIMEOUT: "timeout in the TikTok app",
+    Action.BLOCK: "block in the TikTok app",
+}
+
+
+@dataclass(slots=True)
+class _Strikes:
+    score: float = 0.0
+    at: float = 0.0
+    handle: str = ""
+    hits: deque[float] = field(default_factory=lambda: deque(maxlen=32))
+
+
+class ModerationStage:
+    """Strike ladder with decay, and the local block list moderators control."""
+
+    name = "moderation"
+
+    def __init__(self, rules: HotReload[StrikeRules]) -> None:
+        self._rules = rules
+        self._users: OrderedDict[str, _Strikes] = OrderedDict()
+        self._blocked: OrderedDict[str, str] = OrderedDict()
+
+    @property
+    def tracked_users(self) -> int:
+        return len(self._users)
+
+    def score(self, user_id: str, now: float) -> float:
+        """The user's strike score at ``now`` (0 for unknown users)."""
+        state = self._users.get(user_id)
+        return 0.0 if state is None else self._decayed(state, now, self._rules.current)
+
+    @staticmethod
+    def _decayed(state: _Strikes, now: float, rules: StrikeRules) -> float:
+        elapsed = max(0.0, now - state.at)
+        return float(state.score * 0.5 ** (elapsed / (rules.half_life_minutes * 60.0)))
+
+    def process(self, event: LiveEvent, draft: Draft) -> None:
+        if isinstance(event, CommandEvent):
+            self._command(event, draft.now)
+            return
+        if not isinstance(event, ChatEvent | QuestionEvent):
+            return
+        rules = self._rules.current
+        user = event.user
+        if user.id in self._blocked:
+            draft.hidden = True
+            draft.reason(self.name, f"@{user.unique_id} is blocked by {self._blocked[user.id]}")
+        points = self._points(draft, rules)
+        state = self._users.get(user.id)
+        if points <= 0 and state is None:
+            return
+        if state is None:
+            state = self._new_state(user.id, rules)
+        else:
+            self._users.move_to_end(user.id)
+        state.handle = user.unique_id
+        # Decide on the score as shown (one decimal), so "2.0" never means "below 2".
+        score = round(self._add(state, points, draft.now, rules), 1)
+        step = self._step(score, rules)
+        if step is None:
+            return
+        hiding = ACTION_ORDER[step.action] >= ACTION_ORDER[rules.hide_from]
+        if points > 0:
+            draft.recommend(step.action)
+            draft.reason(self.name, self._describe(state, score, step, draft.now, rules))
+        elif hiding:
+            # A clean message from a user high on the ladder stays off the overlays.
+            draft.reason(
+                self.name,
+                f"@{state.handle}: strike score {score:.1f} — messages hidden from overlays "
+                f"until it decays",
+            )
+        if hiding:
+            draft.hidden = True
+
+    @staticmethod
+    def _points(draft: Draft, rules: StrikeRules) -> float:
+        best: dict[str, float] = {}
+        for label in draft.labels:
+            key = f"{label.name}/{label.kind}" if label.kind else label.name
+            points = rules.points.get(key, rules.points.get(label.name, 0.0))
+            if points > best.get(label.name, 0.0):
+                best[label.name] = points
+        total = sum(best.values())
+        if total and draft.action is Action.REVIEW:
+            total *= rules.review_factor
+        return total
+
+    def _new_state(self, user_id: str, rules: StrikeRules) -> _Strikes:
+        state = _Strikes()
+        self._users[user_id] = state
+        while len(self._users) > rules.max_users:
+            self._users.popitem(last=False)
+        return state
+
+    def _add(self, state: _Strikes, points: float, now: float, rules: StrikeRules) -> float:
+        score = self._decayed(state, now, rules)
+        if points > 0:
+            score += points
+            state.score, state.at = score, now
+            state.hits.append(now)
+        return score
+
+    @staticmethod
+    def _step(score: float, rules: StrikeRules) -> StrikeStep | None:
+        reached = None
+        for step in rules.ladder:
+            if score >= step.score:
+                reached = step
+        return reached
+
+    @staticmethod
+    def _describe(
+        state: _Strikes, score: float, step: StrikeStep, now: float, rules: StrikeRules
+    ) -> str:
+        horizon = now - 3 * rules.half_life_minutes * 60.0
+        recent = [t for t in state.hits if t >= horizon]
+        if len(recent) == 1:
+            hits = "1 hit"
+        elif recent:
+            minutes = max(1, round((now - recent[0]) / 60.0))
+            hits = f"{len(recent)} hits in {minutes} min"
+        else:
+            hits = "earlier hits"
+        return f"@{state.handle}: strike score {score:.1f} ({hits}) → {_WHAT[step.action]}"
+
+    def _command(self, command: CommandEvent, now: float) -> None:
+        action = command.action
+        target = command.target
+        if not target or action not in {"strike", "pardon"} | _BLOCK_COMMANDS | _UNBLOCK_COMMANDS:
+            return
+        rules = self._rules.current
+        if action == "strike":
+            state = self._users.get(target) or self._new_state(target, rules)
+            handle = command.args.get("handle")
+            if isinstance(handle, str) and handle:
+                state.handle = handle
+            label = command.args.get("label")
+            if isinstance(label, str):
+                # A stage's late verdict (e.g. the model): the points that label earns.
+                kind = command.args.get("kind")
+                points = rules.points.get(f"{label}/{kind}", rules.points.get(label, 0.0))
+                self._add(state, points, now, rules)
+                return
+            raw = command.args.get("points", 1.0)
+            points = float(raw) if isinstance(raw, int | float) and raw > 0 else 1.0
+            score = self._add(state, points, now, rules)
+            log.info("moderation: %s struck user %s (+%s, score %.1f)", command.by, target,
+                     points, score)
+        elif action == "pardon":
+            self._users.pop(target, None)
+            self._blocked.pop(target, None)
+            log.info("moderation: %s pardoned user %s", command.by, target)
+        elif action in _BLOCK_COMMANDS:
+            self._blocked.pop(target, None)
+            self._blocked[target] = f"@{command.by}"
+            while len(self._blocked) > rules.max_users:
+                self._blocked.popitem(last=False)
+            log.info("moderation: %s blocked user %s locally", command.by, target)
+        else:
+            self._blocked.pop(target, None)
+            log.info("moderation: %s unblocked user %s", command.by, target)
+
+    def tick(self, now: float, out: Outbox) -> None:
+        self._rules.poll(now, out)
+        rules = self._rules.current
+        users = self._users
+        # Least recently touched first; look at a bounded number per tick.
+        for user_id in _head(users, _SWEEP):
+            state = users[user_id]
+            if self._decayed(state, now, rules) < _FORGET_BELOW:
+                del users[user_id]
+            else:
+                users.move_to_end(user_id)
+
+
+def _head(users: OrderedDict[str, _Strikes], size: int) -> list[str]:
+    out = []
+    for user_id in users:
+        out.append(user_id)
+        if len(out) >= size:
+            break
+    return out
+
+
+def load_strike_rules(path: Path) -> StrikeRules:
+    """``rules/moderation.yaml``, or the defaults when the file does not exist."""
+    return load_model(path, StrikeRules, missing_ok=True) or StrikeRules()
+
+
+def build(ctx: StageContext) -> ModerationStage:
+    path = ctx.rules_dir / "moderation.yaml"
+    rules = HotReload(
+        [path], lambda: load_strike_rules(path), stream=ctx.stream, source="moderation"
+    )
+    return ModerationStage(rules)

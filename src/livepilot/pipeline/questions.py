@@ -1,0 +1,322 @@
+"""The questions stage: questions, leads and complaints that must not scroll past.
+
+Messages the intent stage labelled ``lead``, ``question`` or ``feedback_negative`` (and
+every question from the platform's own Q&A) enter one :class:`~livepilot.pipeline.
+question_queue.QuestionQueue` per stream, which merges near-duplicates from different
+viewers into one item ("7 people asked: Was kostet das?").
+
+Moderators drive the items' lifecycle with commands (``CommandEvent`` with ``action``
+``claim``, ``answer`` or ``dismiss``, ``target`` the item id, ``by`` the moderator); the
+time from the first ask to "answered" is the response-time KPI, per stream and per
+moderator.
+
+Each queued message's insight carries the label ``queued`` (kind = item id, score =
+askers) and, when the knowledge base has one, the suggested answer with its confidence.
+When enough people ask the same thing, the host gets a prompt. :meth:`QuestionsStage.
+snapshot` is the queue's state for the console and API.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from livepilot.events import ChatEvent, CommandEvent, LiveEvent, QuestionEvent
+from livepilot.insights import Prompt
+from livepilot.leads import Lead, LeadBook, LeadPolicy
+from livepilot.pipeline import intent
+from livepilot.pipeline.faq import KnowledgeBase, load_faq
+from livepilot.pipeline.intent_classifier import IntentClassifier
+from livepilot.pipeline.intent_rules import IntentRules, load_intent_rules
+from livepilot.pipeline.question_queue import QuestionQueue, QueueError, QueueItem, ResponseTimes
+from livepilot.pipeline.stage import Draft, Outbox
+from livepilot.rulepacks import HotReload
+
+if TYPE_CHECKING:
+    from livepilot.metrics import Metrics
+    from livepilot.pipeline.registry import StageContext
+
+__all__ = [
+    "COMMANDS",
+    "QuestionsStage",
+    "build",
+]
+
+log = logging.getLogger(__name__)
+
+#: Moderator actions this stage applies.
+COMMANDS = frozenset({"claim", "answer", "dismiss"})
+#: Queue item ids: ``q1``, ``q2`` … per stream.
+_ITEM_ID = re.compile(r"^q\d+$")
+
+_TOPICS = {
+    "de": {
+        "price": "dem Preis", "availability": "Größen, Farben und Verfügbarkeit",
+        "shipping": "dem Versand", "how_to_order": "der Bestellung", "link": "dem Link",
+        "discount": "einem Rabattcode", "bulk": "Großbestellungen", "collab": "Kooperationen",
+    },
+    "en": {
+        "price": "the price", "availability": "sizes, colours and stock",
+        "shipping": "shipping", "how_to_order": "how to order", "link": "the link",
+        "discount": "a discount code", "bulk": "bulk orders", "collab": "collaborations",
+    },
+}
+
+
+class QuestionsStage:
+    """The question queue as a pipeline stage: fills it, applies commands, prompts."""
+
+    name = "questions"
+
+    def __init__(
+        self,
+        stream: str,
+        queue: QuestionQueue,
+        *,
+        faq: HotReload[KnowledgeBase] | KnowledgeBase | None = None,
+        intents: HotReload[tuple[IntentRules, IntentClassifier]] | None = None,
+        leads: LeadBook | None = None,
+        metrics: Metrics | None = None,
+        prompt_after: int = 3,
+        prompt_cooldown: float = 300.0,
+        prompt_gap: float = 30.0,
+        language: str = "de",
+    ) -> None:
+        self.stream = stream
+        self.queue = queue
+        self._faq = faq
+        #: The intent rules the queue's synonym groups come from, followed silently (the
+        #: intent stage reports a broken file).
+        self._intents = intents
+        self.leads = leads if leads is not None else LeadBook(LeadPolicy())
+        self.responses = ResponseTimes()
+        self._metrics = metrics
+        self._prompt_after = prompt_after
+        self._prompt_cooldown = prompt_cooldown
+        self._prompt_gap = prompt_gap
+        self._last_prompt = float("-inf")
+        self._language = language if language in _TOPICS else "en"
+        self._prompted: dict[str, tuple[float, int]] = {}
+        self._seq = 0
+
+    @property
+    def knowledge_base(self) -> KnowledgeBase | None:
+        faq = self._faq
+        return faq.current if isinstance(faq, HotReload) else faq
+
+    # -- events -------------------------------------------------------------------------
+
+    def process(self, event: LiveEvent, draft: Draft) -> None:
+        if isinstance(event, CommandEvent):
+            if event.action in COMMANDS and _ITEM_ID.match(event.target):
+                self._command(event, draft)
+            return
+        if not isinstance(event, ChatEvent | QuestionEvent):
+            return
+        if draft.has("toxic") or draft.has("spam") or draft.has("tech_issue"):
+            return
+        label, kind = self._pick(draft, native=isinstance(event, QuestionEvent))
+        if label is None:
+            return
+        suggestion = None
+        kb = self.knowledge_base
+        if kb is not None and label != "feedback_negative":
+            suggestion = kb.match(event.text)
+        added = self.queue.add(
+            label=label, kind=kind, text=event.text, user_id=event.user.id,
+            handle=event.user.unique_id, event_id=event.id, at=draft.now,
+            native=isinstance(event, QuestionEvent), suggestion=suggestion,
+        )
+        item = added.item
+        draft.label("queued", self.name, kind=item.id, score=float(item.count))
+        best = suggestion or item.suggestion
+        if best is not None:
+            draft.answer = best.answer
+            draft.scores["faq"] = best.confidence
+            draft.reason(self.name, f"FAQ {best.entry!r} ({best.confidence:.2f})")
+        if added.merged and item.count > 1:
+            draft.reason(self.name, f"{item.count} people asked: {item.text}")
+        if label == "lead" and kind is not None:
+            self.leads.add(Lead(event.id, event.stream, draft.now, kind, event.user.id,
+                                event.user.unique_id, event.text, item.id))
+        if added.evicted is not None:
+            self._outcome("evicted")
+        self._maybe_prompt(item, draft.now, draft.out)
+        self._gauges()
+
+    @staticmethod
+    def _pick(draft: Draft, native: bool) -> tuple[str | None, str | None]:
+        lead = next((lb for lb in draft.labels if lb.name == "lead"), None)
+        if lead is not None:
+            return "lead", lead.kind
+        if native or draft.has("question"):
+            return "question", None
+        if draft.has("feedback_negative"):
+            return "feedback_negative", None
+        return None, None
+
+    def _command(self, event: CommandEvent, draft: Draft) -> None:
+        queue, now, by = self.queue, draft.now, event.by
+        try:
+            if event.action == "claim":
+                item = queue.claim(event.target, by, now)
+                draft.reason(self.name, f"{item.id} claimed by {by}")
+            elif event.action == "answer":
+                reply = event.args.get("text")
+                text = reply if isinstance(reply, str) else None
+                item = queue.answer(event.target, by, now, text)
+                seconds = item.response_seconds or 0.0
+                self.responses.record(by, seconds)
+                if self._metrics is not None:
+                    self._metrics.question_response.labels(self.stream, by).observe(seconds)
+                self._outcome("answered")
+                draft.reason(self.name, f"{item.id} answered by {by} after {seconds:.0f} s")
+            else:
+                item = queue.dismiss(event.target, by, now)
+                self._outcome("dismissed")
+                draft.reason(self.name, f"{item.id} dismissed by {by}")
+        except QueueError as exc:
+            draft.reason(self.name, f"{event.action} by {by}: {exc}")
+        else:
+            # The command's insight says what changed, so every console (also behind a
+            # bus, on another machine) can update its queue: label = new state, kind =
+            # item id, score = response seconds for an answer.
+            draft.label(str(item.state), self.name, kind=item.id, score=item.response_seconds)
+        self._gauges()
+
+    # -- prompts ------------------------------------------------------------------------
+
+    def _maybe_prompt(self, item: QueueItem, now: float, out: Outbox) -> None:
+        if item.label == "lead":
+            key, n = f"lead:{item.kind}", self.queue.askers("lead", item.kind)
+        elif item.label == "question":
+            key, n = item.id, item.count
+        else:
+            return
+        if n < self._prompt_after:
+            return
+        # The host hears about a topic again only after the cool-down and once twice as
+        # many asked; and about any question at most once per gap.
+        last = self._prompted.get(key)
+        if last is not None and (now - last[0] < self._prompt_cooldown or n < 2 * last[1]):
+            return
+        if now - self._last_prompt < self._prompt_gap:
+            return
+        self._prompted[key] = (now, n)
+        self._last_prompt = now
+        self._seq += 1
+        out.prompt(
+            Prompt(
+                id=f"{self.stream}:questions:{key}:{self._seq}",
+                stream=self.stream,
+                source=self.name,
+                at=now,
+                text=self._prompt_text(item, n),
+                priority=2,
+                expires_at=now + 90,
+            )
+        )
+
+    def _prompt_text(self, item: QueueItem, n: int) -> str:
+        de = self._language == "de"
+        if item.label == "lead" and item.kind is not None:
+            topic = _TOPICS[self._language].get(item.kind, item.kind.replace("_", " "))
+            return f"{n} Leute fragen nach {topic}" if de else f"{n} people asked about {topic}"
+        text = item.text if len(item.text) <= 80 else item.text[:79] + "…"
+        return f"{n} Leute fragen: „{text}“" if de else f'{n} people asked: "{text}"'
+
+    # -- time ---------------------------------------------------------------------------
+
+    def tick(self, now: float, out: Outbox) -> None:
+        for _ in self.queue.expire(now):
+            self._outcome("expired")
+        if isinstance(self._faq, HotReload):
+            before = self._faq.error
+            if self._faq.poll(now, out):
+                self._count_reload("ok")
+            elif self._faq.error is not None and self._faq.error != before:
+                self._count_reload("invalid")
+        if self._intents is not None:
+            self._intents.poll(now, Outbox())
+        self.leads.purge(now)
+        # Forget prompts whose subject left the queue (bounded by the queue's size).
+        for key in list(self._prompted):
+            if key.startswith("lead:"):
+                alive = self.queue.askers("lead", key[5:]) > 0
+            else:
+                alive = self.queue.is_active(key)
+            if not alive:
+                del self._prompted[key]
+        self._gauges()
+
+    def _count_reload(self, result: str) -> None:
+        if self._metrics is not None:
+            self._metrics.faq_reloads.labels(result).inc()
+
+    # -- reading ------------------------------------------------------------------------
+
+    def snapshot(self, closed: bool = True) -> list[dict[str, Any]]:
+        """The queue for the console/API: active items first, then recently closed."""
+        return self.queue.snapshot(closed)
+
+    def kpi(self) -> dict[str, Any]:
+        """Response times (stream and per moderator) and the queue's size."""
+        out = self.responses.kpi()
+        out["queue"] = self.queue.counts()
+        return out
+
+    def _outcome(self, outcome: str) -> None:
+        if self._metrics is not None:
+            self._metrics.question_items.labels(self.stream, outcome).inc()
+
+    def _gauges(self) -> None:
+        if self._metrics is None:
+            return
+        for state, n in self.queue.counts().items():
+            self._metrics.question_queue.labels(self.stream, state).set(n)
+
+
+def faq_path(ctx: StageContext) -> Path | None:
+    """``LIVEPILOT_FAQ_FILE``, else ``faq-<stream>.yaml``, else ``faq.yaml``, else none."""
+    configured = getattr(ctx.settings, "faq_file", None)
+    if configured is not None:
+        return Path(configured)
+    for name in (f"faq-{ctx.stream}.yaml", "faq.yaml"):
+        candidate = ctx.rules_dir / name
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def build(ctx: StageContext) -> QuestionsStage:
+    settings = ctx.settings
+    intents_path = intent.rules_path(ctx)
+    intents = HotReload(
+        [intents_path], lambda: load_intent_rules(intents_path), stream=ctx.stream,
+        source="questions",
+    )
+    queue = QuestionQueue(
+        ctx.stream,
+        similarity=settings.question_similarity,
+        expiry=settings.question_expiry,
+        kind_group=lambda token: intents.current[1].lead_group(token),
+    )
+    path = faq_path(ctx)
+    faq: HotReload[KnowledgeBase] | None = None
+    if path is not None:
+        faq_file = path
+        faq = HotReload([faq_file], lambda: load_faq(faq_file), stream=ctx.stream, source="faq")
+        log.info("knowledge base %s: %d entries, tone %s", path, len(faq.current),
+                 faq.current.tone)
+    return QuestionsStage(
+        ctx.stream,
+        queue,
+        faq=faq,
+        intents=intents,
+        leads=LeadBook(LeadPolicy.from_settings(settings)),
+        metrics=ctx.metrics,
+        prompt_after=settings.question_prompt_after,
+        language=getattr(settings, "host_language", "de"),
+    )

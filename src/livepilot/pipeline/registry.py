@@ -1,0 +1,63 @@
+"""Builds the stage chain from configuration: a name → factory table.
+
+Each stage module exposes ``build(ctx) -> Stage``. The chain is the list of names in
+``Settings.stages`` (``LIVEPILOT_STAGES``); a reload builds a new chain and swaps it in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from livepilot.errors import ConfigError
+from livepilot.metrics import Metrics
+from livepilot.pipeline import (
+    engagement,
+    intent,
+    moderation,
+    polls,
+    questions,
+    spam,
+    toxicity,
+    word_filter,
+)
+from livepilot.pipeline.runner import Pipeline
+from livepilot.pipeline.stage import Stage
+from livepilot.settings import Settings
+
+__all__ = ["STAGES", "StageContext", "build_pipeline"]
+
+
+@dataclass(frozen=True, slots=True)
+class StageContext:
+    """What a stage factory may use to build its runtime object."""
+
+    settings: Settings
+    metrics: Metrics
+    stream: str = "default"
+
+    @property
+    def rules_dir(self) -> Path:
+        return self.settings.rules_dir
+
+
+STAGES: dict[str, Callable[[StageContext], Stage]] = {
+    "word_filter": word_filter.build,
+    "spam": spam.build,
+    "toxicity": toxicity.build,
+    "intent": intent.build,
+    "questions": questions.build,
+    "engagement": engagement.build,
+    "polls": polls.build,
+    "moderation": moderation.build,
+}
+
+
+def build_pipeline(names: Sequence[str], ctx: StageContext) -> Pipeline:
+    unknown = [n for n in names if n not in STAGES]
+    if unknown:
+        raise ConfigError(
+            f"unknown stage(s) {', '.join(unknown)} in LIVEPILOT_STAGES; known: {', '.join(STAGES)}"
+        )
+    return Pipeline([STAGES[name](ctx) for name in names], ctx.metrics)

@@ -1,0 +1,269 @@
+"""Runs the stage chain over one stream's events.
+
+``Pipeline`` is the synchronous core: one event in, the messages to publish out (the event,
+its insight, any alarms and prompts). ``StreamRunner`` is the async shell: one task per
+stream that pumps a source into a bounded :class:`IngestQueue`, runs the pipeline on each
+event and publishes the results. A failing stage is contained: logged, counted, and the
+event still flows with what the other stages concluded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+
+from prometheus_client import Counter
+
+from livepilot.clock import Clock, EventClock
+from livepilot.events import ChatEvent, CommandEvent, LiveEvent, StatusEvent, StreamState
+from livepilot.insights import Insight
+from livepilot.metrics import Metrics
+from livepilot.pipeline.ingest import IngestQueue
+from livepilot.pipeline.stage import BackgroundStage, Draft, Outbox, Stage
+from livepilot.wire import WireMessage
+
+__all__ = ["Pipeline", "Publish", "StreamRunner"]
+
+log = logging.getLogger(__name__)
+
+#: Where results go: the bus in a server, stdout in headless replay, a list in tests.
+Publish = Callable[[Sequence[WireMessage]], Awaitable[None]]
+
+
+class Pipeline:
+    """The ordered stage chain and the bookkeeping around it (timing, containment)."""
+
+    def __init__(self, stages: Sequence[Stage], metrics: Metrics) -> None:
+        names = [stage.name for stage in stages]
+        if len(set(names)) != len(names):
+            raise ValueError(f"stage names must be unique, got {names}")
+        self.stages = tuple(stages)
+        self._metrics = metrics
+        self._timers = [metrics.stage_seconds.labels(s.name) for s in self.stages]
+        self._errors = [metrics.stage_errors.labels(s.name) for s in self.stages]
+        # Label counters by (stage, label): a handful of pairs, looked up per message.
+        self._label_counters: dict[tuple[str, str], Counter] = {}
+
+    def stage(self, name: str) -> Stage:
+        for stage in self.stages:
+            if stage.name == name:
+                return stage
+        raise KeyError(name)
+
+    def handle(self, event: LiveEvent, now: float) -> list[WireMessage]:
+        """Run every stage on ``event``; return the event, its insight, alarms, prompts."""
+        draft = Draft(event=event, now=now)
+        for stage, timer, errors in zip(self.stages, self._timers, self._errors, strict=True):
+            started = time.perf_counter()
+            try:
+                stage.process(event, draft)
+            except Exception:
+                errors.inc()
+                log.error("stage %s failed on event %s", stage.name, event.id, exc_info=True)
+            timer.observe(time.perf_counter() - started)
+        out: list[WireMessage] = []
+        if not isinstance(event, CommandEvent):
+            out.append(event)
+        if isinstance(event, ChatEvent) or draft.notable:
+            insight = draft.freeze()
+            for label in insight.labels:
+                self._count_label(label.source, label.name)
+            out.append(insight)
+        self._collect(draft.out, out)
+        return out
+
+    def _count_label(self, stage: str, name: str) -> None:
+        counter = self._label_counters.get((stage, name))
+        if counter is None:
+            counter = self._label_counters[stage, name] = self._metrics.labels.labels(stage, name)
+        counter.inc()
+
+    def tick(self, now: float) -> list[WireMessage]:
+        box = Outbox()
+        for stage, errors in zip(self.stages, self._errors, strict=True):
+            try:
+                stage.tick(now, box)
+            except Exception:
+                errors.inc()
+                log.error("stage %s failed on tick", stage.name, exc_info=True)
+        out: list[WireMessage] = []
+        self._collect(box, out)
+        return out
+
+    def _collect(self, box: Outbox, out: list[WireMessage]) -> None:
+        for alarm in box.alarms:
+            self._metrics.alarms.labels(alarm.stream, alarm.kind, alarm.state).inc()
+            out.append(alarm)
+        for prompt in box.prompts:
+            self._metrics.prompts.labels(prompt.stream).inc()
+            out.append(prompt)
+
+    @property
+    def background(self) -> list[BackgroundStage]:
+        return [s for s in self.stages if isinstance(s, BackgroundStage)]
+
+
+class StreamRunner:
+    """One stream: source → ingest queue → pipeline → publish.
+
+    With ``event_time=True`` (replay) the clock is moved to each event's own time and
+    ticks are derived from it, so results do not depend on how fast the machine is.
+    Otherwise a ticker calls the stages' ``tick`` once a second of wall time.
+    """
+
+    def __init__(
+        self,
+        stream: str,
+        source: AsyncIterator[LiveEvent],
+        pipeline: Pipeline,
+        publish: Publish,
+        clock: Clock,
+        metrics: Metrics,
+        *,
+        queue_size: int = 10_000,
+        tick_interval: float = 1.0,
+        commands: AsyncIterator[CommandEvent] | None = None,
+    ) -> None:
+        self.stream = stream
+        self._source = source
+        self._pipeline = pipeline
+        self._publish = publish
+        self._clock = clock
+        self._metrics = metrics
+        self._queue = IngestQueue(stream, queue_size, metrics)
+        self._tick_interval = tick_interval
+        self._commands = commands
+        self._event_time = isinstance(clock, EventClock)
+        self._next_tick: float | None = None
+        self._events = metrics.events
+        self._pump_task: asyncio.Task[None] | None = None
+        self._drained = False
+        self.processed = 0
+        #: The stream's connection state as its source last reported it.
+        self.state: str = "starting"
+
+    @property
+    def pipeline(self) -> Pipeline:
+        return self._pipeline
+
+    async def submit(self, event: LiveEvent) -> None:
+        """Feed an extra event (e.g. a moderator command) into this stream's queue."""
+        await self._queue.put(event)
+
+    async def run(self) -> None:
+        """Run until the source ends and the queue is drained."""
+        log.info("stream %s: pipeline started (%d stages)", self.stream, len(self._pipeline.stages))
+        async with asyncio.TaskGroup() as tg:
+            consumer = tg.create_task(self._consume(), name=f"pipeline:{self.stream}")
+            helpers = [
+                tg.create_task(stage.run(self._publish_late), name=f"stage:{stage.name}")
+                for stage in self._pipeline.background
+            ]
+            if not self._event_time:
+                helpers.append(tg.create_task(self._ticker(), name=f"ticker:{self.stream}"))
+            if self._commands is not None:
+                helpers.append(tg.create_task(self._pump_commands(self._commands)))
+            self._pump_task = tg.create_task(self._pump(self._source), name=f"source:{self.stream}")
+            try:
+                await asyncio.wait({self._pump_task})
+            finally:
+                await self._queue.close()
+            await consumer
+            self._drained = True
+            await self._drain_background()
+            for task in helpers:
+                task.cancel()
+        log.info("stream %s: pipeline drained (%d events)", self.stream, self.processed)
+
+    async def _drain_background(self, deadline: float = 30.0) -> None:
+        for stage in self._pipeline.background:
+            try:
+                await asyncio.wait_for(stage.drain(), deadline)
+            except TimeoutError:
+                log.warning("stage %s did not drain within %.0f s", stage.name, deadline)
+            except Exception:
+                log.error("stage %s failed to drain", stage.name, exc_info=True)
+
+    def stop_source(self) -> None:
+        """Stop reading the source; what is queued still goes through the pipeline."""
+        if self._pump_task is not None:
+            self._pump_task.cancel()
+
+    async def _publish_late(self, message: Insight | CommandEvent) -> None:
+        if isinstance(message, CommandEvent):
+            if not self._drained:  # after the end there is no stage left to apply it
+                await self._queue.put(message)
+            return
+        await self._publish([message])
+
+    async def _pump(self, source: AsyncIterator[LiveEvent]) -> None:
+        try:
+            async for event in source:
+                await self._queue.put(event)
+        finally:
+            aclose = getattr(source, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+    async def _pump_commands(self, commands: AsyncIterator[CommandEvent]) -> None:
+        async for command in commands:
+            await self._queue.put(command)
+
+    async def _ticker(self) -> None:
+        while True:
+            await asyncio.sleep(self._tick_interval)
+            out = self._pipeline.tick(self._clock.now())
+            if out:
+                await self._publish(out)
+
+    async def _consume(self) -> None:
+        pipeline = self._pipeline
+        latency = self._metrics.pipeline_latency
+        counted: dict[str, Counter] = {}  # events counter by type, looked up once
+        while (event := await self._queue.get()) is not None:
+            out: list[WireMessage] = self._advance(event.at) if self._event_time else []
+            now = self._clock.now()
+            counter = counted.get(event.type)
+            if counter is None:
+                counter = counted[event.type] = self._events.labels(self.stream, event.type)
+            counter.inc()
+            if isinstance(event, StatusEvent):
+                self.state = event.state.value
+                self._metrics.stream_up.labels(self.stream).set(
+                    1 if event.state is StreamState.CONNECTED else 0
+                )
+            out.extend(pipeline.handle(event, now))
+            await self._publish(out)
+            self.processed += 1
+            if self.processed % 64 == 0:
+                # A backlog burst must not starve the client relays: yield now and then.
+                await asyncio.sleep(0)
+            if not self._event_time:
+                latency.observe(max(0.0, self._clock.now() - event.received))
+        if self._event_time:
+            # Let time-based stages conclude on the last second of the recording.
+            final = self._pipeline.tick(self._clock.now())
+            if final:
+                await self._publish(final)
+
+    def _advance(self, at: float) -> list[WireMessage]:
+        """Move replay time to ``at``, ticking once per elapsed interval on the way."""
+        assert isinstance(self._clock, EventClock)
+        out: list[WireMessage] = []
+        if self._next_tick is None:
+            self._next_tick = math.floor(at) + self._tick_interval
+        # Long silences (a paused stream) are ticked through in bounded steps: at most
+        # one tick per interval, and never more than an hour of them at once.
+        budget = int(3600 / self._tick_interval)
+        while self._next_tick <= at and budget > 0:
+            self._clock.advance_to(self._next_tick)
+            out.extend(self._pipeline.tick(self._next_tick))
+            self._next_tick += self._tick_interval
+            budget -= 1
+        if self._next_tick <= at:
+            self._next_tick = math.floor(at) + self._tick_interval
+        self._clock.advance_to(at)
+        return out

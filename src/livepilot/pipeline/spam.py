@@ -1,0 +1,377 @@
+"""Spam heuristics: shouting, floods, repeats, copy-paste raids, links, phone numbers, rate.
+
+Stateless checks look at one message (caps, flood, link, phone). Stateful ones keep
+bounded state with expiry: per user (recent messages for repeats and rate; LRU-capped,
+forgotten after ``user_idle_s``) and per stream (recent texts of many users for raids).
+Thresholds come from ``rules/spam.yaml`` (:class:`~livepilot.rulepacks.SpamRules`) and are
+hot-reloaded; the state survives a reload.
+
+Every hit labels ``spam`` with a ``kind`` (caps, flood, repeat, raid, link, phone, rate),
+gives a reason in words and recommends the configured action; ``hide`` and stronger also
+hide the message from overlays. A raid additionally raises an alarm (kind ``spam_raid``)
+once per wave, cleared when the wave is over.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rapidfuzz import fuzz
+
+from livepilot.events import ChatEvent, CommandEvent, LiveEvent, User
+from livepilot.insights import Action, Alarm, AlarmState, Severity
+from livepilot.pipeline.normalize import fold
+from livepilot.pipeline.stage import ACTION_ORDER, Draft, Outbox
+from livepilot.rulepacks import HotReload, SpamRules, load_model
+
+if TYPE_CHECKING:
+    from livepilot.pipeline.registry import StageContext
+
+__all__ = ["SpamFilter", "SpamHit", "build", "load_spam_rules"]
+
+_TLDS = (
+    "com|net|org|de|at|ch|eu|uk|us|ru|su|cn|xyz|io|me|ly|gg|co|info|biz|shop|store|top|site|"
+    "online|link|app|tk|cc|tv|live|club|vip|win|bet|casino|fun|icu|sbs|click|to|is|ws|pw|nl|fr"
+)
+_LINK = re.compile(
+    r"(?:https?://|www\.)([^\s/]+)"
+    rf"|\b((?:[a-z0-9-]+\.)+(?:{_TLDS}))(?![a-z0-9])"
+    rf"|\b([a-z0-9-]{{2,}})\s*[(\[]?\s*(?:dot|punkt)\s*[)\]]?\s*({_TLDS})\b"
+)
+_PHONE = re.compile(r"(?<![\w.,])(\+|00|0)?\d[\d \-/()]{5,}\d(?![\d.,]?\d)")
+_PHONE_CONTEXT = re.compile(
+    r"whats\s*app|telegram|signal|wa\.me|\btel\b|\btelefon|\bcall\b|anrufen|\bruf\b"
+    r"|\b(?:handy|telefon|tel)?nummer\b|\bnumber\b|\bdm\b|\bsms\b",
+)
+_NOT_LETTER = re.compile(r"[^a-z]+")
+_UPPER = re.compile(r"[A-Z]")
+_DIGIT = re.compile(r"\d")
+_SYMBOL = re.compile(r"[^\w\s]|_")
+_JOINERS = dict.fromkeys(map(ord, "\ufe0f\ufe0e\u200d"), None)
+
+
+@dataclass(frozen=True, slots=True)
+class SpamHit:
+    kind: str
+    reason: str
+    action: Action
+
+
+@dataclass(slots=True)
+class _UserState:
+    recent: deque[tuple[float, str]] = field(default_factory=lambda: deque(maxlen=8))
+    times: deque[float] = field(default_factory=deque)
+    last: float = 0.0
+
+
+@dataclass(slots=True)
+class _Wave:
+    #: (time, user id, suspicious: a new account or a promo text)
+    posts: deque[tuple[float, str, bool]] = field(default_factory=deque)
+    alarm_id: str | None = None
+    sample: str = ""
+
+
+@lru_cache(maxsize=8)
+def _run_pattern(size: int) -> re.Pattern[str]:
+    return re.compile(rf"([^\w\s]|_)\1{{{size - 1},}}")
+
+
+def _fingerprint(folded: str) -> str:
+    """Letters only: ``Follow ME!!! 1`` and ``follow me 2`` meet."""
+    return _NOT_LETTER.sub("", folded)[:120]
+
+
+def _short(text: str, size: int = 40) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= size else text[: size - 1] + "…"
+
+
+class SpamFilter:
+    """The spam stage. Decision logic is synchronous; state is bounded and expires."""
+
+    name = "spam"
+
+    def __init__(self, rules: HotReload[SpamRules], stream: str = "default") -> None:
+        self._rules = rules
+        self._stream = stream
+        self._users: OrderedDict[str, _UserState] = OrderedDict()
+        self._waves: OrderedDict[str, _Wave] = OrderedDict()
+        self._seq = 0
+
+    @property
+    def tracked_users(self) -> int:
+        return len(self._users)
+
+    @property
+    def tracked_waves(self) -> int:
+        return len(self._waves)
+
+    def process(self, event: LiveEvent, draft: Draft) -> None:
+        if isinstance(event, CommandEvent) or not isinstance(event, ChatEvent):
+            return
+        rules = self._rules.current
+        badges = event.user.badges
+        if badges and rules.exempt_badges and any(b in rules.exempt_badges for b in badges):
+            return
+        for hit in self.check(event.user, event.text, draft.now, draft.out, rules):
+            if not any(lb.source == self.name and lb.kind == hit.kind for lb in draft.labels):
+                draft.label("spam", self.name, kind=hit.kind)
+            draft.reason(self.name, hit.reason)
+            draft.recommend(hit.action)
+            if ACTION_ORDER[hit.action] >= ACTION_ORDER[Action.HIDE]:
+                draft.hidden = True
+
+    def check(
+        self, user: User, text: str, now: float, out: Outbox, rules: SpamRules | None = None
+    ) -> list[SpamHit]:
+        """Every heuristic that fires for ``text`` from ``user`` at ``now``; updates state."""
+        rules = rules or self._rules.current
+        hits: list[SpamHit] = []
+        folded = fold(text)
+        fingerprint = _fingerprint(folded)
+        self._caps(text, rules, hits)
+        self._flood(text, folded, rules, hits)
+        self._link(folded, rules, hits)
+        self._phone(folded, rules, hits)
+        state = self._user(user.id, now, rules)
+        self._rate(user, state, now, rules, hits)
+        self._repeat(user, state, fingerprint or folded.strip(), now, rules, hits)
+        self._raid(user, fingerprint, text, now, rules, hits, out)
+        return hits
+
+    # -- one message -----------------------------------------------------------------
+
+    @staticmethod
+    def _caps(text: str, rules: SpamRules, hits: list[SpamHit]) -> None:
+        caps = rules.caps
+        if not caps.enabled:
+            return
+        if len(text) < caps.min_letters:
+            return
+        # Cheap first: most messages have a handful of capitals and stop here.
+        upper = len(_UPPER.findall(text)) if text.isascii() else sum(map(str.isupper, text))
+        if upper < caps.min_letters * caps.ratio:
+            return
+        letters = sum(map(str.isalpha, text))
+        if letters < caps.min_letters:
+            return
+        if upper / letters >= caps.ratio:
+            hits.append(SpamHit(
+                "caps", f"mostly capital letters ({upper / letters:.0%} of {letters})", caps.action
+            ))
+
+    @staticmethod
+    def _flood(text: str, folded: str, rules: SpamRules, hits: list[SpamHit]) -> None:
+        flood = rules.flood
+        if not flood.enabled or len(text) < min(flood.max_run, flood.min_length):
+            return
+        bare = text if text.isascii() else text.translate(_JOINERS)
+        symbols = len(_SYMBOL.findall(bare))
+        # A run of one emoji or symbol ("😂😂😂…", "!!!!…"); letters stretched for joy
+        # ("jaaaaa") are not spam.
+        if symbols >= flood.max_run:
+            run = _run_pattern(flood.max_run).search(bare)
+            if run is not None:
+                size = len(run.group(0))
+                hits.append(
+                    SpamHit("flood", f"{run.group(1)!r} {size} times in a row", flood.action)
+                )
+                return
+        visible = len(bare) - bare.count(" ")
+        if visible >= flood.min_length:
+            if symbols / visible >= flood.symbol_ratio:
+                hits.append(SpamHit(
+                    "flood", f"mostly emoji/symbols ({symbols} of {visible})", flood.action
+                ))
+                return
+        tokens = folded.split()
+        if len(tokens) >= 8 and len(set(tokens)) <= 2:
+            word = max(set(tokens), key=tokens.count)
+            hits.append(SpamHit(
+                "flood", f"the same word {word!r} {tokens.count(word)} times", flood.action
+            ))
+
+    @staticmethod
+    def _link(folded: str, rules: SpamRules, hits: list[SpamHit]) -> None:
+        link = rules.link
+        if not link.enabled:
+            return
+        if "." not in folded and "dot" not in folded and "punkt" not in folded:
+            return
+        for found in _LINK.finditer(folded):
+            domain = found.group(1) or found.group(2) or f"{found.group(3)}.{found.group(4)}"
+            domain = domain.strip(".").removeprefix("www.")
+            if any(domain == ok or domain.endswith("." + ok) for ok in link.allow_domains):
+                continue
+            hits.append(SpamHit("link", f"link to {domain!r}", link.action))
+            return
+
+    @staticmethod
+    def _phone(folded: str, rules: SpamRules, hits: list[SpamHit]) -> None:
+        phone = rules.phone
+        if not phone.enabled or len(_DIGIT.findall(folded)) < phone.min_digits:
+            return
+        for found in _PHONE.finditer(folded):
+            number = found.group(0)
+            digits = sum(map(str.isdigit, number))
+            if digits < phone.min_digits or digits > 15:
+                continue
+            if found.group(1) or _PHONE_CONTEXT.search(folded):
+                shown = number[:4] + "…" if len(number) > 5 else number
+                hits.append(SpamHit("phone", f"phone number {shown!r}", phone.action))
+                return
+
+    # -- per user --------------------------------------------------------------------
+
+    def _user(self, user_id: str, now: float, rules: SpamRules) -> _UserState:
+        users = self._users
+        state = users.pop(user_id, None)
+        if state is None:
+            state = _UserState()
+            if len(users) >= rules.max_users:
+                users.popitem(last=False)
+        users[user_id] = state  # most recently seen last: expiry walks from the front
+        state.last = now
+        return state
+
+    @staticmethod
+    def _rate(
+        user: User, state: _UserState, now: float, rules: SpamRules, hits: list[SpamHit]
+    ) -> None:
+        rate = rules.rate
+        times = state.times
+        times.append(now)
+        while times and times[0] <= now - rate.window_s:
+            times.popleft()
+        while len(times) > rate.max_messages + 1:
+            times.popleft()  # bounded: only "more than max" matters
+        if rate.enabled and len(times) > rate.max_messages:
+            hits.append(SpamHit(
+                "rate",
+                f"@{user.unique_id} sent more than {rate.max_messages} messages in "
+                f"{rate.window_s:.0f} s",
+                rate.action,
+            ))
+
+    @staticmethod
+    def _repeat(
+        user: User, state: _UserState, key: str, now: float, rules: SpamRules,
+        hits: list[SpamHit],
+    ) -> None:
+        repeat = rules.repeat
+        recent = state.recent
+        while recent and recent[0][0] <= now - repeat.window_s:
+            recent.popleft()
+        if repeat.enabled and len(key) >= repeat.min_length:
+            similar = 1
+            best = 0.0
+            for _, earlier in recent:
+                score = 100.0 if earlier == key else fuzz.ratio(
+                    key, earlier, score_cutoff=repeat.similarity
+                )
+                if score >= repeat.similarity:
+                    similar += 1
+                    best = max(best, score)
+            if similar >= repeat.count:
+                hits.append(SpamHit(
+                    "repeat",
+                    f"@{user.unique_id} sent this {similar} times in "
+                    f"{repeat.window_s / 60:.0f} min (similarity {best:.0f})",
+                    repeat.action,
+                ))
+        recent.append((now, key))
+
+    # -- per stream ------------------------------------------------------------------
+
+    def _raid(
+        self, user: User, fingerprint: str, text: str, now: float, rules: SpamRules,
+        hits: list[SpamHit], out: Outbox,
+    ) -> None:
+        raid = rules.raid
+        if not raid.enabled or len(fingerprint) < raid.min_length:
+            return
+        waves = self._waves
+        wave = waves.pop(fingerprint, None)
+        if wave is None:
+            wave = _Wave(sample=_short(text))
+            if len(waves) >= rules.max_users:
+                waves.popitem(last=False)
+        waves[fingerprint] = wave
+        posts = wave.posts
+        while posts and posts[0][0] <= now - raid.window_s:
+            posts.popleft()
+        promo = any(hit.kind in ("link", "phone") for hit in hits)
+        posts.append((now, user.id, user.new_account or promo))
+        if len(posts) > 4 * raid.min_users:
+            posts.popleft()
+        if len(posts) < raid.min_users:
+            return
+        users = {uid for _, uid, _ in posts}
+        if len(users) < raid.min_users:
+            return
+        # Viewers answering the host ("schreibt Team Rot!") make waves too; only a wave
+        # carried by new accounts or promoting something is a raid.
+        suspicious = {uid for _, uid, flag in posts if flag}
+        if raid.require_signal and len(suspicious) * 2 < len(users):
+            return
+        hits.append(SpamHit(
+            "raid",
+            f"same text from {len(users)} users within {raid.window_s:.0f} s (copy-paste wave)",
+            raid.action,
+        ))
+        if wave.alarm_id is None and raid.alarm:
+            self._seq += 1
+            wave.alarm_id = f"{self._stream}:spam_raid:{self._seq}"
+            out.alarm(self._alarm(wave, now, AlarmState.RAISED,
+                                  f"Copy-paste wave: {len(users)} users posted "
+                                  f"{wave.sample!r} within {raid.window_s:.0f} s"))
+
+    def _alarm(self, wave: _Wave, now: float, state: AlarmState, message: str) -> Alarm:
+        assert wave.alarm_id is not None
+        return Alarm(
+            id=wave.alarm_id,
+            stream=self._stream,
+            kind="spam_raid",
+            source=self.name,
+            at=now,
+            state=state,
+            severity=Severity.WARNING,
+            message=message,
+            data={"sample": wave.sample},
+        )
+
+    def tick(self, now: float, out: Outbox) -> None:
+        self._rules.poll(now, out)
+        rules = self._rules.current
+        users = self._users
+        while users:
+            first = next(iter(users))
+            if users[first].last > now - rules.user_idle_s:
+                break
+            del users[first]
+        waves = self._waves
+        while waves:
+            key = next(iter(waves))
+            wave = waves[key]
+            if wave.posts and wave.posts[-1][0] > now - rules.raid.window_s:
+                break
+            del waves[key]
+            if wave.alarm_id is not None:
+                out.alarm(self._alarm(wave, now, AlarmState.CLEARED, "Copy-paste wave is over"))
+
+
+def load_spam_rules(path: Path) -> SpamRules:
+    """``rules/spam.yaml``, or the defaults when the file does not exist."""
+    return load_model(path, SpamRules, missing_ok=True) or SpamRules()
+
+
+def build(ctx: StageContext) -> SpamFilter:
+    path = ctx.rules_dir / "spam.yaml"
+    rules = HotReload([path], lambda: load_spam_rules(path), stream=ctx.stream, source="spam")
+    return SpamFilter(rules, ctx.stream)

@@ -1,0 +1,127 @@
+"""The stage seam: what every pipeline stage is, and the draft insight stages fill in.
+
+A stage's decision logic is plain synchronous code with no I/O. The runner calls
+``process`` for every event in order and ``tick`` about once a second of stream time,
+so stateful stages (engagement, run-of-show) can raise alarms when *nothing* happens.
+Stages that need background work (the ML batcher) also implement ``run``; the runner
+owns that task.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from livepilot.events import CommandEvent, LiveEvent
+from livepilot.insights import Action, Alarm, Insight, Label, Prompt, Reason
+
+__all__ = ["ACTION_ORDER", "BackgroundStage", "Draft", "LateSink", "Outbox", "Stage"]
+
+ACTION_ORDER: dict[Action | None, int] = {
+    None: 0,
+    Action.REVIEW: 1,
+    Action.NOTE: 2,
+    Action.HIDE: 3,
+    Action.TIMEOUT: 4,
+    Action.BLOCK: 5,
+}
+
+#: Where a background stage sends what it concludes later: a new version of an insight
+#: (published), or a command for the stage that owns some state (fed back into the
+#: stream's queue, e.g. a strike for a message only the model flagged).
+LateSink = Callable[[Insight | CommandEvent], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class Outbox:
+    """Alarms and prompts a stage raises, outside any one event's insight."""
+
+    alarms: list[Alarm] = field(default_factory=list)
+    prompts: list[Prompt] = field(default_factory=list)
+
+    def alarm(self, alarm: Alarm) -> None:
+        self.alarms.append(alarm)
+
+    def prompt(self, prompt: Prompt) -> None:
+        self.prompts.append(prompt)
+
+
+@dataclass(slots=True)
+class Draft:
+    """The insight for one event while the stages work on it."""
+
+    event: LiveEvent
+    now: float
+    out: Outbox = field(default_factory=Outbox)
+    labels: list[Label] = field(default_factory=list)
+    scores: dict[str, float] = field(default_factory=dict)
+    reasons: list[Reason] = field(default_factory=list)
+    action: Action | None = None
+    hidden: bool = False
+    answer: str | None = None
+    pending: list[str] = field(default_factory=list)
+
+    def label(
+        self, name: str, source: str, kind: str | None = None, score: float | None = None
+    ) -> None:
+        self.labels.append(Label(name=name, source=source, kind=kind, score=score))
+
+    def reason(self, source: str, text: str) -> None:
+        self.reasons.append(Reason(source=source, text=text))
+
+    def recommend(self, action: Action) -> None:
+        """Keep the strongest recommendation any stage made."""
+        if ACTION_ORDER[action] > ACTION_ORDER[self.action]:
+            self.action = action
+
+    def has(self, name: str) -> bool:
+        return any(label.name == name for label in self.labels)
+
+    @property
+    def notable(self) -> bool:
+        return bool(self.labels or self.reasons or self.action or self.hidden or self.answer)
+
+    def freeze(self) -> Insight:
+        event = self.event
+        return Insight(
+            event_id=event.id,
+            stream=event.stream,
+            labels=tuple(self.labels),
+            scores=dict(self.scores),
+            reasons=tuple(self.reasons),
+            action=self.action,
+            hidden=self.hidden,
+            answer=self.answer,
+            pending=tuple(self.pending),
+        )
+
+
+@runtime_checkable
+class Stage(Protocol):
+    """One step of the pipeline. ``name`` is its metric label, log field and label source."""
+
+    name: str
+
+    def process(self, event: LiveEvent, draft: Draft) -> None:
+        """Read the event and the draft so far; add labels, reasons, alarms."""
+        ...
+
+    def tick(self, now: float, out: Outbox) -> None:
+        """Called about once a second of stream time, events or not."""
+        ...
+
+
+@runtime_checkable
+class BackgroundStage(Stage, Protocol):
+    async def run(self, late: LateSink) -> None:
+        """Background work (e.g. model batches) that publishes insight updates via ``late``."""
+        ...
+
+    async def drain(self) -> None:
+        """Return once every update for events processed so far has been published.
+
+        The runner awaits this (with a deadline) after the last event, before it cancels
+        ``run`` — so a replay's output includes the model's late verdicts.
+        """
+        ...

@@ -1,0 +1,117 @@
+"""Word filter: the stage that blocks terms from the rule packs.
+
+:class:`WordFilter` labels ``toxic`` (kind = the term's category), gives a reason in
+words, hides and recommends ``hide`` for medium/high severity and ``review`` for low,
+checks @handles and nicknames (memoised per user), and hot-reloads the packs on tick.
+The matching itself — normalisation, the allow-list guard, masks, fuzzy, phrases and
+regex rules — is the compiled :class:`~livepilot.pipeline.word_matcher.WordMatcher`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from typing import TYPE_CHECKING
+
+from livepilot.events import ChatEvent, CommandEvent, LiveEvent, QuestionEvent, User
+from livepilot.insights import Action
+from livepilot.pipeline.stage import Draft, Outbox
+from livepilot.pipeline.word_matcher import Hit, WordMatcher
+from livepilot.rulepacks import (
+    DEFAULT_WORD_PACKS,
+    HotReload,
+    RuleSeverity,
+    word_pack_paths,
+)
+
+if TYPE_CHECKING:
+    from livepilot.pipeline.registry import StageContext
+
+__all__ = ["DEFAULT_PACKS", "WordFilter", "build"]
+
+log = logging.getLogger(__name__)
+
+#: Word packs loaded from the rules directory, in order, when settings name none.
+DEFAULT_PACKS = DEFAULT_WORD_PACKS
+
+_MAX_REASONS = 3
+
+
+class WordFilter:
+    """The stage: labels, reasons, hiding, username checks, hot reload."""
+
+    name = "word_filter"
+
+    def __init__(self, rules: HotReload[WordMatcher], *, max_users: int = 50_000) -> None:
+        self._rules = rules
+        self._users: OrderedDict[tuple[str, str, str], tuple[Hit, ...]] = OrderedDict()
+        self._max_users = max_users
+
+    @property
+    def matcher(self) -> WordMatcher:
+        return self._rules.current
+
+    @property
+    def error(self) -> str | None:
+        """Why the last reload was rejected, while the old rules are still in use."""
+        return self._rules.error
+
+    def process(self, event: LiveEvent, draft: Draft) -> None:
+        if isinstance(event, CommandEvent):
+            return
+        matcher = self._rules.current
+        if isinstance(event, ChatEvent | QuestionEvent):
+            hits = matcher.scan(event.text)
+            for hit in hits[:_MAX_REASONS]:
+                self._apply(draft, hit, hit.describe())
+            if len(hits) > _MAX_REASONS:
+                draft.reason(self.name, f"and {len(hits) - _MAX_REASONS} more matches")
+        user = getattr(event, "user", None)
+        if isinstance(user, User):
+            for hit in self._user_hits(matcher, user):
+                self._apply(draft, hit, f"name of @{user.unique_id}: {hit.describe()}",
+                            kind="username")
+
+    def _user_hits(self, matcher: WordMatcher, user: User) -> tuple[Hit, ...]:
+        key = (user.id, user.unique_id, user.nickname)
+        cached = self._users.get(key)
+        if cached is not None:
+            self._users.move_to_end(key)
+            return cached
+        found = {hit.rule: hit for hit in matcher.scan(user.unique_id)}
+        if user.nickname:
+            for hit in matcher.scan(user.nickname):
+                found.setdefault(hit.rule, hit)
+        hits = tuple(found.values())
+        self._users[key] = hits
+        if len(self._users) > self._max_users:
+            self._users.popitem(last=False)
+        return hits
+
+    def _apply(self, draft: Draft, hit: Hit, reason: str, *, kind: str | None = None) -> None:
+        category = kind or str(hit.category)
+        if not any(lb.source == self.name and lb.kind == category for lb in draft.labels):
+            draft.label("toxic", self.name, kind=category)
+        draft.reason(self.name, reason)
+        if hit.severity is RuleSeverity.LOW:
+            draft.recommend(Action.REVIEW)
+        else:
+            draft.recommend(Action.HIDE)
+            draft.hidden = True
+
+    def tick(self, now: float, out: Outbox) -> None:
+        if self._rules.poll(now, out):
+            # Verdicts about names came from the old rules.
+            self._users = OrderedDict()
+
+
+def build(ctx: StageContext) -> WordFilter:
+    packs = getattr(ctx.settings, "word_packs", DEFAULT_PACKS)
+    paths = word_pack_paths(ctx.rules_dir, packs, ctx.stream)
+    found = [p for p in paths if p.exists()]
+    if not found:
+        log.warning("word_filter: no rule packs in %s; the filter matches nothing", ctx.rules_dir)
+    rules = HotReload(
+        paths, lambda: WordMatcher.from_paths(paths), stream=ctx.stream, source="word_filter"
+    )
+    return WordFilter(rules)

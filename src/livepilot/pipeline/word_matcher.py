@@ -1,0 +1,528 @@
+"""Word matcher: the rule packs compiled into block-term lookups over normalised text.
+
+:class:`WordMatcher` is the compiled form of the packs (built once per load, never
+mutated; a reload builds a new one and swaps the reference). It matches each
+whitespace-separated chunk of a message, and remembers the verdict per distinct chunk in
+a bounded LRU memo, because chat vocabulary repeats: a steady-state message costs a few
+dict lookups. On a memo miss a chunk is normalised (:mod:`livepilot.pipeline.normalize`)
+and tried in this order, cheapest first:
+
+1. allow-list (exact) → clean;
+2. exact term, also with repeated letters squeezed on both sides (``huuuure``);
+3. a ``prefix``/``substring`` term inside the word, unless an allow-list term covers the
+   match (``fick`` in ``Fickmühlen``, ``schwanz`` in ``Schwanzflosse``) — the Scunthorpe
+   guard;
+4. masked letters as wildcards against terms of the same length (``h*re``, ``f**k``);
+5. fuzzy (rapidfuzz ``ratio``) against terms of similar length, for words of 5+ letters,
+   unless an allow-list word is at least as close.
+
+Across chunks it joins single letters (``h u r e n s o h n``), checks two adjacent words
+joined (``huren sohn``), multi-word terms (``bring dich um``) and regex rules. Each match
+is a :class:`Hit`; the stage (:mod:`livepilot.pipeline.word_filter`) turns hits into
+labels and reasons.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from rapidfuzz import fuzz, process
+
+from livepilot.pipeline.normalize import (
+    MASKS,
+    candidates,
+    collapse_runs,
+    fold,
+    squeeze,
+    words,
+)
+from livepilot.rulepacks import (
+    Category,
+    MatchMode,
+    RuleSeverity,
+    WordPack,
+    load_word_packs,
+)
+
+__all__ = ["Hit", "Term", "WordMatcher"]
+
+_SEVERITY_RANK = {RuleSeverity.LOW: 0, RuleSeverity.MEDIUM: 1, RuleSeverity.HIGH: 2}
+_MIN_FUZZY = 5
+_AUTO_FUZZY = 7
+_PUNCT = re.compile(r"[.,!?;:\"'()]+")
+_REGEX_INPUT = 1_000
+#: Prefix/substring terms are indexed by this many first letters (shorter terms: word).
+_STEM = 3
+_DIGIT = re.compile(r"\d")
+_FUZZY_SPREAD = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """One block term as compiled: ``form`` is what the matcher compares."""
+
+    text: str
+    form: str
+    category: Category
+    severity: RuleSeverity
+    match: MatchMode
+    fuzzy: bool
+    cutoff: float
+    pack: str
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One match: which rule, how it matched, and the text it matched in."""
+
+    rule: str
+    category: Category
+    severity: RuleSeverity
+    how: str
+    normalised: str
+    found: str = ""
+    score: float | None = None
+
+    def at(self, found: str) -> Hit:
+        """The same match, located in the message text as written."""
+        return replace(self, found=found)
+
+    def describe(self) -> str:
+        """``matched 'hurensohn' after normalising 'h*r3ns0hn' (masked) — insult, high``."""
+        how = f"fuzzy {self.score:.0f}" if self.score is not None else self.how
+        found = self.found or self.normalised
+        if self.how == "regex":
+            head = f"matched rule {self.rule!r} in {found!r}"
+        elif " ".join(_PUNCT.sub(" ", found.lower()).split()) == self.rule.lower():
+            head = f"matched {self.rule!r}"
+        elif self.how in ("exact", "phrase"):
+            head = f"matched {self.rule!r} after normalising {found!r}"
+        else:
+            head = f"matched {self.rule!r} after normalising {found!r} ({how})"
+        return f"{head} — {self.category}, {self.severity} severity"
+
+
+@dataclass(slots=True)
+class _Tables:
+    """Lookup tables for one spelling variant (as written, or letters squeezed)."""
+
+    exact: dict[str, Term] = field(default_factory=dict)
+    prefix: dict[int, dict[str, Term]] = field(default_factory=dict)
+    inside: dict[int, dict[str, Term]] = field(default_factory=dict)
+    allow: set[str] = field(default_factory=set)
+    allow_list: list[str] = field(default_factory=list)
+    inside_by_start: dict[str, list[tuple[str, Term]]] = field(default_factory=dict)
+    prefix_by_start: dict[str, list[tuple[str, Term]]] = field(default_factory=dict)
+
+    def add(self, key: str, term: Term, *, inside: bool = True) -> None:
+        held = self.exact.get(key)
+        if held is None or _SEVERITY_RANK[term.severity] > _SEVERITY_RANK[held.severity]:
+            self.exact[key] = term
+        if not inside:
+            return
+        table = {MatchMode.PREFIX: self.prefix, MatchMode.SUBSTRING: self.inside}.get(term.match)
+        if table is not None:
+            terms = table.setdefault(len(key), {})
+            held = terms.get(key)
+            if held is None or _SEVERITY_RANK[term.severity] > _SEVERITY_RANK[held.severity]:
+                terms[key] = term
+
+    def covered(self, word: str, start: int, end: int) -> bool:
+        """Whether an allow-list term in ``word`` spans ``word[start:end]``."""
+        for allowed in self.allow_list:
+            size = len(allowed)
+            if size >= end - start and word.find(allowed, max(0, end - size), start + size) >= 0:
+                return True
+        return False
+
+    def index(self) -> None:
+        """Group prefix/substring terms by their first three letters (longest first), so
+        a word costs one lookup per position instead of one per position and length."""
+        for table, index in ((self.inside, self.inside_by_start),
+                             (self.prefix, self.prefix_by_start)):
+            for size in sorted(table, reverse=True):
+                for key, term in table[size].items():
+                    index.setdefault(key[:_STEM], []).append((key, term))
+
+    def inside_hit(self, word: str, how: str) -> Hit | None:
+        n = len(word)
+        best: tuple[int, int, Term] | None = None
+        by_start = self.inside_by_start
+        for i in range(n - _STEM + 1):
+            for key, term in by_start.get(word[i : i + _STEM], ()):
+                size = len(key)
+                if size >= n or (best is not None and size <= best[1]):
+                    continue
+                if word.startswith(key, i) and not self.covered(word, i, i + size):
+                    best = (i, size, term)
+                    break  # longest first within a bucket
+        if best is not None:
+            return _hit(best[2], "substring" if how == "exact" else how, word)
+        for key, term in self.prefix_by_start.get(word[:_STEM], ()):
+            size = len(key)
+            if size < n and word.startswith(key) and not self.covered(word, 0, size):
+                return _hit(term, "prefix" if how == "exact" else how, word)
+        return None
+
+
+def _hit_as(hit: Hit, how: str) -> Hit:
+    return replace(hit, how=how, found="")
+
+
+def _hit(term: Term, how: str, normalised: str, score: float | None = None) -> Hit:
+    return Hit(term.text, term.category, term.severity, how, normalised, score=score)
+
+
+_Phrase = tuple[tuple[str, ...], Term]
+
+
+@dataclass(frozen=True, slots=True)
+class _Chunk:
+    """The memoised verdict for one chunk of folded text, and what the message-level
+    checks need to know about it (so a message without them costs nothing)."""
+
+    word: str
+    squeezed: str
+    hit: Hit | None
+    letter: str = ""
+    #: Multi-word terms start with this word.
+    opens: bool = False
+    #: The word is the start of a longer term ("huren" of "hurensohn").
+    head: bool = False
+    #: Regex rules (by index) whose required literal occurs in this word.
+    rules: frozenset[int] = frozenset()
+
+    @property
+    def special(self) -> bool:
+        return bool(self.letter or self.opens or self.head)
+
+
+_END = _Chunk("", "", None)
+
+
+class WordMatcher:
+    """The compiled rule packs. Immutable apart from its bounded verdict memo."""
+
+    def __init__(self, packs: Sequence[tuple[str, WordPack]], *, memo_size: int = 50_000) -> None:
+        self.packs = tuple(name for name, _ in packs)
+        self._memo: OrderedDict[str, _Chunk] = OrderedDict()
+        self._memo_size = memo_size
+        self._full = _Tables()
+        self._squeezed = _Tables()
+        self._phrases: dict[tuple[str, str], list[_Phrase]] = {}
+        self._openers: set[str] = set()
+        self._heads: set[str] = set()
+        self._needles: list[tuple[str, int]] = []
+        self._ungated: frozenset[int] = frozenset()
+        self._by_length: dict[int, list[str]] = {}
+        self._fuzzy_forms: dict[int, list[str]] = {}
+        self._fuzzy_terms: dict[str, Term] = {}
+        self._allow_by_length: dict[int, list[str]] = {}
+        self._regex: list[
+            tuple[re.Pattern[str], str, Category, RuleSeverity, bool, frozenset[str] | None]
+        ] = []
+        self._cutoff = 100.0
+        self.terms = 0
+        for name, pack in packs:
+            self._add_pack(name, pack)
+        self._finish()
+
+    @property
+    def cached(self) -> int:
+        """How many chunk verdicts the memo holds (at most ``memo_size``)."""
+        return len(self._memo)
+
+    @classmethod
+    def from_paths(cls, paths: Iterable[Path]) -> WordMatcher:
+        """Load every existing pack file (raises ``RulesError`` naming the bad one)."""
+        return cls([(str(path), pack) for path, pack in load_word_packs(list(paths))])
+
+    def _add_pack(self, name: str, pack: WordPack) -> None:
+        self._cutoff = min(self._cutoff, pack.fuzzy_cutoff)
+        for rule in pack.block:
+            for text in rule.all_terms:
+                self.terms += 1
+                phrase = words(text)
+                if not phrase:
+                    continue
+                joined = "".join(phrase)
+                match = rule.match
+                if match is MatchMode.AUTO:
+                    match = MatchMode.SUBSTRING if len(joined) >= 6 else MatchMode.WORD
+                elif len(joined) < _STEM:
+                    match = MatchMode.WORD  # two letters inside other words match anything
+                fuzzy = rule.fuzzy
+                if fuzzy is None:
+                    fuzzy = match is MatchMode.SUBSTRING and len(joined) >= _AUTO_FUZZY
+                term = Term(text, joined, rule.category, rule.severity, match, fuzzy,
+                            pack.fuzzy_cutoff, name)
+                if len(phrase) > 1:
+                    squeezed_phrase = tuple(squeeze(w) for w in phrase)
+                    for words_ in (tuple(phrase), squeezed_phrase):
+                        key = (words_[0], words_[1])
+                        self._phrases.setdefault(key, []).append((words_, term))
+                        self._openers.add(words_[0])
+                    # "bring-dich-um" arrives as one chunk: match the joined form in words.
+                    if len(joined) < 8:
+                        term = Term(text, joined, rule.category, rule.severity,
+                                    MatchMode.WORD, False, pack.fuzzy_cutoff, name)
+                self._full.add(collapse_runs(joined), term)
+                # Squeezed forms only stand for themselves when squeezing lost nothing:
+                # "niger"/"nute" are ordinary words, "hurensohn" is not.
+                self._squeezed.add(squeeze(joined), term, inside=squeeze(joined) == joined)
+                self._by_length.setdefault(len(joined), []).append(joined)
+                if term.fuzzy and len(phrase) == 1 and len(joined) >= _MIN_FUZZY:
+                    self._fuzzy_terms.setdefault(joined, term)
+        for text in pack.allow:
+            form = "".join(words(text))
+            if form:
+                self._full.allow.add(collapse_runs(form))
+                self._squeezed.allow.add(squeeze(form))
+        for rx in pack.regex:
+            flags = re.IGNORECASE if rx.input == "raw" else 0
+            self._regex.append(
+                (re.compile(rx.pattern, flags), rx.name, rx.category, rx.severity,
+                 rx.input == "raw", None)
+            )
+
+    def _finish(self) -> None:
+        for key in self._full.exact:
+            if len(key) >= 6:
+                self._heads.update(key[:i] for i in range(3, len(key) - 1))
+        # A regex rule runs only when its message contains one of the literal strings
+        # every match must contain ("bring" for "bring dich … um"): most chat has none.
+        # Needles never contain a space, so each is found inside one word: the chunk memo
+        # records which rules a word can wake, and a message wakes only those.
+        self._regex = [
+            (pattern, name, category, severity, on_raw,
+             None if on_raw else _needles(pattern.pattern))
+            for pattern, name, category, severity, on_raw, _ in self._regex
+        ]
+        ungated = set()
+        for index, (*_, needles) in enumerate(self._regex):
+            if not needles or any(not n.isalnum() for n in needles):
+                ungated.add(index)
+            else:
+                self._needles.extend((needle, index) for needle in needles)
+        self._ungated = frozenset(ungated)
+        for tables in (self._full, self._squeezed):
+            tables.allow_list = sorted(tables.allow, key=len)
+            tables.index()
+        lengths = {len(f) for f in self._fuzzy_terms}
+        for n in range(_MIN_FUZZY, max(lengths, default=0) + _FUZZY_SPREAD + 1):
+            near = [f for f in self._fuzzy_terms if abs(len(f) - n) <= _FUZZY_SPREAD]
+            if near:
+                self._fuzzy_forms[n] = near
+        for allowed in self._full.allow:
+            for n in range(len(allowed) - _FUZZY_SPREAD, len(allowed) + _FUZZY_SPREAD + 1):
+                self._allow_by_length.setdefault(n, []).append(allowed)
+
+    # -- per chunk -------------------------------------------------------------------
+
+    def _chunk(self, chunk: str) -> _Chunk:
+        memo = self._memo
+        entry = memo.get(chunk)
+        if entry is not None:
+            memo.move_to_end(chunk)
+            return entry
+        forms = candidates(chunk)
+        hit = None
+        for form in forms:
+            hit = self.check_word(form)
+            if hit is not None:
+                break
+        word = forms[0] if forms else ""
+        squeezed = squeeze(word)
+        rules = frozenset(index for needle, index in self._needles if needle in word)
+        entry = _Chunk(word, squeezed, hit, word if len(word) == 1 else "",
+                       word in self._openers or squeezed in self._openers,
+                       word in self._heads, rules)
+        memo[chunk] = entry
+        if len(memo) > self._memo_size:
+            memo.popitem(last=False)
+        return entry
+
+    def check_word(self, form: str) -> Hit | None:
+        """The verdict for one normalised word (see the module docstring for the order)."""
+        if len(form) < 2:
+            return None
+        full = collapse_runs(form)
+        if MASKS.intersection(full):
+            return self._masked(full)
+        # Squeezing all doubles is only safe when the writer stretched a letter (3+ in a
+        # row): "huuuure" → "hure", but "deep" must not become "depp".
+        tight = squeeze(full) if full != form else full
+        if full in self._full.allow or tight in self._squeezed.allow:
+            return None
+        term = self._full.exact.get(full)
+        if term is not None:
+            return _hit(term, "exact" if full == form else "repeated letters", form)
+        if tight != full:
+            term = self._squeezed.exact.get(tight)
+            if term is not None:
+                return _hit(term, "repeated letters", form)
+        hit = self._full.inside_hit(full, "exact")
+        if hit is None and tight != full:
+            hit = self._squeezed.inside_hit(tight, "repeated letters")
+        if len(full) >= _MIN_FUZZY and not _DIGIT.search(full):
+            # A long term misspelt beats a short prefix inside it: "hurensonh" is
+            # "hurensohn", not "hure".
+            near = self._fuzzy(full)
+            if near is not None and (hit is None or len(near.rule) > len(hit.rule)):
+                return near
+        return hit
+
+    def _masked(self, word: str) -> Hit | None:
+        masks = sum(1 for ch in word if ch in MASKS)
+        letters = len(word) - masks
+        if letters < 2 or masks > letters:
+            return None
+        pattern = re.compile("".join("." if ch in MASKS else re.escape(ch) for ch in word))
+        for form in self._by_length.get(len(word), ()):
+            if pattern.fullmatch(form):
+                return _hit(self._full.exact[collapse_runs(form)], "masked", word)
+        return None
+
+    def _fuzzy(self, word: str) -> Hit | None:
+        choices = self._fuzzy_forms.get(len(word))
+        if not choices:
+            return None
+        best = process.extractOne(word, choices, scorer=fuzz.ratio, score_cutoff=self._cutoff)
+        if best is None:
+            return None
+        form, score, _ = best
+        term = self._fuzzy_terms[form]
+        if score < term.cutoff:
+            return None
+        allowed = self._allow_by_length.get(len(word))
+        if allowed and process.extractOne(word, allowed, scorer=fuzz.ratio, score_cutoff=score):
+            return None
+        return _hit(term, "fuzzy", word, score=score)
+
+    # -- per message -----------------------------------------------------------------
+
+    def scan(self, text: str) -> list[Hit]:
+        """Every distinct rule the message matches, strongest first."""
+        folded = fold(text)
+        chunks = folded.split()
+        raw = text.split()
+        if len(raw) != len(chunks):
+            raw = chunks
+        hits: list[Hit] = []
+        entries = [self._chunk(chunk) for chunk in chunks]
+        special = False
+        rules = self._ungated
+        for entry, found in zip(entries, raw, strict=True):
+            if entry.hit is not None:
+                hits.append(entry.hit.at(found))
+            special = special or entry.special
+            if entry.rules:
+                rules = rules | entry.rules
+        if special and len(entries) > 1:
+            self._across(entries, raw, hits)
+        if rules:
+            self._regexes(text, entries, rules, hits)
+        if len(hits) > 1:
+            # One reason per category: the most severe, then the most specific rule.
+            seen: set[Category] = set()
+            unique = []
+            for hit in sorted(hits, key=lambda h: (-_SEVERITY_RANK[h.severity], -len(h.rule))):
+                if hit.category not in seen:
+                    seen.add(hit.category)
+                    unique.append(hit)
+            hits = unique
+        return hits
+
+    def _across(self, entries: list[_Chunk], raw: list[str], hits: list[Hit]) -> None:
+        run: list[int] = []
+        exact = self._full.exact
+        for index, entry in enumerate([*entries, _END]):
+            # Single letters in a row: "h u r e n s o h n".
+            if entry.letter:
+                run.append(index)
+            else:
+                if len(run) >= 3:
+                    joined = "".join(entries[i].letter for i in run)
+                    hit = self._chunk(joined).hit
+                    if hit is not None:
+                        hit = _hit_as(hit, "separated letters")
+                        hits.append(hit.at(" ".join(raw[i] for i in run)))
+                run = []
+            # Two words that are one term: "huren sohn", "arsch loch".
+            if entry.head and index + 1 < len(entries) and entries[index + 1].word:
+                joined = entry.word + entries[index + 1].word
+                term = exact.get(joined)
+                if term is not None and len(term.form) >= 6:
+                    hit = _hit(term, "joined words", joined)
+                    hits.append(hit.at(f"{raw[index]} {raw[index + 1]}"))
+            if not entry.opens or index + 1 >= len(entries):
+                continue
+            after = entries[index + 1]
+            candidates_ = self._phrases.get((entry.word, after.word), [])
+            if entry.squeezed != entry.word or after.squeezed != after.word:
+                candidates_ = candidates_ + self._phrases.get((entry.squeezed, after.squeezed), [])
+            for phrase, term in candidates_:
+                size = len(phrase)
+                window = entries[index : index + size]
+                if len(window) == size and (
+                    all(e.word == w for e, w in zip(window, phrase, strict=True))
+                    or all(e.squeezed == w for e, w in zip(window, phrase, strict=True))
+                ):
+                    hit = _hit(term, "phrase", " ".join(phrase))
+                    hits.append(hit.at(" ".join(raw[index : index + size])))
+
+    def _regexes(
+        self, text: str, entries: list[_Chunk], rules: frozenset[int], hits: list[Hit]
+    ) -> None:
+        # Bounded input keeps a user's regex from running long on a pasted wall of text.
+        normalised = " ".join(e.word for e in entries if e.word)[:_REGEX_INPUT]
+        text = text[:_REGEX_INPUT]
+        for index in sorted(rules):
+            pattern, name, category, severity, on_raw, _ = self._regex[index]
+            found = pattern.search(text if on_raw else normalised)
+            if found is not None:
+                hits.append(Hit(name, category, severity, "regex", found.group(0), found.group(0)))
+
+
+def _needles(pattern: str) -> frozenset[str] | None:
+    """Literal strings one of which every match of ``pattern`` contains; ``None`` when
+    no such set of 3+ characters can be read off the pattern (the rule then always runs)."""
+    try:
+        from re import _parser  # type: ignore[attr-defined]
+
+        return _sequence_needles(list(_parser.parse(pattern)), _parser)
+    except Exception:  # an unusual pattern: no prefilter, never a wrong one
+        return None
+
+
+def _sequence_needles(items: list[Any], parser: Any) -> frozenset[str] | None:
+    constants = parser._constants if hasattr(parser, "_constants") else parser
+    best: frozenset[str] | None = None
+
+    def better(candidate: frozenset[str] | None) -> None:
+        nonlocal best
+        if candidate and (best is None or min(map(len, candidate)) > min(map(len, best))):
+            best = candidate
+
+    literal: list[str] = []
+    for op, arg in [*items, (None, None)]:
+        if op is constants.LITERAL:
+            literal.append(chr(arg))
+            continue
+        if len(literal) >= 3:
+            better(frozenset({"".join(literal)}))
+        literal = []
+        if op is constants.SUBPATTERN:
+            better(_sequence_needles(list(arg[-1]), parser))
+        elif op is constants.BRANCH:
+            branches = [_sequence_needles(list(branch), parser) for branch in arg[1]]
+            if all(branches):
+                better(frozenset().union(*(b for b in branches if b)))
+        elif op in (constants.MAX_REPEAT, constants.MIN_REPEAT) and arg[0] >= 1:
+            better(_sequence_needles(list(arg[2]), parser))
+    return best

@@ -1,0 +1,549 @@
+"""Moderation rule packs: YAML files in ``rules/``, validated into frozen models.
+
+Three kinds of file, each with its own model:
+
+* word packs (``rules/de.yaml``, ``rules/en.yaml``, ``rules/custom.yaml`` and an optional
+  ``rules/streams/<stream>.yaml``): block terms with a category and a severity, allow-list
+  terms, regex rules — :class:`WordPack`;
+* spam settings (``rules/spam.yaml``) — :class:`SpamRules`;
+* the strike ladder (``rules/moderation.yaml``) — :class:`StrikeRules`.
+
+Every loading error is a :class:`~livepilot.errors.RulesError` whose message names the
+file, the rule (index and term) and the field, e.g.
+``rules/de.yaml: block[3] term 'hure': field 'severity': 'hihg' is not one of low, medium,
+high``. :class:`HotReload` watches the files and swaps in a freshly built object when one
+changes; a broken file keeps the old rules and raises an alarm until it is fixed. See
+``docs/rules.md`` for the file format.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Sequence
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Generic, Literal, Protocol, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from livepilot.errors import RulesError
+from livepilot.insights import Action, Alarm, AlarmState, Severity
+
+__all__ = [
+    "DEFAULT_WORD_PACKS",
+    "AlarmSink",
+    "BlockRule",
+    "Category",
+    "HotReload",
+    "MatchMode",
+    "RegexRule",
+    "RuleSeverity",
+    "SpamRules",
+    "StrikeRules",
+    "StrikeStep",
+    "WordPack",
+    "check_rules_dir",
+    "load_model",
+    "load_word_packs",
+    "word_pack_paths",
+]
+
+log = logging.getLogger(__name__)
+
+#: The word packs a stream uses, in load order, unless settings name others.
+DEFAULT_WORD_PACKS = ("de", "en", "custom")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Category(StrEnum):
+    INSULT = "insult"
+    SLUR = "slur"
+    THREAT = "threat"
+    SEXUAL = "sexual"
+    PROFANITY = "profanity"
+    SPAM = "spam"
+
+
+class RuleSeverity(StrEnum):
+    """How bad a match is. ``low`` → review; ``medium`` and ``high`` → hide."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class MatchMode(StrEnum):
+    """Where a term may match inside a word.
+
+    ``word``: the whole word only. ``prefix``: the start of a word (``fick`` → ``ficken``).
+    ``substring``: anywhere in a word (``hurensohn`` → ``duhurensohn``). ``auto``: substring
+    for terms of 6 or more letters, whole word below. Allow-list terms always win over a
+    prefix or substring match they cover (``fick`` in ``fickmuehlen``).
+    """
+
+    AUTO = "auto"
+    WORD = "word"
+    PREFIX = "prefix"
+    SUBSTRING = "substring"
+
+
+_NESTED_REPEAT = re.compile(r"\((?:\\.|[^()\\+*])*[+*](?:\\.|[^()\\])*\)(?:[+*]|\{\d*,\})")
+
+
+def _check_term(value: str) -> str:
+    value = " ".join(value.split())
+    if not value:
+        raise ValueError("empty term")
+    if not re.search(r"\w", value):
+        raise ValueError(f"term {value!r} has no letters")
+    return value
+
+
+class BlockRule(_Frozen):
+    """One block term (``term``) or a group of terms (``terms``) sharing their settings."""
+
+    term: str | None = None
+    terms: tuple[str, ...] = ()
+    category: Category
+    severity: RuleSeverity = RuleSeverity.HIGH
+    match: MatchMode = MatchMode.AUTO
+    #: Also match misspellings (rapidfuzz ratio ≥ the pack's ``fuzzy_cutoff``). Default:
+    #: on for ``substring`` terms of 7+ letters, off otherwise (short words collide with
+    #: ordinary ones: ``Anker``/``wanker``, ``Busen``/``bumsen``).
+    fuzzy: bool | None = None
+    note: str = ""
+
+    @field_validator("term")
+    @classmethod
+    def _term(cls, value: str | None) -> str | None:
+        return None if value is None else _check_term(value)
+
+    @field_validator("terms")
+    @classmethod
+    def _terms(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        out = []
+        for index, term in enumerate(value):
+            try:
+                out.append(_check_term(term))
+            except ValueError as exc:
+                raise ValueError(f"item {index}: {exc}") from None
+        return tuple(out)
+
+    @model_validator(mode="after")
+    def _one_of(self) -> BlockRule:
+        if (self.term is None) == (not self.terms):
+            raise ValueError("give exactly one of 'term' or 'terms'")
+        return self
+
+    @property
+    def all_terms(self) -> tuple[str, ...]:
+        return (self.term,) if self.term is not None else self.terms
+
+
+class RegexRule(_Frozen):
+    """A regular expression, searched in the normalised message (lower case, umlauts as
+    ae/oe/ue, leetspeak undone, one space between words) or in the ``raw`` text."""
+
+    name: str = Field(min_length=1)
+    pattern: str = Field(min_length=1)
+    category: Category
+    severity: RuleSeverity = RuleSeverity.HIGH
+    input: Literal["normalised", "raw"] = "normalised"
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"bad regex {value!r}: {exc}") from None
+        if _NESTED_REPEAT.search(value):
+            # Python's re has no time limit: "(a+)+" can take minutes on one message and
+            # stall the whole stream.
+            raise ValueError(
+                f"regex {value!r} repeats a repetition (like '(a+)+'), which can take "
+                f"forever on some messages; rewrite it without the nested repeat"
+            )
+        return value
+
+
+class WordPack(_Frozen):
+    """One word-filter rule pack (one YAML file)."""
+
+    language: str | None = None
+    description: str = ""
+    #: rapidfuzz ``ratio`` a word must reach to count as a misspelling of a term.
+    fuzzy_cutoff: float = Field(default=88.0, ge=70, le=100)
+    block: tuple[BlockRule, ...] = ()
+    allow: tuple[str, ...] = ()
+    regex: tuple[RegexRule, ...] = ()
+
+    @field_validator("allow")
+    @classmethod
+    def _allow(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_check_term(v) for v in value)
+
+    @model_validator(mode="after")
+    def _no_duplicates(self) -> WordPack:
+        seen: dict[str, int] = {}
+        for index, rule in enumerate(self.block):
+            for term in rule.all_terms:
+                key = term.casefold()
+                if key in seen:
+                    raise ValueError(
+                        f"block[{index}] term {term!r}: duplicate term, already in "
+                        f"block[{seen[key]}]"
+                    )
+                seen[key] = index
+        names: set[str] = set()
+        for index, rx in enumerate(self.regex):
+            if rx.name in names:
+                raise ValueError(f"regex[{index}] name {rx.name!r}: duplicate rule name")
+            names.add(rx.name)
+        return self
+
+
+class SpamCheck(_Frozen):
+    enabled: bool = True
+    action: Action = Action.HIDE
+
+
+class CapsRules(SpamCheck):
+    action: Action = Action.REVIEW
+    min_letters: int = Field(default=12, ge=1)
+    ratio: float = Field(default=0.8, gt=0, le=1)
+
+
+class FloodRules(SpamCheck):
+    #: The same character (emoji, "!") this many times in a row.
+    max_run: int = Field(default=10, ge=2)
+    #: Emoji/symbols among the non-space characters of a message of ``min_length`` or more.
+    symbol_ratio: float = Field(default=0.7, gt=0, le=1)
+    min_length: int = Field(default=16, ge=1)
+
+
+class RepeatRules(SpamCheck):
+    window_s: float = Field(default=120.0, gt=0)
+    #: rapidfuzz ratio at which two messages of one user count as the same.
+    similarity: float = Field(default=90.0, ge=50, le=100)
+    #: This many similar messages in the window (the new one included) is spam.
+    count: int = Field(default=3, ge=2)
+    min_length: int = Field(default=4, ge=1)
+
+
+class RaidRules(SpamCheck):
+    window_s: float = Field(default=30.0, gt=0)
+    #: This many different users posting the same text in the window is a raid.
+    min_users: int = Field(default=5, ge=2)
+    #: Shorter texts ("hallo", "❤️") are normal waves, not raids.
+    min_length: int = Field(default=12, ge=1)
+    #: Also raise a ``spam_raid`` alarm per wave (off when another stage alarms on raids).
+    alarm: bool = True
+    #: Count a wave only when at least half its posters are new accounts or the text has a
+    #: link or phone number: viewers answering the host in chorus are not a raid.
+    require_signal: bool = True
+
+
+class LinkRules(SpamCheck):
+    allow_domains: tuple[str, ...] = ()
+
+
+class PhoneRules(SpamCheck):
+    min_digits: int = Field(default=8, ge=5)
+
+
+class RateRules(SpamCheck):
+    window_s: float = Field(default=10.0, gt=0)
+    max_messages: int = Field(default=6, ge=1)
+
+
+class SpamRules(_Frozen):
+    """Spam heuristics (``rules/spam.yaml``); every field has a working default."""
+
+    caps: CapsRules = CapsRules()
+    flood: FloodRules = FloodRules()
+    repeat: RepeatRules = RepeatRules()
+    raid: RaidRules = RaidRules()
+    link: LinkRules = LinkRules()
+    phone: PhoneRules = PhoneRules()
+    rate: RateRules = RateRules()
+    #: Per-user state: at most this many users, forgotten after this long without a message.
+    max_users: int = Field(default=50_000, ge=10)
+    user_idle_s: float = Field(default=900.0, gt=0)
+    #: Users with these badges are never flagged as spam (moderators post links).
+    exempt_badges: tuple[str, ...] = ("moderator",)
+
+
+class StrikeStep(_Frozen):
+    score: float = Field(gt=0)
+    action: Action
+
+
+class StrikeRules(_Frozen):
+    """The strike ladder (``rules/moderation.yaml``)."""
+
+    #: A user's strike score halves after this many minutes without a new hit.
+    half_life_minutes: float = Field(default=10.0, gt=0)
+    #: Points per hit by label name, or ``label/kind`` for a finer weight.
+    points: dict[str, float] = Field(
+        default_factory=lambda: {
+            "toxic": 1.0,
+            "toxic/threat": 2.0,
+            "toxic/slur": 2.0,
+            "spam": 0.5,
+            "spam/link": 1.0,
+            "spam/raid": 1.0,
+        }
+    )
+    #: A hit that only asks for review (mild words, caps) counts this fraction.
+    review_factor: float = Field(default=0.5, ge=0, le=1)
+    ladder: tuple[StrikeStep, ...] = (
+        StrikeStep(score=1.0, action=Action.NOTE),
+        StrikeStep(score=2.0, action=Action.HIDE),
+        StrikeStep(score=3.0, action=Action.TIMEOUT),
+        StrikeStep(score=6.0, action=Action.BLOCK),
+    )
+    #: From this action up, every message of the user is hidden until the score decays.
+    hide_from: Action = Action.HIDE
+    max_users: int = Field(default=50_000, ge=10)
+
+    @field_validator("points")
+    @classmethod
+    def _points(cls, value: dict[str, float]) -> dict[str, float]:
+        for key, points in value.items():
+            if points < 0:
+                raise ValueError(f"points for {key!r} must not be negative, got {points}")
+        return value
+
+    @model_validator(mode="after")
+    def _ladder(self) -> StrikeRules:
+        scores = [step.score for step in self.ladder]
+        if scores != sorted(scores) or len(set(scores)) != len(scores):
+            raise ValueError(f"ladder scores must increase step by step, got {scores}")
+        return self
+
+
+M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
+
+
+def _describe(exc: ValidationError, data: Any) -> str:
+    parts = []
+    for error in exc.errors()[:5]:
+        loc = error["loc"]
+        where = _where(loc, data)
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = f"unknown field {loc[-1]!r}"
+            where = _where(loc[:-1], data)
+        elif error["type"] == "enum":
+            expected = error.get("ctx", {}).get("expected", "")
+            message = f"{error['input']!r} is not one of {expected}"
+        if where:
+            parts.append(f"{where}: {message}")
+        else:
+            parts.append(message)
+    more = f" (+{exc.error_count() - 5} more)" if exc.error_count() > 5 else ""
+    return "; ".join(parts) + more
+
+
+def _where(loc: tuple[int | str, ...], data: Any) -> str:
+    """``('block', 3, 'severity')`` → ``block[3] term 'hure': field 'severity'``."""
+    out = ""
+    node = data
+    fields: list[str] = []
+    for step in loc:
+        if isinstance(step, int):
+            out += f"[{step}]"
+            node = node[step] if isinstance(node, list) and step < len(node) else None
+            if isinstance(node, dict):
+                label = node.get("term") or node.get("name")
+                if isinstance(label, str):
+                    out += f" {'term' if 'term' in node else 'rule'} {label!r}"
+                elif isinstance(node.get("terms"), list) and node["terms"]:
+                    out += f" (terms {node['terms'][0]!r} …)"
+            elif isinstance(node, str):
+                out += f" {node!r}"
+        else:
+            if fields or out:
+                fields.append(str(step))
+            else:
+                out = str(step)
+            node = node.get(step) if isinstance(node, dict) else None
+    if fields:
+        out += f": field {'.'.join(fields)!r}"
+    return out
+
+
+def load_model(path: Path, model: type[M], *, missing_ok: bool = False) -> M | None:
+    """Read and validate one YAML file; ``None`` if it is missing and ``missing_ok``.
+
+    Raises :class:`RulesError` naming the file, rule and field on any problem.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        if missing_ok:
+            return None
+        raise RulesError(f"{path}: rules file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RulesError(f"{path}: cannot read rules file: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}:" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise RulesError(f"{path}:{where} not valid YAML: {problem}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        kind = type(data).__name__
+        raise RulesError(f"{path}: expected a mapping of fields at the top, got {kind}")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise RulesError(f"{path}: {_describe(exc, data)}") from None
+
+
+def word_pack_paths(rules_dir: Path, packs: Sequence[str], stream: str) -> list[Path]:
+    """The word-pack files for a stream: each named pack, then ``streams/<stream>.yaml``."""
+    paths = [rules_dir / f"{name}.yaml" for name in packs]
+    paths.append(rules_dir / "streams" / f"{stream}.yaml")
+    return paths
+
+
+def load_word_packs(paths: Sequence[Path]) -> list[tuple[Path, WordPack]]:
+    """Every pack that exists, validated; missing files are skipped (they may appear later)."""
+    out: list[tuple[Path, WordPack]] = []
+    for path in paths:
+        pack = load_model(path, WordPack, missing_ok=True)
+        if pack is not None:
+            out.append((path, pack))
+    return out
+
+
+def check_rules_dir(rules_dir: Path, packs: Sequence[str] = DEFAULT_WORD_PACKS) -> list[str]:
+    """Validate every moderation rules file in ``rules_dir``; one message per problem.
+
+    Checks the named word packs, every ``streams/*.yaml``, ``spam.yaml`` and
+    ``moderation.yaml`` (missing files are fine). For a ``livepilot rules check`` command.
+    """
+    files: list[tuple[Path, type[BaseModel]]] = [
+        (rules_dir / f"{name}.yaml", WordPack) for name in packs
+    ]
+    files += [(path, WordPack) for path in sorted((rules_dir / "streams").glob("*.yaml"))]
+    files += [(rules_dir / "spam.yaml", SpamRules), (rules_dir / "moderation.yaml", StrikeRules)]
+    problems = []
+    for path, model in files:
+        try:
+            load_model(path, model, missing_ok=True)
+        except RulesError as exc:
+            problems.append(str(exc))
+    return problems
+
+
+def _stamp(paths: Sequence[Path]) -> tuple[tuple[int, int] | None, ...]:
+    stamps: list[tuple[int, int] | None] = []
+    for path in paths:
+        try:
+            st = path.stat()
+        except OSError:
+            stamps.append(None)
+        else:
+            stamps.append((st.st_mtime_ns, st.st_size))
+    return tuple(stamps)
+
+
+class AlarmSink(Protocol):
+    """Where :class:`HotReload` raises its alarm (a stage's ``Outbox``)."""
+
+    def alarm(self, alarm: Alarm) -> None: ...
+
+
+class HotReload(Generic[T]):
+    """Holds the object built from some rule files and rebuilds it when they change.
+
+    ``poll(now, out)`` is cheap (a ``stat`` per file, at most once per ``interval``); when a
+    file changed it calls ``build()`` for a complete new object and swaps the reference —
+    nothing is mutated in place, so an event being processed sees old or new rules, never a
+    mix. If ``build`` raises :class:`RulesError`, the old object stays, the error is logged
+    and an alarm (kind ``rules_rejected``) is raised; the next good load clears it.
+    """
+
+    def __init__(
+        self,
+        paths: Sequence[Path],
+        build: Callable[[], T],
+        *,
+        stream: str,
+        source: str,
+        interval: float = 1.0,
+    ) -> None:
+        self.paths = tuple(paths)
+        self._build = build
+        self._stream = stream
+        self._source = source
+        self._interval = interval
+        self._stamp = _stamp(self.paths)
+        self.current: T = build()
+        self._next_check = float("-inf")
+        self._alarm_id: str | None = None
+        self._alarm_seq = 0
+        self.error: str | None = None
+
+    def poll(self, now: float, out: AlarmSink) -> bool:
+        """Reload if a file changed; ``True`` when new rules were swapped in."""
+        if now < self._next_check:
+            return False
+        self._next_check = now + self._interval
+        stamp = _stamp(self.paths)
+        if stamp == self._stamp:
+            return False
+        self._stamp = stamp
+        return self.reload(now, out)
+
+    def reload(self, now: float, out: AlarmSink) -> bool:
+        try:
+            fresh = self._build()
+        except RulesError as exc:
+            message = str(exc)
+            log.error("%s: rules rejected, keeping the previous rules: %s", self._source, message)
+            if message != self.error:
+                self._raise(now, out, message)
+            self.error = message
+            return False
+        self.current = fresh
+        log.info("%s: rules reloaded from %s", self._source, ", ".join(map(str, self.paths)))
+        if self._alarm_id is not None:
+            out.alarm(self._alarm(now, AlarmState.CLEARED, "rules fixed and reloaded"))
+            self._alarm_id = None
+        self.error = None
+        return True
+
+    def _raise(self, now: float, out: AlarmSink, message: str) -> None:
+        if self._alarm_id is not None:
+            out.alarm(self._alarm(now, AlarmState.CLEARED, "superseded by a newer error"))
+        self._alarm_seq += 1
+        self._alarm_id = f"{self._stream}:rules_rejected:{self._source}:{self._alarm_seq}"
+        out.alarm(
+            self._alarm(now, AlarmState.RAISED, f"rules rejected, previous rules stay: {message}")
+        )
+
+    def _alarm(self, now: float, state: AlarmState, message: str) -> Alarm:
+        assert self._alarm_id is not None
+        return Alarm(
+            id=self._alarm_id,
+            stream=self._stream,
+            kind="rules_rejected",
+            source=self._source,
+            at=now,
+            state=state,
+            severity=Severity.WARNING,
+            message=message,
+        )

@@ -1,0 +1,1 @@
+"""HTTP and WebSocket server: app factory, hub, auth, console and overlay pages."""

@@ -1,0 +1,178 @@
+"""Settings from the environment (``LIVEPILOT_`` prefix) with defaults that work as-is."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["DEFAULT_STAGES", "Settings", "default_overlays_dir", "default_rules_dir"]
+
+#: The default chain. Order matters: moderation reads the verdicts of the filters and the
+#: model; intent and questions skip what was flagged; engagement reads toxic/negative
+#: shares; polls and giveaways exclude flagged and struck users.
+DEFAULT_STAGES = (
+    "word_filter",
+    "spam",
+    "toxicity",
+    "moderation",
+    "intent",
+    "questions",
+    "engagement",
+    "polls",
+)
+
+
+def _beside_checkout(name: str) -> Path:
+    """``./NAME`` if present, else ``NAME/`` of the source checkout."""
+    here = Path.cwd() / name
+    if here.is_dir():
+        return here
+    return Path(__file__).resolve().parents[2] / name
+
+
+def default_rules_dir() -> Path:
+    return _beside_checkout("rules")
+
+
+def default_overlays_dir() -> Path:
+    return _beside_checkout("overlays")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LIVEPILOT_", extra="forbid", frozen=True)
+
+    #: Needed for the console, its API and ``/ws/console``. ``livepilot demo`` makes one up.
+    console_token: SecretStr | None = None
+    #: Read-only key for OBS overlays (``?key=`` on overlay URLs).
+    overlay_key: SecretStr | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+
+    rules_dir: Path = Field(default_factory=default_rules_dir)
+    #: OBS overlay pages served at ``/overlay/{name}``.
+    overlays_dir: Path = Field(default_factory=default_overlays_dir)
+    #: The stage chain, in order. Names come from ``livepilot.pipeline.registry``.
+    stages: tuple[str, ...] = DEFAULT_STAGES
+
+    #: Events waiting for the pipeline per stream. Full: chat/gifts wait (backpressure),
+    #: likes/joins are merged.
+    queue_size: int = Field(default=10_000, ge=16)
+    #: Messages one WebSocket client may lag behind before it is disconnected.
+    client_queue_size: int = Field(default=5_000, ge=16)
+    #: Messages for one client are coalesced into one frame over this many milliseconds.
+    coalesce_ms: float = Field(default=15.0, ge=0, le=250)
+    #: Overlays hold a chat message whose model verdict is pending for at most this long,
+    #: so what the model hides never flashes on stream.
+    overlay_hold_ms: float = Field(default=1_500.0, ge=0, le=10_000)
+    #: Events kept in the in-memory event log (console backlog on connect).
+    event_log_size: int = Field(default=50_000, ge=100)
+    #: How many recent messages a newly connected console gets.
+    backlog: int = Field(default=500, ge=0)
+
+    bus: Literal["memory", "redis"] = "memory"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    #: Key prefix for the Redis bus (one per deployment sharing a Redis).
+    redis_prefix: str = Field(default="livepilot", min_length=1)
+
+    # tiktok
+    #: Euler Stream sign-server API key. Optional: without one the free limits apply
+    #: (about 5 connects per minute and 30 per hour per IP).
+    tiktok_sign_api_key: SecretStr | None = None
+    #: Logged-in TikTok ``sessionid`` cookie (for age-restricted or private streams).
+    #: Grants full account access; also needs ``tiktok_target_idc``.
+    tiktok_session_id: SecretStr | None = None
+    #: The ``tt-target-idc`` cookie that goes with ``tiktok_session_id``.
+    tiktok_target_idc: str | None = None
+    #: Reconnect when nothing at all arrives for this long (silent dead connection).
+    tiktok_watchdog_seconds: float = Field(default=60.0, gt=0)
+    #: First reconnect delay; doubles per failed attempt (with jitter) up to the max.
+    tiktok_backoff_initial: float = Field(default=1.0, gt=0)
+    tiktok_backoff_max: float = Field(default=300.0, gt=0)
+    #: How often to check whether an offline creator went live.
+    tiktok_offline_poll_seconds: float = Field(default=60.0, ge=5)
+    #: Connects allowed per minute / per hour (sign-server budget). 0 means no limit.
+    tiktok_connects_per_minute: int = Field(default=5, ge=0)
+    tiktok_connects_per_hour: int = Field(default=30, ge=0)
+    #: A gift streak without an end message is counted this long after its last update.
+    tiktok_streak_timeout: float = Field(default=20.0, gt=0)
+
+    # engagement
+    #: Language of host prompts (``de`` or ``en``).
+    host_language: Literal["de", "en"] = "de"
+    #: Alarm thresholds; a missing file means the documented defaults.
+    alarms_file: Path | None = None
+    #: The stream's run-of-show (segments, questions, polls, CTAs, crisis plan); none by
+    #: default. ``rules/run-of-show.yaml`` is an example.
+    run_of_show: Path | None = None
+    #: Seed for giveaway draws, so a replay draws the same winners every run. Unset (the
+    #: default) draws from the operating system's randomness.
+    giveaway_seed: int | None = None
+
+    # toxicity
+    #: Toxicity score (0–1) from which a message is flagged for moderators / kept off
+    #: overlays and filtered chat until a moderator approves. review must be below hide.
+    toxicity_review: float = Field(default=0.5, gt=0, le=1)
+    toxicity_hide: float = Field(default=0.85, gt=0, le=1)
+    #: The German model file; empty means the one shipped in the package.
+    toxicity_german_model: Path | None = None
+    #: Where the German model runs. Off: batched on the model lane's worker thread (~25 µs
+    #: a message instead of ~150 µs alone); the insight goes out at once with the word
+    #: filter's verdict and the model's follows a few ms later as version 1 of it (under
+    #: overload it may be shed, counted in livepilot_toxicity_shed). On: on the event loop,
+    #: its verdict in every chat message's first insight — fine for small streams, but at
+    #: 2,000 events/s it raises every console's p99 latency several-fold
+    #: (docs/german-model.md, "Speed"). Headless replay always runs it inline.
+    toxicity_german_inline: bool = False
+    #: Detoxify runs only when a local checkpoint is set; nothing is ever downloaded.
+    detoxify_checkpoint: Path | None = None
+    #: Hugging Face config directory (config.json + tokenizer files) for the checkpoint.
+    detoxify_config_dir: Path | None = None
+    detoxify_model: Literal[
+        "original", "unbiased", "multilingual", "original-small", "unbiased-small"
+    ] = "multilingual"
+    detoxify_device: Literal["cpu", "cuda"] = "cpu"
+    #: ``torch`` runs Detoxify as shipped; ``onnx`` exports an int8 ONNX model once
+    #: (needs the ``onnx`` package) and truncates chat to 64 tokens.
+    detoxify_runtime: Literal["torch", "onnx"] = "torch"
+    #: Micro-batching: at most this many texts per model call, waiting at most this long
+    #: for a batch to fill.
+    toxicity_batch_size: int = Field(default=32, ge=1, le=512)
+    toxicity_batch_wait_ms: float = Field(default=5.0, ge=0, le=1000)
+    #: Shedding: the model queue's size, the depth from which only uncertain messages are
+    #: queued, and the age after which a queued message is no longer worth scoring.
+    toxicity_queue_size: int = Field(default=512, ge=1)
+    toxicity_overload_depth: int = Field(default=128, ge=1)
+    toxicity_max_age: float = Field(default=2.0, gt=0)
+
+    # questions
+    #: Knowledge base for answer suggestions. Empty: ``<rules_dir>/faq-<stream>.yaml`` if
+    #: present, else ``<rules_dir>/faq.yaml``, else no suggestions. Reloaded on change.
+    faq_file: Path | None = None
+    #: Questions whose topic words are at least this similar (rapidfuzz, 0–100) merge
+    #: into one queue item ("7 people asked").
+    question_similarity: float = Field(default=85.0, ge=50, le=100)
+    #: An open queue item nobody asked again for this long (seconds) expires.
+    question_expiry: float = Field(default=600.0, gt=0)
+    #: Host prompt once this many people asked the same (or about the same lead kind).
+    question_prompt_after: int = Field(default=3, ge=2)
+    #: Lead exports: ``handle`` (@name), ``pseudonym`` (keyed hash of the user id) or
+    #: ``none``; whether the message text is kept at all; how long leads are kept.
+    lead_user: Literal["handle", "pseudonym", "none"] = "pseudonym"
+    lead_message: bool = False
+    lead_retention_hours: float = Field(default=72.0, gt=0)
+    #: Key for lead pseudonyms; empty means a new random key per run (pseudonyms then
+    #: cannot be linked across runs).
+    lead_pseudonym_key: SecretStr | None = None
+
+    def ensure_tokens(self) -> Settings:
+        """A copy with random tokens where none were set (for ``livepilot demo``)."""
+        update: dict[str, SecretStr] = {}
+        if self.console_token is None:
+            update["console_token"] = SecretStr(secrets.token_urlsafe(18))
+        if self.overlay_key is None:
+            update["overlay_key"] = SecretStr(secrets.token_urlsafe(12))
+        return self.model_copy(update=update) if update else self

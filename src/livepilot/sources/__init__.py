@@ -1,0 +1,1 @@
+"""Where events come from: the simulator, JSONL replay, and (later) TikTok LIVE."""

@@ -1,0 +1,234 @@
+"""Fakes that tests and users both need: a fake clock, event builders, a list sink.
+
+``FakeClock`` is advanced by hand instead of sleeping. ``EventFactory`` makes valid events
+with unique ids and sensible defaults, so a scenario reads as what happens on stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import socket
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pydantic import SecretStr
+
+from livepilot.events import (
+    Badge,
+    ChatEvent,
+    FollowEvent,
+    GiftEvent,
+    JoinEvent,
+    LikeEvent,
+    LiveEvent,
+    ShareEvent,
+    User,
+    ViewerCountEvent,
+)
+from livepilot.settings import Settings
+from livepilot.wire import WireMessage
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from livepilot.bus.base import Bus
+    from livepilot.metrics import Metrics
+    from livepilot.service import StreamService
+    from livepilot.sources.base import Source
+
+__all__ = [
+    "TEST_CONSOLE_TOKEN",
+    "TEST_OVERLAY_KEY",
+    "EventFactory",
+    "FakeClock",
+    "GatedSource",
+    "ListSink",
+    "RunningServer",
+    "running_server",
+    "settings_for_tests",
+]
+
+
+class FakeClock:
+    def __init__(self, start: float = 1_700_000_000.0) -> None:
+        self._now = start
+
+    def now(self) -> float:
+        return self._now
+
+    def advance(self, seconds: float) -> float:
+        self._now += seconds
+        return self._now
+
+    def set(self, t: float) -> None:
+        self._now = t
+
+
+class EventFactory:
+    """Builds events for one stream, timestamped from a clock (a ``FakeClock`` usually)."""
+
+    def __init__(self, clock: FakeClock, stream: str = "test") -> None:
+        self.clock = clock
+        self.stream = stream
+        self._ids = itertools.count(1)
+
+    def user(self, name: str, *badges: Badge, new_account: bool = False) -> User:
+        return User(
+            id=f"id-{name}",
+            unique_id=name,
+            nickname=name.capitalize(),
+            badges=frozenset(badges),
+            new_account=new_account,
+        )
+
+    def _base(self, user: str | User | None) -> dict[str, Any]:
+        now = self.clock.now()
+        base: dict[str, Any] = {
+            "id": f"{self.stream}-{next(self._ids)}",
+            "stream": self.stream,
+            "at": now,
+            "received": now,
+        }
+        if user is not None:
+            base["user"] = self.user(user) if isinstance(user, str) else user
+        return base
+
+    def chat(self, user: str | User, text: str) -> ChatEvent:
+        return ChatEvent(**self._base(user), text=text)
+
+    def gift(
+        self,
+        user: str | User,
+        name: str = "Rose",
+        diamonds: int = 1,
+        count: int = 1,
+        *,
+        streak: str | None = None,
+        final: bool = True,
+    ) -> GiftEvent:
+        return GiftEvent(
+            **self._base(user),
+            gift_id=abs(hash(name)) % 10_000,
+            gift_name=name,
+            diamond_value=diamonds,
+            count=count,
+            streak_id=streak,
+            final=final,
+        )
+
+    def join(self, user: str | User) -> JoinEvent:
+        return JoinEvent(**self._base(user))
+
+    def like(self, user: str | User, count: int = 1, total: int | None = None) -> LikeEvent:
+        return LikeEvent(**self._base(user), count=count, total=total)
+
+    def follow(self, user: str | User) -> FollowEvent:
+        return FollowEvent(**self._base(user))
+
+    def share(self, user: str | User) -> ShareEvent:
+        return ShareEvent(**self._base(user))
+
+    def viewers(self, count: int) -> ViewerCountEvent:
+        return ViewerCountEvent(**self._base(None), count=count)
+
+
+class ListSink:
+    """A ``Publish`` target that keeps everything in a list."""
+
+    def __init__(self) -> None:
+        self.messages: list[WireMessage] = []
+
+    async def __call__(self, messages: Sequence[WireMessage]) -> None:
+        self.messages.extend(messages)
+
+    def of_type(self, type_: str) -> list[WireMessage]:
+        return [m for m in self.messages if m.type == type_]
+
+
+TEST_CONSOLE_TOKEN = "console-secret-token"
+TEST_OVERLAY_KEY = "overlay-read-only-key"
+
+
+@dataclass
+class RunningServer:
+    """A server started by :func:`running_server`: its URLs and its parts."""
+
+    base: str
+    ws: str
+    app: FastAPI
+    metrics: Metrics
+    service: StreamService
+    bus: Bus
+
+    def metric(self, name: str, **labels: str) -> float:
+        value = self.metrics.registry.get_sample_value(name, labels)
+        return 0.0 if value is None else value
+
+
+def settings_for_tests(**overrides: Any) -> Settings:
+    """Settings with known tokens (``TEST_CONSOLE_TOKEN``, ``TEST_OVERLAY_KEY``)."""
+    base: dict[str, Any] = {
+        "console_token": SecretStr(TEST_CONSOLE_TOKEN),
+        "overlay_key": SecretStr(TEST_OVERLAY_KEY),
+    }
+    base.update(overrides)
+    return Settings(**base)
+
+
+@contextlib.asynccontextmanager
+async def running_server(
+    sources: list[Source], settings: Settings | None = None, bus: Bus | None = None
+) -> AsyncIterator[RunningServer]:
+    """Start the real app under uvicorn on a free 127.0.0.1 port in this event loop."""
+    import uvicorn
+
+    from livepilot.bus import create_bus
+    from livepilot.metrics import Metrics
+    from livepilot.server.app import create_app
+    from livepilot.service import StreamService
+
+    settings = settings or settings_for_tests()
+    metrics = Metrics()
+    bus = bus if bus is not None else create_bus(settings)
+    service = StreamService(settings, bus, metrics)
+    for source in sources:
+        service.add(source)
+    app = create_app(settings, bus=bus, metrics=metrics, service=service)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_level="warning", ws_per_message_deflate=False, lifespan="on")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    for _ in range(200):
+        if server.started:
+            break
+        await asyncio.sleep(0.02)
+    if not server.started:
+        raise RuntimeError("uvicorn did not start within 4 s")
+    try:
+        yield RunningServer(
+            f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", app, metrics, service, bus
+        )
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 15)
+        sock.close()
+
+
+class GatedSource:
+    """Wraps a source and holds its events back until ``gate`` is set (e.g. until a test
+    has connected its clients)."""
+
+    def __init__(self, source: Source) -> None:
+        self.stream = source.stream
+        self._source = source
+        self.gate = asyncio.Event()
+
+    async def events(self) -> AsyncIterator[LiveEvent]:
+        await self.gate.wait()
+        async for event in self._source.events():
+            yield event

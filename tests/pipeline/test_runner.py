@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+
+import pytest
+
+from livepilot.clock import EventClock
+from livepilot.events import ChatEvent, LiveEvent
+from livepilot.insights import Insight
+from livepilot.metrics import Metrics
+from livepilot.pipeline.ingest import IngestQueue
+from livepilot.pipeline.runner import Pipeline, StreamRunner
+from livepilot.pipeline.stage import Draft, Outbox
+from livepilot.testing import EventFactory, FakeClock, ListSink
+
+
+class Boom:
+    name = "boom"
+
+    def process(self, event: LiveEvent, draft: Draft) -> None:
+        if isinstance(event, ChatEvent) and "boom" in event.text:
+            raise RuntimeError("stage bug")
+
+    def tick(self, now: float, out: Outbox) -> None:
+        pass
+
+
+class Tagger:
+    name = "tagger"
+
+    def __init__(self) -> None:
+        self.ticks: list[float] = []
+
+    def process(self, event: LiveEvent, draft: Draft) -> None:
+        if isinstance(event, ChatEvent):
+            draft.label("seen", self.name)
+
+    def tick(self, now: float, out: Outbox) -> None:
+        self.ticks.append(now)
+
+
+async def aiter_of(events: Sequence[LiveEvent]) -> AsyncIterator[LiveEvent]:
+    for event in events:
+        yield event
+
+
+def test_a_failing_stage_is_contained_and_counted() -> None:
+    metrics = Metrics()
+    pipeline = Pipeline([Boom(), Tagger()], metrics)
+    f = EventFactory(FakeClock())
+    out = pipeline.handle(f.chat("anna", "boom"), now=0)
+    assert out[0].type == "chat"
+    insight = out[1]
+    assert isinstance(insight, Insight) and insight.label_names == ["seen"]
+    assert metrics.registry.get_sample_value("livepilot_stage_errors_total", {"stage": "boom"}) == 1
+
+
+def test_stage_names_must_be_unique() -> None:
+    with pytest.raises(ValueError, match="unique"):
+        Pipeline([Tagger(), Tagger()], Metrics())
+
+
+async def test_runner_keeps_order_and_ticks_in_event_time() -> None:
+    clock = FakeClock(start=1000.0)
+    f = EventFactory(clock)
+    events: list[LiveEvent] = []
+    for i in range(5):
+        events.append(f.chat("anna", f"msg {i}"))
+        clock.advance(2.5)
+    tagger = Tagger()
+    sink = ListSink()
+    runner = StreamRunner(
+        "test", aiter_of(events), Pipeline([tagger], Metrics()), sink, EventClock(), Metrics()
+    )
+    await runner.run()
+    chats = [m for m in sink.messages if m.type == "chat"]
+    assert [c.text for c in chats] == [f"msg {i}" for i in range(5)]  # type: ignore[union-attr]
+    # every chat is immediately followed by its insight
+    for i, message in enumerate(sink.messages):
+        if message.type == "chat":
+            follower = sink.messages[i + 1]
+            assert isinstance(follower, Insight) and follower.event_id == message.id
+    # events span 1000..1010: one tick per elapsed second, in event time, plus the final one
+    assert tagger.ticks[:3] == [1001.0, 1002.0, 1003.0]
+    assert tagger.ticks[-2:] == [1010.0, 1010.0]
+
+
+async def test_full_queue_merges_likes_but_never_drops_chat() -> None:
+    metrics = Metrics()
+    queue = IngestQueue("s", maxsize=4, metrics=metrics)
+    f = EventFactory(FakeClock(), stream="s")
+    for i in range(4):
+        await queue.put(f.chat("anna", f"c{i}"))
+    for _ in range(10):
+        await queue.put(f.like("bob", 5))  # queue is full: merged, not queued, not lost
+    blocked = asyncio.create_task(queue.put(f.chat("cem", "late chat")))
+    await asyncio.sleep(0.01)
+    assert not blocked.done()  # chat waits for room instead of being dropped
+    got = [await queue.get() for _ in range(6)]
+    await blocked
+    kinds = [e.type for e in got if e is not None]
+    texts = [e.text for e in got if isinstance(e, ChatEvent)]
+    assert texts == ["c0", "c1", "c2", "c3", "late chat"]
+    likes = [e for e in got if e is not None and e.type == "like"]
+    assert len(likes) == 1 and likes[0].count == 50  # type: ignore[union-attr]
+    assert kinds.count("like") == 1
+    merged = metrics.registry.get_sample_value(
+        "livepilot_coalesced_events_total", {"stream": "s", "type": "like"}
+    )
+    assert merged == 10
+
+
+async def test_closed_queue_delivers_pending_merges_before_the_end() -> None:
+    queue = IngestQueue("s", maxsize=1, metrics=Metrics())
+    f = EventFactory(FakeClock(), stream="s")
+    await queue.put(f.chat("a", "x"))
+    await queue.put(f.join("b"))
+    await queue.put(f.join("c"))
+    closing = asyncio.create_task(queue.close())
+    first = await queue.get()
+    await closing
+    rest = []
+    while (item := await queue.get()) is not None:
+        rest.append(item)
+    assert isinstance(first, ChatEvent)
+    assert [(e.type, e.count) for e in rest] == [("join", 2)]  # type: ignore[union-attr]

@@ -1,0 +1,106 @@
+"""The console and an overlay in a real headless Chromium, against the real server."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.async_api import Browser, async_playwright
+
+from livepilot.events import LiveEvent
+from livepilot.sources.simulator import Simulator
+from livepilot.testing import TEST_CONSOLE_TOKEN, TEST_OVERLAY_KEY, running_server
+
+CHROMIUM = os.environ.get("LIVEPILOT_TEST_CHROMIUM", "/usr/bin/chromium")
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(
+            f"Chromium not found at {CHROMIUM}: run the tests with ./dev test, which "
+            "installs Debian's chromium, or set LIVEPILOT_TEST_CHROMIUM"
+        )
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield browser
+        await browser.close()
+
+
+class SlowSimulator:
+    """A busy simulated stream paced so a browser sees it arrive live."""
+
+    def __init__(self) -> None:
+        self.stream = "demo"
+        self._sim = Simulator("demo", seed=21, speed=60)
+
+    async def events(self) -> AsyncIterator[LiveEvent]:
+        async for event in self._sim.events():
+            yield event
+
+
+@pytest.mark.timeout(90)
+async def test_console_page_fills_with_judged_chat(browser: Browser, tmp_path: Path) -> None:
+    async with running_server([SlowSimulator()]) as srv:
+        page = await browser.new_page(viewport={"width": 1280, "height": 800})
+        await page.goto(f"{srv.base}/?token={TEST_CONSOLE_TOKEN}")
+        await page.wait_for_selector("#conn.up", timeout=10_000)
+        await page.wait_for_function(
+            "document.querySelectorAll('#chat .msg').length > 40", timeout=30_000
+        )
+        await page.wait_for_selector("#chat .label.question", timeout=30_000)
+        await page.wait_for_selector("#flagged .msg", timeout=30_000)
+        await page.screenshot(
+            path=os.environ.get("LIVEPILOT_SCREENSHOT", str(tmp_path / "console.png"))
+        )
+        rows = await page.locator("#chat .msg:not(.other)").count()
+        flagged_text = await page.locator("#flagged").inner_text()
+        assert rows > 20
+        assert flagged_text.strip()
+        # a moderator hides a message: the command travels the bus and the row is audited
+        await page.locator("#chat .msg:not(.other) button[data-act=hide]").first.click()
+        await page.wait_for_timeout(300)
+        await page.close()
+        async with httpx.AsyncClient(base_url=srv.base) as http:
+            audit = (await http.get("/api/audit", params={"token": TEST_CONSOLE_TOKEN})).json()
+        assert audit and audit[0]["action"] == "hide" and audit[0]["by"] == "console"
+
+
+@pytest.mark.timeout(90)
+async def test_chat_overlay_shows_clean_chat_only(browser: Browser) -> None:
+    async with running_server([SlowSimulator()]) as srv:
+        page = await browser.new_page()
+        await page.goto(f"{srv.base}/overlay/chat?key={TEST_OVERLAY_KEY}")
+        await page.wait_for_function(
+            "document.querySelectorAll('#list .item').length >= 5", timeout=30_000
+        )
+        texts = await page.locator("#list .item").all_inner_texts()
+        background = await page.evaluate("getComputedStyle(document.body).backgroundColor")
+        await page.close()
+    assert len(texts) <= 8
+    assert not any("hurensohn" in t.lower() or "wichser" in t.lower() for t in texts)
+    assert background in ("rgba(0, 0, 0, 0)", "transparent")
+
+
+@pytest.mark.timeout(90)
+async def test_combined_overlay_shows_host_prompts_above_the_chat(browser: Browser) -> None:
+    async with running_server([SlowSimulator()]) as srv:
+        page = await browser.new_page()
+        await page.goto(f"{srv.base}/overlay/all?key={TEST_OVERLAY_KEY}")
+        await page.wait_for_selector("#prompts .prompt", timeout=45_000)
+        await page.wait_for_selector("#list .item", timeout=10_000)
+        prompt = await page.locator("#prompts .prompt").first.inner_text()
+        await page.close()
+    assert prompt.startswith("🎤 ") and len(prompt) > 5
