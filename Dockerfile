@@ -9,13 +9,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     LIVEPILOT_PORT=8080
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml constraints.txt README.md ./
 COPY src ./src
 COPY rules ./rules
 COPY overlays ./overlays
 # The CPU build of torch first; the ML extra (Detoxify) would otherwise pull CUDA wheels.
 RUN pip install --index-url https://download.pytorch.org/whl/cpu "torch==2.13.0" \
- && pip install ".[ml]" \
+ && pip install -c constraints.txt ".[ml]" \
  && useradd --create-home --uid 10001 livepilot
 
 USER livepilot
