@@ -92,14 +92,14 @@ class SlowModel:
             while self._waiting:
                 first = self._waiting.pop(0)
                 text_score = 0.9 if "idiot" in str(first.reasons) or first.labels else 0.1
-                await late(first.model_copy(update={
+                await late([first.model_copy(update={
                     "version": 1,
                     "pending": (),
                     "scores": {"toxicity": text_score},
                     "labels": (*first.labels, Label(name="toxic", source=self.name))
                     if text_score > 0.5 else first.labels,
                     "reasons": (*first.reasons, Reason(source=self.name, text="model says"))
-                }))
+                })])
             self._idle.set()
 
 

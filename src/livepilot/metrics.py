@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-__all__ = ["Metrics"]
+__all__ = ["STAGE_TIMING_SAMPLE", "Metrics"]
+
+#: Stage timings are taken on one event in this many: timing every stage of every event
+#: (two clock reads and a locked histogram update each) cost ~10 % of the pipeline.
+STAGE_TIMING_SAMPLE = 16
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
 _STAGE_BUCKETS = (0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.005, 0.025)
@@ -36,7 +40,7 @@ class Metrics:
         )
         self.stage_seconds = Histogram(
             "livepilot_stage_seconds",
-            "Time one stage spent on one event",
+            "Time one stage spent on one event (sampled: one event in STAGE_TIMING_SAMPLE)",
             ["stage"],
             buckets=_STAGE_BUCKETS,
             registry=r,

@@ -24,7 +24,7 @@ import os
 import stat
 import sys
 import time
-from collections.abc import AsyncGenerator, Iterable, Iterator
+from collections.abc import AsyncGenerator, Iterable, Iterator, Sequence
 from typing import Any, TextIO
 
 from livepilot.clock import Clock, SystemClock
@@ -147,13 +147,14 @@ async def ascore_lines(
     latest: dict[str, Insight] = {}
     changed = asyncio.Event()
 
-    async def late(insight: Insight | CommandEvent) -> None:
-        if not isinstance(insight, Insight):
-            return  # every line is a fresh viewer: there is no strike state to feed
-        held = latest.get(insight.event_id)
-        if held is not None and insight.version >= held.version:
-            latest[insight.event_id] = insight
-            changed.set()
+    async def late(messages: Sequence[Insight | CommandEvent]) -> None:
+        for insight in messages:
+            if not isinstance(insight, Insight):
+                continue  # every line is a fresh viewer: there is no strike state to feed
+            held = latest.get(insight.event_id)
+            if held is not None and insight.version >= held.version:
+                latest[insight.event_id] = insight
+                changed.set()
 
     tasks = {
         asyncio.create_task(stage.run(late), name=f"score:{stage.name}")

@@ -399,8 +399,8 @@ async def test_chat_does_not_wait_for_a_saturated_model(
 
 
 def sink_late(sink: ListSink):  # type: ignore[no-untyped-def]
-    async def late(insight: Insight) -> None:
-        await sink([insight])
+    async def late(messages: list[Insight]) -> None:
+        await sink(messages)
 
     return late
 

@@ -9,7 +9,7 @@ owns that task.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -30,7 +30,9 @@ ACTION_ORDER: dict[Action | None, int] = {
 #: Where a background stage sends what it concludes later: a new version of an insight
 #: (published), or a command for the stage that owns some state (fed back into the
 #: stream's queue, e.g. a strike for a message only the model flagged).
-LateSink = Callable[[Insight | CommandEvent], Awaitable[None]]
+#: Where a background stage hands what it concluded late: insight updates and commands,
+#: a batch at a time (each call is one publish, so one fan-out to every client).
+LateSink = Callable[[Sequence[Insight | CommandEvent]], Awaitable[None]]
 
 
 @dataclass(slots=True)

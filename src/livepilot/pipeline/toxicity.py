@@ -259,17 +259,24 @@ class ToxicityStage:
 
         async def consume(results: Results[LaneScores]) -> None:
             latency = self._metrics.toxicity_update_latency
+            updates: list[Insight | CommandEvent] = []
+            queued: list[float] = []
             for job, scores in results:
                 entry = self._pending.get(job.key)
                 insight = self.update(job.key, scores)
                 if insight is None or entry is None:
                     continue
-                await late(insight)
+                updates.append(insight)
                 strike = _strike_for(entry.draft, insight, self.name)
                 if strike is not None:
-                    await late(strike)
-                self.published += 1
-                latency.observe(time.monotonic() - entry.queued)
+                    updates.append(strike)
+                queued.append(entry.queued)
+            if updates:
+                await late(updates)  # the whole batch in one publish
+                self.published += len(queued)
+                done = time.monotonic()
+                for at in queued:
+                    latency.observe(done - at)
             if not self._pending:
                 self._idle.set()
 

@@ -69,6 +69,7 @@ class Hub:
         self._consoles: set[_Client] = set()
         self._overlays: set[_Client] = set()
         self._projector = OverlayProjector(hold=overlay_hold_ms / 1000)
+        self._console_messages = metrics.hub_messages.labels("console")
         self._clock = clock
         self._closing = False
 
@@ -80,8 +81,9 @@ class Hub:
         """Bus listener: queue ``batch`` for every client. Never blocks."""
         if self._consoles:
             console = [p.json for p in batch]
-            for client in tuple(self._consoles):
-                self._offer(client, console)
+            queued = sum(self._offer(client, console) for client in tuple(self._consoles))
+            # One counter update per batch, not per client: the counter takes a lock.
+            self._console_messages.inc(queued * len(console))
         if not self._overlays:
             return  # nobody to project for: an overlay that connects later starts fresh
         self._to_overlays(self._projector.project(batch, self._clock()))
@@ -92,8 +94,8 @@ class Hub:
         for client in tuple(self._overlays):
             assert client.kinds is not None
             wanted = [j for kind, j in projected if kind in client.kinds]
-            if wanted:
-                self._offer(client, wanted)
+            if wanted and self._offer(client, wanted):
+                client.messages.inc(len(wanted))
 
     async def run(self, interval: float = 0.1) -> None:
         """Release overlay chat held for a verdict that did not come in time."""
@@ -102,19 +104,20 @@ class Hub:
             if self._overlays:
                 self._to_overlays(self._projector.expire(self._clock()))
 
-    def _offer(self, client: _Client, messages: list[str]) -> None:
+    def _offer(self, client: _Client, messages: list[str]) -> bool:
+        """Queue ``messages`` for ``client``; False if it is (now) dropped as too slow."""
         if client.dropped.is_set():
-            return
+            return False
         if len(client.buffer) + len(messages) > self._max_backlog:
             client.reason = f"too slow: more than {self._max_backlog} messages behind"
             client.buffer.clear()
             client.dropped.set()
             self._metrics.hub_disconnects.labels(_audience(client.channel)).inc()
             log.warning("disconnecting %s client: %s", client.channel, client.reason)
-            return
+            return False
         client.buffer.extend(messages)
-        client.messages.inc(len(messages))
         client.wake.set()
+        return True
 
     async def serve(
         self,
@@ -143,6 +146,7 @@ class Hub:
         gauge = self._metrics.hub_clients.labels(audience)
         if backlog:
             client.buffer.extend(backlog)
+            client.messages.inc(len(backlog))
             client.wake.set()
         group.add(client)
         gauge.inc()
@@ -189,8 +193,8 @@ class Hub:
                 text = await client.ws.receive_text()
                 if on_frame is not None:
                     reply = await on_frame(text)
-                    if reply is not None:
-                        self._offer(client, [reply])
+                    if reply is not None and self._offer(client, [reply]):
+                        client.messages.inc()
 
     async def _close(self, ws: WebSocket, code: int, reason: str, *, wait: float) -> None:
         if ws.application_state != WebSocketState.CONNECTED:
