@@ -39,6 +39,7 @@ VIEWS: dict[str, tuple[str, Callable[[Any, float], Any]]] = {
     "summary": ("engagement", lambda stage, now: _dump(stage.summary())),
     "rates": ("engagement", lambda stage, now: stage.rates(now)),
     "prompts": ("engagement", lambda stage, now: _dump(stage.open_prompts(now))),
+    "show": ("engagement", lambda stage, now: stage.cues.snapshot(now)),
     "polls": ("polls", lambda stage, now: stage.snapshot()),
     "questions": ("questions", lambda stage, now: stage.snapshot()),
     "kpi": ("questions", lambda stage, now: stage.kpi()),

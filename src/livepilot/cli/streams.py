@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import signal
 import logging
+import signal
 import socket
 import sys
 import webbrowser
@@ -27,7 +27,7 @@ from livepilot.metrics import Metrics
 from livepilot.settings import Settings
 from livepilot.sources.base import Source
 
-__all__ = ["serve_streams"]
+__all__ = ["demo_settings", "serve_streams"]
 
 log = logging.getLogger("livepilot")
 
@@ -101,6 +101,16 @@ class _Server(uvicorn.Server):
         super().handle_exit(sig, frame)
 
 
+def demo_settings(settings: Settings) -> Settings:
+    """The demo's settings: the example run-of-show unless another one is configured, so a
+    newcomer sees segments, cues and the console's show controls at work."""
+    example = settings.rules_dir / "run-of-show.yaml"
+    if settings.run_of_show is not None or not example.is_file():
+        return settings
+    log.info("demo: run-of-show %s (set LIVEPILOT_RUN_OF_SHOW to use your own)", example)
+    return settings.model_copy(update={"run_of_show": example})
+
+
 @app.command()
 def demo(
     port: Port = None,
@@ -116,7 +126,7 @@ def demo(
     configure_logging(verbose)
     if speed <= 0:
         raise typer.BadParameter("--speed must be > 0")
-    settings = load_settings(port=port, host=host)
+    settings = demo_settings(load_settings(port=port, host=host))
     serve_streams(
         settings,
         lambda _: [Simulator("demo", seed=seed, speed=speed)],

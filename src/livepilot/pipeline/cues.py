@@ -12,6 +12,7 @@ suggest, the crisis guideline — with generic fallbacks when no plan is loaded.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from livepilot.events import CommandEvent
 from livepilot.insights import Severity
@@ -73,6 +74,12 @@ class ShowCues:
     def tick(self, now: float, out: Outbox) -> None:
         if self.tracker is not None:
             self._cue(self.tracker.tick(now), now, out)
+
+    def snapshot(self, now: float) -> dict[str, Any]:
+        """The run-of-show's state for the console (``loaded: false`` without a plan)."""
+        if self.tracker is None:
+            return {"loaded": False}
+        return self.tracker.snapshot(now)
 
     # -- what other prompts take from the plan ----------------------------------------
 

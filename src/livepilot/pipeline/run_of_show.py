@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -222,3 +222,50 @@ class ShowTracker:
             if segment.poll is not None:
                 return segment.poll
         return None
+
+    def snapshot(self, now: float) -> dict[str, Any]:
+        """Where the show is, JSON-ready, for the console (reads only: no prepared question
+        is used up).
+
+        ``remaining_s`` goes negative when the segment overruns; ``next_question`` is the
+        one the next quiet-chat prompt will suggest.
+        """
+        plan = self.plan
+        current: dict[str, Any] | None = None
+        segment = self.current
+        if segment is not None and self.index is not None and self.started_at is not None:
+            planned = segment.minutes * 60.0
+            elapsed = max(0.0, now - self.started_at)
+            cta = segment.cta
+            current = {
+                "index": self.index,
+                "name": segment.name,
+                "minutes": segment.minutes,
+                "started_at": self.started_at,
+                "elapsed_s": elapsed,
+                "remaining_s": planned - elapsed,
+                "overrun": elapsed >= planned,
+                "talking_points": list(segment.talking_points),
+                "questions": list(segment.questions),
+                "poll": segment.poll.model_dump(mode="json") if segment.poll else None,
+                "cta": None if cta is None else {
+                    "text": cta.text,
+                    "every_minutes": cta.every_minutes,
+                    "next_in_s": max(0.0, self._last_cta + cta.every_minutes * 60.0 - now),
+                },
+            }
+        pool = (segment.questions if segment else ()) + plan.questions
+        upcoming = self.next_segment
+        return {
+            "loaded": True,
+            "title": plan.title,
+            "warn_before_minutes": plan.warn_before_minutes,
+            "segments": [
+                {"index": i, "name": s.name, "minutes": s.minutes, "poll": s.poll is not None}
+                for i, s in enumerate(plan.segments)
+            ],
+            "current": current,
+            "next": upcoming.name if upcoming is not None else None,
+            "next_question": pool[self._question % len(pool)] if pool else None,
+            "questions": list(plan.questions),
+        }
