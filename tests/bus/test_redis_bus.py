@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 
@@ -19,6 +20,7 @@ from livepilot.bus.redis import RedisBus
 from livepilot.errors import BusUnavailable
 from livepilot.events import CommandEvent
 from livepilot.testing import EventFactory, FakeClock
+from livepilot.wire import encode
 
 URL = os.environ.get("LIVEPILOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -87,7 +89,6 @@ async def test_commands_travel_to_the_streams_pipeline(prefix: str) -> None:
             received.append(command)
 
     task = asyncio.create_task(consume())
-    await asyncio.sleep(0.2)  # the consumer reads from "now on"
     for i in range(3):
         await api.send_command(
             CommandEvent(
@@ -102,6 +103,79 @@ async def test_commands_travel_to_the_streams_pipeline(prefix: str) -> None:
     assert [c.target for c in received] == ["e0", "e1", "e2"]
     await api.close()
     await pipeline.close()
+
+
+def command(target: str, *, stream: str = "s") -> CommandEvent:
+    now = time.time()
+    return CommandEvent(
+        id=f"c-{target}", stream=stream, at=now, received=now, action="hide", target=target,
+        by="mod",
+    )
+
+
+async def take(bus: RedisBus, stream: str, n: int) -> list[str]:
+    """The targets of the first ``n`` commands; stops there without taking more."""
+    got: list[str] = []
+    commands = bus.commands(stream)
+    async for c in commands:
+        got.append(c.target)
+        if len(got) == n:
+            break
+    await commands.aclose()  # type: ignore[attr-defined]
+    return got
+
+
+async def test_commands_sent_while_no_pipeline_runs_arrive_when_it_starts(prefix: str) -> None:
+    api = RedisBus(URL, prefix=prefix)
+    await api.start()
+    for target in ("e1", "e2"):
+        await api.send_command(command(target))  # nobody is reading yet
+    pipeline = RedisBus(URL, prefix=prefix)
+    await pipeline.start()
+    assert await asyncio.wait_for(take(pipeline, "s", 2), 5) == ["e1", "e2"]
+    await pipeline.close()
+    await api.close()
+
+
+async def test_a_restarted_pipeline_gets_what_the_old_one_took_but_never_finished(
+    prefix: str,
+) -> None:
+    api = RedisBus(URL, prefix=prefix)
+    await api.start()
+    for target in ("e1", "e2", "e3"):
+        await api.send_command(command(target))
+    first = RedisBus(URL, prefix=prefix)
+    await first.start()
+    # The first pipeline takes e1 and e2 and dies while handling e2: e1 was acknowledged
+    # when it asked for the next command, e2 never was.
+    assert await asyncio.wait_for(take(first, "s", 2), 5) == ["e1", "e2"]
+    await first.close()
+    second = RedisBus(URL, prefix=prefix)
+    await second.start()
+    assert await asyncio.wait_for(take(second, "s", 2), 5) == ["e2", "e3"]
+    await api.send_command(command("e4"))
+    assert await asyncio.wait_for(take(second, "s", 1), 5) == ["e3"]  # still unacknowledged
+    third = RedisBus(URL, prefix=prefix)
+    await third.start()
+    await second.close()
+    assert await asyncio.wait_for(take(third, "s", 2), 5) == ["e3", "e4"]
+    await third.close()
+    await api.close()
+
+
+async def test_stale_commands_are_skipped_not_replayed(prefix: str) -> None:
+    api = RedisBus(URL, prefix=prefix)
+    await api.start()
+    raw = aioredis.Redis.from_url(URL)
+    yesterday = int((time.time() - 86_400) * 1000)  # Redis stamps entry ids in ms
+    await raw.xadd(f"{prefix}:cmd:s", {"m": encode(command("yesterday"))}, id=f"{yesterday}-0")
+    await raw.aclose()
+    await api.send_command(command("now"))
+    pipeline = RedisBus(URL, prefix=prefix, command_max_age=600)
+    await pipeline.start()
+    assert await asyncio.wait_for(take(pipeline, "s", 1), 5) == ["now"]
+    await pipeline.close()
+    await api.close()
 
 
 async def test_an_unreachable_redis_is_a_clear_error() -> None:
