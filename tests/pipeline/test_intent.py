@@ -201,6 +201,19 @@ def test_stage_skips_messages_already_toxic() -> None:
     assert [lb.name for lb in draft.labels] == ["toxic"]
 
 
+@pytest.mark.parametrize(("kind", "judged"), [("link", False), ("raid", False), ("caps", True)])
+def test_stage_skips_promotional_spam_but_not_shouting(kind: str, judged: bool) -> None:
+    from livepilot.pipeline.stage import Draft
+
+    clock = FakeClock()
+    event = EventFactory(clock).chat("bot", "🔥 love it 🔥 was kostet das? free-coins.xyz")
+    draft = Draft(event=event, now=clock.now())
+    draft.label("spam", "spam", kind=kind)
+    _stage().process(event, draft)
+    names = {lb.name for lb in draft.labels} - {"spam"}
+    assert bool(names) is judged  # a shouted price question is still a lead; an ad is not
+
+
 def _alarms(out: list[Any]) -> list[Alarm]:
     return [m for m in out if isinstance(m, Alarm)]
 

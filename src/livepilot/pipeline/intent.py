@@ -67,7 +67,7 @@ class IntentStage:
                 if hit.label != "question":
                     self._add(hit, draft)
             return
-        if not isinstance(event, ChatEvent) or draft.has("toxic"):
+        if not isinstance(event, ChatEvent) or draft.has("toxic") or _promotes(draft):
             return
         for hit in classifier.classify(event.text):
             self._add(hit, draft)
@@ -94,6 +94,14 @@ class IntentStage:
     @property
     def watch(self) -> TechIssueWatch:
         return self._watch
+
+
+#: Spam that advertises something: its words are bait, not a viewer's question or praise.
+_PROMOTION = frozenset({"link", "phone", "raid"})
+
+
+def _promotes(draft: Draft) -> bool:
+    return any(label.name == "spam" and label.kind in _PROMOTION for label in draft.labels)
 
 
 def rules_path(ctx: StageContext) -> Path:
