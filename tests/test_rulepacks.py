@@ -59,12 +59,12 @@ def load_text(tmp_path: Path, text: str, model: type[WordPack] = WordPack) -> No
     [
         (
             "regex:\n  - {name: drohung, pattern: 'bring (dich', category: threat}\n",
-            r"pack\.yaml: regex\[0\] rule 'drohung': field 'pattern': bad regex 'bring \(dich'"
+            r"pack\.yaml: regex\[0\] 'drohung': field 'pattern': bad regex 'bring \(dich'"
             r": missing \), unterminated subpattern",
         ),
         (
             "regex:\n  - {name: slow, pattern: '(\\w+\\s?)+$', category: insult}\n",
-            r"regex\[0\] rule 'slow': field 'pattern': regex .* repeats a repetition",
+            r"regex\[0\] 'slow': field 'pattern': regex .* repeats a repetition",
         ),
         (
             "block:\n  - {term: ok, category: insult}\n  - {term: '  ', category: insult}\n",
@@ -126,7 +126,7 @@ def test_strike_ladder_must_increase(tmp_path: Path) -> None:
 
 def test_missing_file(tmp_path: Path) -> None:
     assert load_model(tmp_path / "nope.yaml", WordPack, missing_ok=True) is None
-    with pytest.raises(RulesError, match=r"nope\.yaml: rules file not found"):
+    with pytest.raises(RulesError, match=r"nope\.yaml: cannot read rules file: file not found"):
         load_model(tmp_path / "nope.yaml", WordPack)
 
 

@@ -23,11 +23,11 @@ import re
 from collections.abc import Callable, Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Generic, Literal, Protocol, TypeVar
+from typing import Generic, Literal, Protocol, TypeVar
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from livepilot import yamlfile
 from livepilot.errors import RulesError
 from livepilot.insights import Action, Alarm, AlarmState, Severity
 
@@ -332,83 +332,14 @@ M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
 
 
-def _describe(exc: ValidationError, data: Any) -> str:
-    parts = []
-    for error in exc.errors()[:5]:
-        loc = error["loc"]
-        where = _where(loc, data)
-        message = error["msg"].removeprefix("Value error, ")
-        if error["type"] == "extra_forbidden":
-            message = f"unknown field {loc[-1]!r}"
-            where = _where(loc[:-1], data)
-        elif error["type"] == "enum":
-            expected = error.get("ctx", {}).get("expected", "")
-            message = f"{error['input']!r} is not one of {expected}"
-        if where:
-            parts.append(f"{where}: {message}")
-        else:
-            parts.append(message)
-    more = f" (+{exc.error_count() - 5} more)" if exc.error_count() > 5 else ""
-    return "; ".join(parts) + more
-
-
-def _where(loc: tuple[int | str, ...], data: Any) -> str:
-    """``('block', 3, 'severity')`` → ``block[3] term 'hure': field 'severity'``."""
-    out = ""
-    node = data
-    fields: list[str] = []
-    for step in loc:
-        if isinstance(step, int):
-            out += f"[{step}]"
-            node = node[step] if isinstance(node, list) and step < len(node) else None
-            if isinstance(node, dict):
-                label = node.get("term") or node.get("name")
-                if isinstance(label, str):
-                    out += f" {'term' if 'term' in node else 'rule'} {label!r}"
-                elif isinstance(node.get("terms"), list) and node["terms"]:
-                    out += f" (terms {node['terms'][0]!r} …)"
-            elif isinstance(node, str):
-                out += f" {node!r}"
-        else:
-            if fields or out:
-                fields.append(str(step))
-            else:
-                out = str(step)
-            node = node.get(step) if isinstance(node, dict) else None
-    if fields:
-        out += f": field {'.'.join(fields)!r}"
-    return out
-
-
 def load_model(path: Path, model: type[M], *, missing_ok: bool = False) -> M | None:
     """Read and validate one YAML file; ``None`` if it is missing and ``missing_ok``.
 
     Raises :class:`RulesError` naming the file, rule and field on any problem.
     """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        if missing_ok:
-            return None
-        raise RulesError(f"{path}: rules file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RulesError(f"{path}: cannot read rules file: {exc}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}:" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise RulesError(f"{path}:{where} not valid YAML: {problem}") from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        kind = type(data).__name__
-        raise RulesError(f"{path}: expected a mapping of fields at the top, got {kind}")
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise RulesError(f"{path}: {_describe(exc, data)}") from None
+    if missing_ok and not path.exists():
+        return None
+    return yamlfile.load_model(path, model, "rules file")
 
 
 def word_pack_paths(rules_dir: Path, packs: Sequence[str], stream: str) -> list[Path]:

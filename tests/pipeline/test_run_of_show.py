@@ -45,10 +45,10 @@ def test_example_plan_is_valid() -> None:
 def test_plan_errors_name_the_file_and_field(tmp_path: Path) -> None:
     path = tmp_path / "show.yaml"
     path.write_text("segments:\n  - name: A\n    minutes: 0\n", encoding="utf-8")
-    with pytest.raises(RulesError, match=r"show\.yaml.*segments\.0\.minutes"):
+    with pytest.raises(RulesError, match=r"show\.yaml: segments\[0\] 'A': field 'minutes'"):
         load_run_of_show(path)
     path.write_text("segments:\n  - name: A\n    minutes: 1\n    cta_text: x\n", encoding="utf-8")
-    with pytest.raises(RulesError, match=r"segments\.0\.cta_text"):
+    with pytest.raises(RulesError, match=r"segments\[0\] '[^']*': unknown field 'cta_text'"):
         load_run_of_show(path)
     path.write_text("segments:\n  - {name: A, minutes: 1}\n  - {name: a, minutes: 2}\n",
                     encoding="utf-8")

@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from livepilot.insights import Alarm, AlarmState, Severity
-from livepilot.pipeline._rules_file import load_yaml_model
+from livepilot.yamlfile import load_model
 
 __all__ = [
     "AlarmLatch",
@@ -216,7 +216,7 @@ def load_alarm_rules(path: Path) -> AlarmRules:
     """
     if not path.exists():
         return AlarmRules()
-    return load_yaml_model(path, AlarmRules, "alarm rules")
+    return load_model(path, AlarmRules, "alarm rules")
 
 
 class AlarmLatch:

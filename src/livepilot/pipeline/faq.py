@@ -19,9 +19,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -34,6 +33,7 @@ from rapidfuzz import fuzz
 
 from livepilot.errors import RulesError
 from livepilot.pipeline.phrases import tokenize
+from livepilot.yamlfile import describe, read_mapping
 
 __all__ = [
     "STOPWORDS",
@@ -279,47 +279,13 @@ class KnowledgeBase:
 # -- loading ----------------------------------------------------------------------------
 
 
-def _describe(exc: ValidationError, raw: Any) -> str:
-    """'entry 'versand' (entries[3]), field 'answer': Field required' and the like."""
-    errors = exc.errors()
-    if any(len(e["loc"]) > 2 and e["loc"][0] == "entries" for e in errors):
-        # A broken entry also makes pydantic call the list too short; say it once.
-        errors = [e for e in errors if not (e["loc"] == ("entries",) and e["type"] == "too_short")]
-    parts = []
-    for err in errors[:3]:
-        loc = list(err["loc"])
-        where = ""
-        if len(loc) >= 2 and loc[0] == "entries" and isinstance(loc[1], int):
-            n = loc[1]
-            entries = raw.get("entries") if isinstance(raw, dict) else None
-            entry_id = None
-            if isinstance(entries, list) and n < len(entries) and isinstance(entries[n], dict):
-                entry_id = entries[n].get("id")
-            where = f"entry {entry_id!r} (entries[{n}])" if entry_id else f"entries[{n}]"
-            rest = ".".join(str(p) for p in loc[2:])
-            if rest:
-                where += f", field {rest!r}"
-        else:
-            where = "field " + repr(".".join(str(p) for p in loc)) if loc else "file"
-        value = err.get("input")
-        shown = f" (got {value!r})" if isinstance(value, str | int | float) and loc else ""
-        parts.append(f"{where}: {err['msg']}{shown}")
-    more = f" (+{len(errors) - 3} more)" if len(errors) > 3 else ""
-    return "; ".join(parts) + more
-
-
 def load_faq(path: Path) -> KnowledgeBase:
     """Read, validate and build ``path``; :class:`RulesError` names file, entry and field."""
+    raw = read_mapping(path, "the knowledge base")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise RulesError(f"{path}: cannot read the knowledge base: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise RulesError(f"{path}: not valid YAML: {exc}") from exc
-    try:
-        faq = FaqFile.model_validate(raw if raw is not None else {})
+        faq = FaqFile.model_validate(raw)
     except ValidationError as exc:
-        raise RulesError(f"{path}: {_describe(exc, raw)}") from exc
+        raise RulesError(f"{path}: {describe(exc, raw)}") from None
     return faq.build(str(path))
 
 

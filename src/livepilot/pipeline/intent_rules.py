@@ -13,12 +13,12 @@ import re
 from pathlib import Path
 from typing import Annotated
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from livepilot.errors import RulesError
 from livepilot.pipeline.intent_classifier import IntentClassifier
 from livepilot.pipeline.phrases import Phrase, PhraseIndex, Slot, parse_phrase, tokenize
+from livepilot.yamlfile import describe, read_mapping
 
 __all__ = [
     "FeedbackRules",
@@ -134,28 +134,14 @@ class IntentRules(_Rules):
         )
 
 
-def _describe(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors()[:3]:
-        where = ".".join(str(p) for p in err["loc"]) or "file"
-        parts.append(f"{where}: {err['msg']}")
-    more = f" (+{exc.error_count() - 3} more)" if exc.error_count() > 3 else ""
-    return "; ".join(parts) + more
-
-
 # An unquoted list item with " #10" or a trailing " #": YAML drops it as a comment.
 _UNQUOTED_NUMBER = re.compile(r"""^\s*-\s+[^"'\s].*?\s#(?:\d|\s*$)""")
 
 
 def load_intent_rules(path: Path) -> tuple[IntentRules, IntentClassifier]:
     """Read, validate and compile ``path``; :class:`RulesError` names the file and field."""
-    try:
-        text = path.read_text(encoding="utf-8")
-        raw = yaml.safe_load(text)
-    except OSError as exc:
-        raise RulesError(f"{path}: cannot read intent rules: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise RulesError(f"{path}: not valid YAML: {exc}") from exc
+    raw = read_mapping(path, "intent rules")
+    text = path.read_text(encoding="utf-8")
     for number, line in enumerate(text.splitlines(), start=1):
         if _UNQUOTED_NUMBER.match(line):
             raise RulesError(
@@ -163,9 +149,9 @@ def load_intent_rules(path: Path) -> tuple[IntentRules, IntentClassifier]:
                 "start of a comment; put the phrase in quotes"
             )
     try:
-        rules = IntentRules.model_validate(raw if raw is not None else {})
+        rules = IntentRules.model_validate(raw)
         return rules, rules.build()
     except ValidationError as exc:
-        raise RulesError(f"{path}: {_describe(exc)}") from exc
+        raise RulesError(f"{path}: {describe(exc, raw)}") from None
     except ValueError as exc:
         raise RulesError(f"{path}: {exc}") from exc

@@ -18,8 +18,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from livepilot.pipeline._rules_file import load_yaml_model
 from livepilot.pipeline.polls import PollPlan
+from livepilot.yamlfile import load_model
 
 __all__ = ["Cta", "RunOfShow", "Segment", "ShowNote", "ShowTracker", "load_run_of_show"]
 
@@ -81,7 +81,7 @@ class RunOfShow(_Model):
 
 def load_run_of_show(path: Path) -> RunOfShow:
     """Parse and validate a run-of-show file (raises ``RulesError`` naming file and field)."""
-    return load_yaml_model(path, RunOfShow, "run-of-show")
+    return load_model(path, RunOfShow, "run-of-show")
 
 
 NoteKind = Literal["started", "ended", "ending", "overrun", "cta", "finished"]
