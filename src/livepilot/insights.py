@@ -1,4 +1,5 @@
-"""What livepilot concludes: insights about events, alarms, and prompts for the host.
+"""What livepilot concludes: insights about events, alarms, prompts for the host, and
+the live tally of a chat poll or giveaway.
 
 An :class:`Insight` belongs to one event (``event_id``). The pipeline publishes version 0
 at once with the rule verdict; a slow stage (the ML toxicity model) publishes a later
@@ -11,9 +12,20 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["Action", "Alarm", "AlarmState", "Insight", "Label", "Prompt", "Reason", "Severity"]
+__all__ = [
+    "Action",
+    "Alarm",
+    "AlarmState",
+    "Insight",
+    "Label",
+    "Prompt",
+    "Reason",
+    "Severity",
+    "Tally",
+    "TallyOption",
+]
 
 
 class _Frozen(BaseModel):
@@ -120,3 +132,49 @@ class Prompt(_Frozen):
     alarm_id: str | None = None
     #: After this time the prompt is stale and overlays drop it.
     expires_at: float | None = None
+
+
+class TallyOption(_Frozen):
+    """One poll option with its votes and its share of all votes (0–1)."""
+
+    option: str
+    votes: int = Field(ge=0)
+    share: float = Field(ge=0.0, le=1.0)
+
+
+class Tally(_Frozen):
+    """The live state of a chat poll or giveaway, for overlays and the console.
+
+    Sent on start, while the counts change (throttled) and once more when the poll closes
+    or a winner is drawn; each one replaces the previous one with the same ``id``. It holds
+    counts only, never who voted or entered; ``winners`` are the handles of drawn winners
+    who are still eligible (a winner flagged afterwards drops out of it).
+    """
+
+    type: Literal["tally"] = "tally"
+    id: str
+    stream: str
+    source: str
+    at: float
+    kind: Literal["poll", "giveaway"]
+    open: bool
+    #: The poll's question, or the giveaway's title (may be empty).
+    title: str = ""
+    #: Poll: the options in order (vote ``!1`` for the first).
+    options: tuple[TallyOption, ...] = ()
+    #: Poll: users with a vote.
+    voters: int = Field(default=0, ge=0)
+    #: Giveaway: what to type in chat to enter.
+    keyword: str | None = None
+    #: Giveaway: users who entered, and how many of them may still win.
+    entries: int = Field(default=0, ge=0)
+    eligible: int = Field(default=0, ge=0)
+    winners: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _fits_kind(self) -> Tally:
+        if self.kind == "poll" and (not self.options or self.keyword is not None):
+            raise ValueError("a poll tally needs options and no keyword")
+        if self.kind == "giveaway" and (not self.keyword or self.options):
+            raise ValueError("a giveaway tally needs a keyword and no options")
+        return self

@@ -1,8 +1,9 @@
 """The one JSON wire format: WebSocket frames, headless output and recordings.
 
 Each message is one JSON object with a ``type``: an event kind (``chat``, ``gift`` …), or
-``insight``, ``alarm``, ``prompt``. A recording is a JSONL file of such messages; replay
-reads the event lines and ignores the rest, so headless output can be replayed again.
+``insight``, ``alarm``, ``prompt``, ``tally``. A recording is a JSONL file of such
+messages; replay reads the event lines and ignores the rest, so headless output can be
+replayed again.
 See ``docs/wire-format.md``.
 """
 
@@ -16,7 +17,7 @@ from typing import Annotated, TypeAlias
 from pydantic import Field, TypeAdapter, ValidationError
 
 from livepilot.events import EVENT_TYPES, AnyEvent
-from livepilot.insights import Alarm, Insight, Prompt
+from livepilot.insights import Alarm, Insight, Prompt, Tally
 
 __all__ = [
     "EVENT_TYPES",
@@ -27,7 +28,9 @@ __all__ = [
     "read_jsonl",
 ]
 
-WireMessage: TypeAlias = Annotated[AnyEvent | Insight | Alarm | Prompt, Field(discriminator="type")]
+WireMessage: TypeAlias = Annotated[
+    AnyEvent | Insight | Alarm | Prompt | Tally, Field(discriminator="type")
+]
 
 _adapter: TypeAdapter[WireMessage] = TypeAdapter(WireMessage)
 

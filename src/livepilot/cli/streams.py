@@ -66,7 +66,7 @@ def serve_streams(settings: Settings, sources: SourceFactory, *, open_browser: b
     typer.echo(
         f"\nlivepilot is running.\n"
         f"  Console:  {base}/?token={token}\n"
-        f"  Overlays: {base}/overlay/chat?key={key}  (also: alerts, prompts, stats, all)\n"
+        f"  Overlays: {base}/overlay/chat?key={key}  (also: alerts, prompts, stats, poll, all)\n"
         f"  Metrics:  {base}/metrics\n"
         f"Press Ctrl-C to stop.\n"
     )

@@ -19,6 +19,13 @@ optional ``keywords``; or ``segment`` to run the poll prepared in the run-of-sho
 ``giveaway_draw`` (a second draw picks another winner), and ``ack_prompt`` /
 ``dismiss_prompt`` for the result prompts. Poll and giveaway are published as alarms of
 kind ``poll`` / ``giveaway``: raised on start, cleared with the result.
+
+For overlays and the console they are also published as :class:`~livepilot.insights.Tally`
+messages (counts, never who voted or entered): on start, at once when a poll closes or a
+winner is drawn, and in between whenever the counts changed — at most every
+``TALLY_INTERVAL`` seconds of stream time, so a burst of votes costs one message, not one
+per vote. While open, a tally is repeated every ``TALLY_REFRESH`` seconds even without
+change: overlays get no history, and one that (re)connects mid-poll shows it soon.
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from livepilot.events import ChatEvent, CommandEvent, DeleteEvent, LiveEvent, User
-from livepilot.insights import Alarm, AlarmState, Prompt, Severity
+from livepilot.insights import Alarm, AlarmState, Prompt, Severity, Tally, TallyOption
 from livepilot.pipeline.prompts import ACK, DISMISS, render
 from livepilot.pipeline.stage import Draft, Outbox
 
@@ -42,7 +49,16 @@ if TYPE_CHECKING:
     from livepilot.pipeline.run_of_show import RunOfShow
     from livepilot.rulepacks import HotReload
 
-__all__ = ["Giveaway", "Poll", "PollPlan", "PollsStage", "build", "parse_vote"]
+__all__ = [
+    "TALLY_INTERVAL",
+    "TALLY_REFRESH",
+    "Giveaway",
+    "Poll",
+    "PollPlan",
+    "PollsStage",
+    "build",
+    "parse_vote",
+]
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +66,10 @@ log = logging.getLogger(__name__)
 FLAG_LABELS = frozenset({"toxic", "spam"})
 #: Moderator actions that make the target user ineligible.
 FLAG_ACTIONS = frozenset({"strike", "ban", "timeout", "block"})
+#: Seconds of stream time between two tallies while counts change (a burst → one update).
+TALLY_INTERVAL = 0.5
+#: Seconds of stream time after which an open poll's or giveaway's tally is sent again.
+TALLY_REFRESH = 5.0
 
 _NUMBER_VOTE = re.compile(r"^[!#]?\s*(\d{1,2})\s*[!.]*$")
 _EDGE = re.compile(r"^[\s!#.?,:;\"'„“”]+|[\s!.?,:;\"'„“”]+$")
@@ -191,6 +211,11 @@ class Giveaway:
             uid for uid in self.entries if uid not in flagged and uid not in self.winners
         )
 
+    def eligible_count(self, flagged: OrderedDict[str, None] | set[str]) -> int:
+        """How many entrants may win (:meth:`eligible` without sorting, for live tallies)."""
+        won = set(self.winners)
+        return sum(1 for uid in self.entries if uid not in flagged and uid not in won)
+
     def draw(self, rng: random.Random, flagged: OrderedDict[str, None] | set[str]) -> str | None:
         pool = self.eligible(flagged)
         if not pool:
@@ -239,6 +264,10 @@ class PollsStage:
         self.giveaway: Giveaway | None = None
         self._seqs: dict[str, int] = {}
         self._shown: OrderedDict[str, Prompt] = OrderedDict()
+        # Tallies: which of "poll" / "giveaway" changed since its last tally, and when
+        # (stream time) each was last sent.
+        self._changed: set[str] = set()
+        self._tallied_at: dict[str, float] = {}
 
     # -- events ---------------------------------------------------------------------
 
@@ -246,14 +275,22 @@ class PollsStage:
         if isinstance(event, ChatEvent):
             self._chat(event, draft)
         elif isinstance(event, DeleteEvent):
-            if self.poll is not None:
-                self.poll.retract(event.target)
+            if self.poll is not None and self.poll.retract(event.target):
+                self._changed.add("poll")
         elif isinstance(event, CommandEvent):
             self._command(event, draft)
+        if self._changed:
+            self._send_changed(draft.now, draft.out)
 
     def tick(self, now: float, out: Outbox) -> None:
         if self._plan_source is not None and self._plan_source.poll(now, out):
             self._plan = self._plan_source.current
+        if self._changed:
+            self._send_changed(now, out)
+        for kind, running in (("poll", self.poll), ("giveaway", self.giveaway)):
+            if (running is not None and running.open
+                    and now - self._tallied_at.get(kind, now) >= TALLY_REFRESH):
+                self._send_tally(kind, now, out)
 
     def _chat(self, event: ChatEvent, draft: Draft) -> None:
         if any(label.name in FLAG_LABELS for label in draft.labels):
@@ -266,9 +303,12 @@ class PollsStage:
                 result = poll.vote(event.user.id, option, event.id)
                 if result in ("new", "changed", "same"):
                     draft.label("vote", self.name, kind=str(option + 1))
+                if result in ("new", "changed"):
+                    self._changed.add("poll")
         giveaway = self.giveaway
         if giveaway is not None and giveaway.open and giveaway.matches(event.text):
-            giveaway.enter(event.user)
+            if giveaway.enter(event.user):
+                self._changed.add("giveaway")
             draft.label("giveaway_entry", self.name)
 
     def _flag(self, user_id: str) -> None:
@@ -276,6 +316,8 @@ class PollsStage:
         self._flagged.move_to_end(user_id)
         if len(self._flagged) > self._flagged_cap:
             self._flagged.popitem(last=False)
+        if self.giveaway is not None and user_id in self.giveaway.entries:
+            self._changed.add("giveaway")  # fewer eligible, or a winner leaves the tally
 
     # -- commands -------------------------------------------------------------------
 
@@ -310,6 +352,7 @@ class PollsStage:
         self.poll = poll
         out.alarm(self._alarm(poll.id, "poll", now, AlarmState.RAISED, plan.question,
                               poll.snapshot()))
+        self._send_tally("poll", now, out)
 
     def _poll_plan(self, cmd: CommandEvent) -> PollPlan | None:
         args = cmd.args
@@ -340,6 +383,7 @@ class PollsStage:
         )
         out.alarm(self._alarm(poll.id, "poll", now, AlarmState.CLEARED, results,
                               poll.snapshot()))
+        self._send_tally("poll", now, out)
         text = render(self._language, "poll_result", question=poll.plan.question, results=results)
         out.prompt(self._prompt(poll.id, now, text))
 
@@ -353,11 +397,13 @@ class PollsStage:
             previous.open = False
             out.alarm(self._alarm(previous.id, "giveaway", now, AlarmState.CLEARED,
                                   "replaced by a new giveaway", previous.snapshot(self._flagged)))
+            self._send_tally("giveaway", now, out)
         giveaway = Giveaway(self._next_id("giveaway"), keyword, str(cmd.args.get("title", "")),
                             now)
         self.giveaway = giveaway
         out.alarm(self._alarm(giveaway.id, "giveaway", now, AlarmState.RAISED,
                               f"Giveaway: type {keyword!r}", giveaway.snapshot(self._flagged)))
+        self._send_tally("giveaway", now, out)
 
     def _draw(self, now: float, out: Outbox) -> None:
         giveaway = self.giveaway
@@ -376,6 +422,7 @@ class PollsStage:
         text = render(self._language, "giveaway_winner", user=handle,
                       entries=len(giveaway.entries))
         out.prompt(self._prompt(giveaway.id, now, text))
+        self._send_tally("giveaway", now, out)
 
     # -- output ---------------------------------------------------------------------
 
@@ -383,6 +430,38 @@ class PollsStage:
                data: dict[str, Any]) -> Alarm:
         return Alarm(id=alarm_id, stream=self._stream, kind=kind, source=self.name, at=now,
                      state=state, severity=Severity.INFO, message=message, data=data)
+
+    def _send_changed(self, now: float, out: Outbox) -> None:
+        for kind in sorted(self._changed):
+            if now - self._tallied_at.get(kind, -TALLY_INTERVAL) >= TALLY_INTERVAL:
+                self._send_tally(kind, now, out)
+
+    def _send_tally(self, kind: str, now: float, out: Outbox) -> None:
+        tally = self._tally(kind, now)
+        self._changed.discard(kind)
+        if tally is not None:
+            out.tally(tally)
+            self._tallied_at[kind] = now
+
+    def _tally(self, kind: str, now: float) -> Tally | None:
+        poll, giveaway = self.poll, self.giveaway
+        if kind == "poll" and poll is not None:
+            return Tally(
+                id=poll.id, stream=self._stream, source=self.name, at=now, kind="poll",
+                open=poll.open, title=poll.plan.question, voters=len(poll.votes),
+                options=tuple(TallyOption(option=r["option"], votes=r["votes"], share=r["share"])
+                              for r in poll.results()),
+            )
+        if kind == "giveaway" and giveaway is not None:
+            flagged = self._flagged
+            return Tally(
+                id=giveaway.id, stream=self._stream, source=self.name, at=now, kind="giveaway",
+                open=giveaway.open, title=giveaway.title, keyword=giveaway.keyword,
+                entries=len(giveaway.entries), eligible=giveaway.eligible_count(flagged),
+                # Overlays are on stream: a winner flagged after the draw is not named there.
+                winners=tuple(giveaway.entries[w] for w in giveaway.winners if w not in flagged),
+            )
+        return None
 
     def _prompt(self, alarm_id: str, now: float, text: str) -> Prompt:
         prompt = Prompt(id=self._next_id("prompt"), stream=self._stream, source=self.name,

@@ -114,6 +114,7 @@ class Pipeline:
         for prompt in box.prompts:
             self._metrics.prompts.labels(prompt.stream).inc()
             out.append(prompt)
+        out.extend(box.tallies)
 
     @property
     def background(self) -> list[BackgroundStage]:

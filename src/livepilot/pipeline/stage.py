@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from livepilot.events import CommandEvent, LiveEvent
-from livepilot.insights import Action, Alarm, Insight, Label, Prompt, Reason
+from livepilot.insights import Action, Alarm, Insight, Label, Prompt, Reason, Tally
 
 __all__ = ["ACTION_ORDER", "BackgroundStage", "Draft", "LateSink", "Outbox", "Stage"]
 
@@ -37,16 +37,20 @@ LateSink = Callable[[Sequence[Insight | CommandEvent]], Awaitable[None]]
 
 @dataclass(slots=True)
 class Outbox:
-    """Alarms and prompts a stage raises, outside any one event's insight."""
+    """Alarms, prompts and tallies a stage publishes, outside any one event's insight."""
 
     alarms: list[Alarm] = field(default_factory=list)
     prompts: list[Prompt] = field(default_factory=list)
+    tallies: list[Tally] = field(default_factory=list)
 
     def alarm(self, alarm: Alarm) -> None:
         self.alarms.append(alarm)
 
     def prompt(self, prompt: Prompt) -> None:
         self.prompts.append(prompt)
+
+    def tally(self, tally: Tally) -> None:
+        self.tallies.append(tally)
 
 
 @dataclass(slots=True)

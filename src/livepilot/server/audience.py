@@ -3,8 +3,8 @@
 Consoles see everything as published. Overlays (OBS browser sources, read with the
 read-only overlay key) see a projection: chat only once the rule verdict allows it and
 without ids or reasons, ``hide`` when a later verdict hides a message already shown,
-gifts, follows, shares, likes, viewer counts and host prompts. Each overlay name picks the
-kinds it needs.
+gifts, follows, shares, likes, viewer counts, host prompts and poll/giveaway tallies
+(counts and eligible winners only). Each overlay name picks the kinds it needs.
 """
 
 from __future__ import annotations
@@ -26,10 +26,13 @@ OVERLAY_KINDS: dict[str, frozenset[str]] = {
     "alerts": frozenset({"gift", "follow", "share"}),
     "prompts": frozenset({"prompt"}),
     "stats": frozenset({"gift", "like", "viewers"}),
-    "all": frozenset({"chat", "hide", "gift", "follow", "share", "like", "viewers", "prompt"}),
+    "poll": frozenset({"tally"}),
+    "all": frozenset(
+        {"chat", "hide", "gift", "follow", "share", "like", "viewers", "prompt", "tally"}
+    ),
 }
 
-_PASS_THROUGH = frozenset({"follow", "share", "viewers"})
+_PASS_THROUGH = frozenset({"follow", "share", "viewers", "tally"})
 
 
 def _user(user: User) -> dict[str, object]:
