@@ -321,7 +321,7 @@ def test_faq_hot_reload_from_tick_with_alarm_on_a_broken_edit(tmp_path: Path) ->
     assert [(a.kind, a.source, a.state) for a in raised] == [
         ("rules_rejected", "faq", AlarmState.RAISED)
     ]
-    assert "entry 'x' (entries[0]), field 'questions'" in raised[0].message
+    assert "entries[0] 'x': field 'questions'" in raised[0].message
     assert s.insight("c", "habt ihr einen laden in berlin").answer is not None  # last good
     cleared = edit("tone: du\nentries:\n  - id: x\n    questions: [a]\n    answer: b\n", 3)
     assert [(a.id, a.state) for a in cleared] == [(raised[0].id, AlarmState.CLEARED)]
