@@ -3,13 +3,32 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
+from enum import StrEnum
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["DEFAULT_STAGES", "Settings", "default_overlays_dir", "default_rules_dir"]
+__all__ = [
+    "DEFAULT_STAGES",
+    "MIN_TOKEN_LENGTH",
+    "Moderator",
+    "ModeratorRole",
+    "Settings",
+    "default_overlays_dir",
+    "default_rules_dir",
+]
 
 #: The default chain. Order matters: moderation reads the verdicts of the filters and the
 #: model; intent and questions skip what was flagged; engagement reads toxic/negative
@@ -42,13 +61,121 @@ def default_overlays_dir() -> Path:
     return _beside_checkout("overlays")
 
 
+#: Moderator tokens shorter than this are refused as too easy to guess.
+MIN_TOKEN_LENGTH = 12
+
+
+class ModeratorRole(StrEnum):
+    """What a signed-in moderator may do at the console.
+
+    ``lead`` runs the show (segments, polls, giveaways) and everything else; ``moderator``
+    works the chat and the question queue; ``observer`` only watches.
+    """
+
+    LEAD = "lead"
+    MODERATOR = "moderator"
+    OBSERVER = "observer"
+
+
+class Moderator(BaseModel):
+    """One person at the console: the name the audit log and the KPIs show, a role, and
+    the personal token that proves it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=80, pattern=r"^[^:,]+$")
+    role: ModeratorRole
+    token: SecretStr = Field(min_length=MIN_TOKEN_LENGTH)
+
+
+def _parse_moderators(value: str) -> list[Moderator]:
+    """``name:role:token,name:role:token`` → moderators; errors name the entry, never the
+    token."""
+    team: list[Moderator] = []
+    for number, raw in enumerate(value.split(","), start=1):
+        entry = raw.strip()
+        if not entry:
+            continue
+        name, _, rest = entry.partition(":")
+        role, colon, token = rest.partition(":")
+        where = f"LIVEPILOT_MODERATORS entry {number} ({_label(name)})"
+        if not colon:
+            raise ValueError(f"{where}: expected name:role:token")
+        fields = {"name": name, "role": role.strip(), "token": token}
+        team.append(_moderator(fields, where))
+    return team
+
+
+def _load_moderators_file(path: Path) -> list[Moderator]:
+    where = f"LIVEPILOT_MODERATORS_FILE {path}"
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ValueError(f"{where}: cannot read it: {exc}") from exc
+    if data is None:
+        return []
+    if not isinstance(data, list):
+        raise ValueError(f"{where}: expected a list of {{name, role, token}} entries")
+    team: list[Moderator] = []
+    for number, item in enumerate(data, start=1):
+        name = item.get("name") if isinstance(item, dict) else None
+        team.append(_moderator(item, f"{where} entry {number} ({_label(name)})"))
+    return team
+
+
+def _label(name: object) -> str:
+    return repr(name.strip()) if isinstance(name, str) and name.strip() else "no name"
+
+
+def _moderator(data: Any, where: str) -> Moderator:
+    if isinstance(data, Moderator):
+        return data
+    if not isinstance(data, dict):
+        raise ValueError(f"{where}: expected name, role and token")
+    try:
+        return Moderator.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(_problem(error) for error in exc.errors())
+        raise ValueError(f"{where}: {problems}") from None
+
+
+def _problem(error: Any) -> str:
+    field = ".".join(str(p) for p in error["loc"]) or "entry"
+    if field == "role":
+        roles = ", ".join(r.value for r in ModeratorRole)
+        given = error.get("input")
+        # A long "role" is likely a token in the wrong place: never echo that.
+        shown = f" {given!r}" if isinstance(given, str) and len(given) < MIN_TOKEN_LENGTH else ""
+        return f"role{shown} is not one of {roles}"
+    if field == "token" and error["type"] in {"too_short", "string_too_short", "missing"}:
+        return f"token is empty or shorter than {MIN_TOKEN_LENGTH} characters"
+    if field == "name" and error["type"] in {"string_too_short", "missing"}:
+        return "name is empty"
+    if field == "name" and error["type"] == "string_pattern_mismatch":
+        return "name may not contain ':' or ','"
+    return f"{field}: {error['msg']}"
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="LIVEPILOT_", extra="forbid", frozen=True)
+    # Errors never repeat the input: settings carry tokens (LIVEPILOT_MODERATORS is one
+    # string of them), and errors end up in terminals and logs.
+    model_config = SettingsConfigDict(
+        env_prefix="LIVEPILOT_", extra="forbid", frozen=True, hide_input_in_errors=True
+    )
 
     #: Needed for the console, its API and ``/ws/console``. ``livepilot demo`` makes one up.
     console_token: SecretStr | None = None
     #: Read-only key for OBS overlays (``?key=`` on overlay URLs).
     overlay_key: SecretStr | None = None
+    #: A YAML list of ``{name, role, token}`` moderators, added to ``moderators``.
+    moderators_file: Path | None = None
+    #: Personal console tokens: ``name:role:token,…`` with role ``lead``, ``moderator`` or
+    #: ``observer`` (see :class:`ModeratorRole`), plus those in ``moderators_file``. Their
+    #: actions are audited under the token's name; the console token stays a shared
+    #: ``lead`` whose name is whatever the client says.
+    moderators: Annotated[tuple[Moderator, ...], NoDecode] = Field(
+        default=(), validate_default=True
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
 
@@ -168,6 +295,21 @@ class Settings(BaseSettings):
     #: cannot be linked across runs).
     lead_pseudonym_key: SecretStr | None = None
 
+    @field_validator("moderators", mode="before")
+    @classmethod
+    def _build_team(cls, value: Any, info: ValidationInfo) -> tuple[Moderator, ...]:
+        if isinstance(value, str):
+            team = _parse_moderators(value)
+        elif isinstance(value, Sequence):
+            team = [_moderator(m, f"moderator {n}") for n, m in enumerate(value, start=1)]
+        else:
+            raise ValueError("expected name:role:token entries separated by commas")
+        path = info.data.get("moderators_file")
+        if path is not None:
+            team.extend(_load_moderators_file(Path(path)))
+        _check_unique(team, info.data.get("console_token"), info.data.get("overlay_key"))
+        return tuple(team)
+
     def ensure_tokens(self) -> Settings:
         """A copy with random tokens where none were set (for ``livepilot demo``)."""
         update: dict[str, SecretStr] = {}
@@ -176,3 +318,29 @@ class Settings(BaseSettings):
         if self.overlay_key is None:
             update["overlay_key"] = SecretStr(secrets.token_urlsafe(12))
         return self.model_copy(update=update) if update else self
+
+
+def _check_unique(
+    team: Sequence[Moderator], console: SecretStr | None, overlay: SecretStr | None
+) -> None:
+    """Every name and token once, and no moderator token that is also a shared one: a
+    token must say who is acting."""
+    names: set[str] = set()
+    tokens: dict[str, str] = {}
+    shared = {
+        "the console token (LIVEPILOT_CONSOLE_TOKEN)": console,
+        "the overlay key (LIVEPILOT_OVERLAY_KEY)": overlay,
+    }
+    for moderator in team:
+        if moderator.name in names:
+            raise ValueError(f"moderator {moderator.name!r} is listed twice")
+        names.add(moderator.name)
+        token = moderator.token.get_secret_value()
+        if token in tokens:
+            raise ValueError(
+                f"moderators {tokens[token]!r} and {moderator.name!r} have the same token"
+            )
+        tokens[token] = moderator.name
+        for what, secret in shared.items():
+            if secret is not None and secret.get_secret_value() == token:
+                raise ValueError(f"moderator {moderator.name!r} has the same token as {what}")

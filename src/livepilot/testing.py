@@ -41,11 +41,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "TEST_CONSOLE_TOKEN",
+    "TEST_MODERATORS",
+    "TEST_MODERATOR_TOKENS",
     "TEST_OVERLAY_KEY",
     "EventFactory",
     "FakeClock",
     "GatedSource",
     "ListSink",
+    "OpenSource",
     "RunningServer",
     "running_server",
     "settings_for_tests",
@@ -150,6 +153,18 @@ class ListSink:
 
 TEST_CONSOLE_TOKEN = "console-secret-token"
 TEST_OVERLAY_KEY = "overlay-read-only-key"
+#: One moderator per role, by name: ``lena`` (lead), ``mia`` (moderator), ``otto``
+#: (observer). ``settings_for_tests(moderators=TEST_MODERATORS)`` signs them in.
+TEST_MODERATOR_TOKENS = {
+    "lena": "lena-lead-token-0001",
+    "mia": "mia-moderator-token-0002",
+    "otto": "otto-observer-token-0003",
+}
+TEST_MODERATORS = (
+    f"lena:lead:{TEST_MODERATOR_TOKENS['lena']},"
+    f"mia:moderator:{TEST_MODERATOR_TOKENS['mia']},"
+    f"otto:observer:{TEST_MODERATOR_TOKENS['otto']}"
+)
 
 
 @dataclass
@@ -232,3 +247,17 @@ class GatedSource:
         await self.gate.wait()
         async for event in self._source.events():
             yield event
+
+
+class OpenSource:
+    """Delivers the given events, then stays connected and quiet until the stream is
+    stopped: a live stream whose chat went silent, so commands still reach its stages."""
+
+    def __init__(self, stream: str, events: Sequence[LiveEvent]) -> None:
+        self.stream = stream
+        self._events = tuple(events)
+
+    async def events(self) -> AsyncIterator[LiveEvent]:
+        for event in self._events:
+            yield event
+        await asyncio.Event().wait()  # until the runner cancels the source

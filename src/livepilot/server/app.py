@@ -3,14 +3,21 @@
 GET  /healthz                liveness (no auth)
 GET  /readyz                 200 once streams run and the bus is up, else 503 (no auth)
 GET  /metrics                Prometheus text format (no auth: scrape on a private network)
-GET  /                       the console page                        console token
-GET  /api/streams            stream states                           console token
-GET  /api/recent?limit=N     recent wire messages                    console token
-GET  /api/audit              moderator actions                       console token
-POST /api/commands           a moderator action → the stream's stages console token
-WS   /ws/console             every event, insight, alarm, prompt     console token
+GET  /                       the console page                        console
+GET  /api/me                 who is signed in, and what they may do  console
+GET  /api/streams            stream states                           console
+GET  /api/recent?limit=N     recent wire messages                    console
+GET  /api/audit              moderator actions                       console
+POST /api/commands           a moderator action → the stream's stages console, by role
+WS   /ws/console             every event, insight, alarm, prompt;    console, commands
+                             command frames in                       by role
 GET  /overlay/{name}         an OBS overlay page                     overlay key
 WS   /ws/overlay/{name}      the subset that overlay needs           overlay key
+
+"console" is the shared console token or any moderator's token (observers included);
+whatever opens the console also opens the overlays. Commands are checked against the
+sender's role (``livepilot.server.auth.ACTION_GROUPS``), and a moderator token fixes the
+name they are recorded under.
 """
 
 from __future__ import annotations
@@ -36,7 +43,7 @@ from livepilot.bus.base import Bus
 from livepilot.events import CommandEvent
 from livepilot.metrics import Metrics
 from livepilot.server.audience import OVERLAY_KINDS
-from livepilot.server.auth import Role, role_of
+from livepilot.server.auth import Authenticator, ModeratorRole, Principal
 from livepilot.server.hub import Hub
 from livepilot.service import VIEWS, StreamService
 from livepilot.settings import Settings
@@ -56,7 +63,10 @@ class CommandBody(BaseModel):
     stream: str = Field(min_length=1)
     action: str = Field(min_length=1, max_length=40, pattern=r"^[a-z][a-z_]*$")
     target: str = Field(default="", max_length=200)
-    by: str = Field(default="moderator", min_length=1, max_length=80)
+    #: Who acts. With a moderator token it is that moderator's name (leave it out, or send
+    #: the same name); with the shared console token it is whatever the client says,
+    #: ``"console"`` if it says nothing.
+    by: str | None = Field(default=None, min_length=1, max_length=80)
     args: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -81,6 +91,7 @@ def create_app(
         coalesce_ms=settings.coalesce_ms,
         overlay_hold_ms=settings.overlay_hold_ms,
     )
+    auth = Authenticator(settings.console_token, settings.overlay_key, settings.moderators)
     overlays = overlays_dir or settings.overlays_dir
     audit: deque[dict[str, Any]] = deque(maxlen=10_000)
     command_ids = itertools.count(1)
@@ -123,28 +134,30 @@ def create_app(
     app.state.ready = False
     app.state.hub = hub
 
-    def require(request: Request, role: Role) -> Role:
-        granted = role_of(request, settings.console_token, settings.overlay_key)
-        if granted is Role.CONSOLE or granted is role:
-            return granted
+    def unauthorized(what: str) -> HTTPException:
         metrics.auth_failures.labels("http").inc()
-        raise HTTPException(
+        return HTTPException(
             status_code=401,
-            detail=f"a valid {'console token' if role is Role.CONSOLE else 'overlay key'} "
-            "is required (?token=… or Authorization: Bearer …)",
+            detail=f"a valid {what} is required (?token=… or Authorization: Bearer …)",
             headers={"WWW-Authenticate": "Bearer"},
         )
 
     # Dependencies run before the body is parsed: no token → 401, never a 422 that
     # tells an anonymous caller about the API's shape.
-    def console_auth(request: Request) -> None:
-        require(request, Role.CONSOLE)
+    def console_auth(request: Request) -> Principal:
+        principal = auth.principal(request)
+        if principal is None:
+            raise unauthorized("console token or moderator token")
+        return principal
 
     def overlay_auth(request: Request) -> None:
-        require(request, Role.OVERLAY)
+        if auth.access(request) is None:
+            raise unauthorized("overlay key")
 
     console_only = [Depends(console_auth)]
     overlay_only = [Depends(overlay_auth)]
+    # Handlers that need to know who asks take ``principal: Principal = signed_in``.
+    signed_in = Depends(console_auth)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -164,6 +177,17 @@ def create_app(
     @app.get("/", response_class=HTMLResponse, dependencies=console_only)
     async def console() -> HTMLResponse:
         return HTMLResponse(console_page, headers={"Cache-Control": "no-store"})
+
+    @app.get("/api/me")
+    async def me(principal: Principal = signed_in) -> dict[str, Any]:
+        """Who the credential belongs to and which action groups the console may offer."""
+        return {
+            "name": principal.name,
+            "role": str(principal.role),
+            "verified": principal.verified,
+            "can": principal.groups(),
+            "actions": principal.actions(),
+        }
 
     @app.get("/api/streams", dependencies=console_only)
     async def streams() -> list[dict[str, Any]]:
@@ -193,7 +217,27 @@ def create_app(
     async def audit_log() -> list[dict[str, Any]]:
         return list(audit)
 
-    async def submit(body: CommandBody) -> CommandEvent:
+    def authorize(body: CommandBody, principal: Principal) -> str:
+        """The name the command runs under, or 403 saying what the role does not allow."""
+        who = principal.name or "the console token"
+        if principal.role is ModeratorRole.OBSERVER:
+            refusal = f"{who} is an observer: observers can watch but not run {body.action!r}"
+        elif not principal.may(body.action):
+            refusal = f"{who} ({principal.role}) may not run {body.action!r}: it needs a lead"
+        elif principal.name is not None and body.by not in (None, principal.name):
+            refusal = (
+                f"signed in as {principal.name!r}: cannot act as {body.by!r} "
+                "(leave 'by' out or send your own name)"
+            )
+        else:
+            return principal.name or body.by or "console"
+        log.warning("refused: %s on %s (%s)", body.action, body.stream, refusal)
+        raise HTTPException(403, refusal)
+
+    async def submit(body: CommandBody, principal: Principal) -> CommandEvent:
+        by = authorize(body, principal)
+        if service is not None and body.stream not in service.runners:
+            raise HTTPException(404, f"no stream {body.stream!r}")
         now = time.time()
         command = CommandEvent(
             id=f"cmd-{int(now)}-{next(command_ids)}",
@@ -202,19 +246,26 @@ def create_app(
             received=now,
             action=body.action,
             target=body.target,
-            by=body.by,
+            by=by,
             args=body.args,
         )
-        if service is not None and body.stream not in service.runners:
-            raise HTTPException(404, f"no stream {body.stream!r}")
-        audit.append({"at": now, **body.model_dump()})
-        log.info("audit: %s %s %s on %s", body.by, body.action, body.target, body.stream)
+        audit.append(
+            {
+                "at": now,
+                **body.model_dump(),
+                "by": by,
+                "role": str(principal.role),
+                "verified": principal.verified,
+            }
+        )
+        log.info("audit: %s (%s) %s %s on %s", by, principal.role, body.action, body.target,
+                 body.stream)
         await bus.send_command(command)
         return command
 
-    @app.post("/api/commands", status_code=202, dependencies=console_only)
-    async def post_command(body: CommandBody) -> dict[str, str]:
-        command = await submit(body)
+    @app.post("/api/commands", status_code=202)
+    async def post_command(body: CommandBody, principal: Principal = signed_in) -> dict[str, str]:
+        command = await submit(body, principal)
         return {"id": command.id}
 
     @app.get("/overlay/{name}", response_class=HTMLResponse, dependencies=overlay_only)
@@ -242,15 +293,16 @@ def create_app(
 
     @app.websocket("/ws/console")
     async def ws_console(ws: WebSocket) -> None:
-        if role_of(ws, settings.console_token, settings.overlay_key) is not Role.CONSOLE:
-            await reject(ws, "console token")
+        principal = auth.principal(ws)
+        if principal is None:
+            await reject(ws, "console token or moderator token")
             return
         await ws.accept()
 
         async def on_frame(text: str) -> str:
             try:
                 body = CommandBody.model_validate_json(text)
-                command = await submit(body)
+                command = await submit(body, principal)
                 reply: dict[str, Any] = {"type": "ack", "id": command.id}
             except ValidationError as exc:
                 metrics.bad_input.labels("websocket").inc()
@@ -260,7 +312,7 @@ def create_app(
                     "field": ".".join(str(p) for p in exc.errors()[0]["loc"]),
                 }
             except HTTPException as exc:
-                reply = {"type": "error", "message": str(exc.detail)}
+                reply = {"type": "error", "status": exc.status_code, "message": str(exc.detail)}
             return json.dumps(reply)
 
         backlog = bus.recent(settings.backlog)
@@ -268,7 +320,7 @@ def create_app(
 
     @app.websocket("/ws/overlay/{name}")
     async def ws_overlay(ws: WebSocket, name: str) -> None:
-        if role_of(ws, settings.console_token, settings.overlay_key) is None:
+        if auth.access(ws) is None:
             await reject(ws, "overlay key")
             return
         kinds = OVERLAY_KINDS.get(name)
