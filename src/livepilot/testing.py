@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import os
 import socket
+import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -33,6 +35,7 @@ from livepilot.wire import WireMessage
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
+    from playwright.async_api import Browser
 
     from livepilot.bus.base import Bus
     from livepilot.metrics import Metrics
@@ -50,6 +53,8 @@ __all__ = [
     "ListSink",
     "OpenSource",
     "RunningServer",
+    "ScriptedSource",
+    "chromium",
     "running_server",
     "settings_for_tests",
 ]
@@ -261,3 +266,52 @@ class OpenSource:
         for event in self._events:
             yield event
         await asyncio.Event().wait()  # until the runner cancels the source
+
+
+class ScriptedSource:
+    """A live stream whose chat the test writes while a page watches; never ends."""
+
+    def __init__(self, stream: str) -> None:
+        self.stream = stream
+        self.make = EventFactory(FakeClock(time.time()), stream=stream)
+        self._queue: asyncio.Queue[LiveEvent] = asyncio.Queue()
+
+    def chat(self, user: str, text: str) -> None:
+        self._queue.put_nowait(self.make.chat(user, text))
+
+    async def events(self) -> AsyncIterator[LiveEvent]:
+        while True:
+            yield await self._queue.get()
+
+
+#: Flags that run Debian's chromium headless in a container.
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+)
+
+
+@contextlib.asynccontextmanager
+async def chromium() -> AsyncIterator[Browser]:
+    """A headless Chromium driven by Playwright (the ``test`` extra): the binary at
+    ``LIVEPILOT_TEST_CHROMIUM`` (default Debian's ``/usr/bin/chromium``), never a download.
+    """
+    from playwright.async_api import async_playwright
+
+    path = os.environ.get("LIVEPILOT_TEST_CHROMIUM", "/usr/bin/chromium")
+    if not os.access(path, os.X_OK):
+        raise RuntimeError(
+            f"Chromium not found at {path}: run the tests with ./dev test, which installs "
+            "Debian's chromium, or set LIVEPILOT_TEST_CHROMIUM"
+        )
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=path, args=list(CHROMIUM_FLAGS))
+        try:
+            yield browser
+        finally:
+            await browser.close()

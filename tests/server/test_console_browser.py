@@ -9,35 +9,17 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser
 
 from livepilot.events import LiveEvent
 from livepilot.sources.simulator import Simulator
-from livepilot.testing import TEST_CONSOLE_TOKEN, TEST_OVERLAY_KEY, running_server
-
-CHROMIUM = os.environ.get("LIVEPILOT_TEST_CHROMIUM", "/usr/bin/chromium")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from livepilot.testing import TEST_CONSOLE_TOKEN, TEST_OVERLAY_KEY, chromium, running_server
 
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(
-            f"Chromium not found at {CHROMIUM}: run the tests with ./dev test, which "
-            "installs Debian's chromium, or set LIVEPILOT_TEST_CHROMIUM"
-        )
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield browser
-        await browser.close()
+    async with chromium() as launched:
+        yield launched
 
 
 class SlowSimulator:

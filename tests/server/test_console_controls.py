@@ -7,39 +7,25 @@ is waited on for what it shows, never for a fixed time.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
 import re
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, Route, WebSocket, async_playwright, expect
+from playwright.async_api import Browser, Page, Route, WebSocket, expect
 
 from livepilot.cli.streams import demo_settings
-from livepilot.events import LiveEvent
 from livepilot.testing import (
     TEST_CONSOLE_TOKEN,
-    EventFactory,
-    FakeClock,
     RunningServer,
+    ScriptedSource,
+    chromium,
     running_server,
     settings_for_tests,
 )
 
-CHROMIUM = os.environ.get("LIVEPILOT_TEST_CHROMIUM", "/usr/bin/chromium")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 STREAM = "show"
 #: Page waits: generous for a loaded CI machine; a passing run takes a fraction of it.
 WAIT = 8_000
@@ -47,31 +33,10 @@ WAIT = 8_000
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(
-            f"Chromium not found at {CHROMIUM}: run the tests with ./dev test, which "
-            "installs Debian's chromium, or set LIVEPILOT_TEST_CHROMIUM"
-        )
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield browser
-        await browser.close()
+    async with chromium() as launched:
+        yield launched
 
 
-class ScriptedStream:
-    """A live stream whose events the test writes, one at a time, while the page watches."""
-
-    def __init__(self, stream: str = STREAM) -> None:
-        self.stream = stream
-        self.make = EventFactory(FakeClock(time.time()), stream=stream)
-        self._queue: asyncio.Queue[LiveEvent] = asyncio.Queue()
-
-    def chat(self, user: str, text: str) -> None:
-        self._queue.put_nowait(self.make.chat(user, text))
-
-    async def events(self) -> AsyncIterator[LiveEvent]:
-        while True:
-            yield await self._queue.get()
 
 
 #: Each open console page's WebSocket, to read the frames it sends.
@@ -118,7 +83,7 @@ def bar(page: Page, option: int) -> Any:
 
 @pytest.mark.timeout(30)
 async def test_poll_from_the_form_counts_chat_votes_live_and_closes(browser: Browser) -> None:
-    source = ScriptedStream()
+    source = ScriptedSource(STREAM)
     async with running_server([source]) as srv:
         page = await open_console(browser, srv)
         await expect(page.locator("#poll")).to_contain_text("no poll yet", timeout=WAIT)
@@ -158,7 +123,7 @@ async def test_poll_from_the_form_counts_chat_votes_live_and_closes(browser: Bro
 
 @pytest.mark.timeout(30)
 async def test_giveaway_counts_entrants_and_draws_an_eligible_winner(browser: Browser) -> None:
-    source = ScriptedStream()
+    source = ScriptedSource(STREAM)
     async with running_server([source]) as srv:
         page = await open_console(browser, srv)
         await expect(page.locator("#giveaway")).to_contain_text("no giveaway yet", timeout=WAIT)
@@ -186,7 +151,7 @@ async def test_demo_run_of_show_starts_ticks_and_moves_to_the_next_segment(
 ) -> None:
     settings = demo_settings(settings_for_tests())
     assert settings.run_of_show is not None and settings.run_of_show.name == "run-of-show.yaml"
-    async with running_server([ScriptedStream()], settings=settings) as srv:
+    async with running_server([ScriptedSource(STREAM)], settings=settings) as srv:
         page = await open_console(browser, srv)
         current = page.locator("#ros-current")
         await expect(current).to_contain_text("not started", timeout=WAIT)
@@ -223,7 +188,7 @@ async def test_demo_run_of_show_starts_ticks_and_moves_to_the_next_segment(
 
 @pytest.mark.timeout(30)
 async def test_refused_commands_show_their_reason_on_the_page(browser: Browser) -> None:
-    async with running_server([ScriptedStream()]) as srv:
+    async with running_server([ScriptedSource(STREAM)]) as srv:
         page = await open_console(browser, srv)
         toast = page.locator("#toast")
         # refused by the server: the error frame's message, named by its action
@@ -249,7 +214,7 @@ async def sent_frame(page: Page, selector: str) -> dict[str, Any]:
 
 @pytest.mark.timeout(30)
 async def test_api_me_names_who_is_signed_in_and_decides_the_controls(browser: Browser) -> None:
-    source = ScriptedStream()
+    source = ScriptedSource(STREAM)
     async with running_server([source]) as srv:
         source.chat("anna", "hallo zusammen")
         hide = "#chat .msg:not(.other) button[data-act=hide]"

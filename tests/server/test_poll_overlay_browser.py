@@ -7,29 +7,23 @@ Every wait is for what the page shows, never for a fixed time.
 
 from __future__ import annotations
 
-import asyncio
-import os
 import re
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
-from livepilot.events import LiveEvent
 from livepilot.testing import (
     TEST_CONSOLE_TOKEN,
     TEST_OVERLAY_KEY,
-    EventFactory,
-    FakeClock,
     RunningServer,
+    ScriptedSource,
+    chromium,
     running_server,
 )
 
-CHROMIUM = os.environ.get("LIVEPILOT_TEST_CHROMIUM", "/usr/bin/chromium")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 STREAM = "show"
 #: Page waits: generous for a loaded CI machine; a passing run takes a fraction of it.
 WAIT = 8_000
@@ -37,31 +31,10 @@ WAIT = 8_000
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(
-            f"Chromium not found at {CHROMIUM}: run the tests with ./dev test, which "
-            "installs Debian's chromium, or set LIVEPILOT_TEST_CHROMIUM"
-        )
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield browser
-        await browser.close()
+    async with chromium() as launched:
+        yield launched
 
 
-class ScriptedStream:
-    """A live stream whose chat the test writes while the overlay watches."""
-
-    def __init__(self, stream: str = STREAM) -> None:
-        self.stream = stream
-        self.make = EventFactory(FakeClock(time.time()), stream=stream)
-        self._queue: asyncio.Queue[LiveEvent] = asyncio.Queue()
-
-    def chat(self, user: str, text: str) -> None:
-        self._queue.put_nowait(self.make.chat(user, text))
-
-    async def events(self) -> AsyncIterator[LiveEvent]:
-        while True:
-            yield await self._queue.get()
 
 
 async def command(srv: RunningServer, action: str, **args: Any) -> None:
@@ -96,7 +69,7 @@ def pct(page: Page, option: int) -> Any:
 
 @pytest.mark.timeout(30)
 async def test_the_poll_overlay_shows_live_bars_and_the_result(browser: Browser) -> None:
-    source = ScriptedStream()
+    source = ScriptedSource(STREAM)
     async with running_server([source]) as srv:
         page = await open_overlay(browser, srv)
         poll = page.locator(".tally.poll")
@@ -130,7 +103,7 @@ async def test_the_poll_overlay_shows_live_bars_and_the_result(browser: Browser)
 
 @pytest.mark.timeout(30)
 async def test_the_poll_overlay_shows_the_giveaway_and_its_winner(browser: Browser) -> None:
-    source = ScriptedStream()
+    source = ScriptedSource(STREAM)
     async with running_server([source]) as srv:
         page = await open_overlay(browser, srv)
         giveaway = page.locator(".tally.giveaway")
@@ -163,7 +136,7 @@ async def test_the_console_show_tab_follows_tallies_without_reading_the_api(
 ) -> None:
     """With ``GET …/polls`` failing, the Show tab's poll panel still follows the votes:
     the socket's tally messages alone update it."""
-    source = ScriptedStream()
+    source = ScriptedSource(STREAM)
     async with running_server([source]) as srv:
         page = await browser.new_page(viewport={"width": 1280, "height": 720})
         await page.route(f"**/api/streams/{STREAM}/polls?*", lambda route: route.abort())
