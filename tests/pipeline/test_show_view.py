@@ -62,7 +62,7 @@ def test_before_the_start_the_view_lists_the_plan_and_no_current_segment() -> No
     assert [(s["name"], s["minutes"], s["poll"]) for s in view["segments"]] == [
         ("Intro", 5, False), ("Produkt", 10, True),
     ]
-    assert view["current"] is None
+    assert view["current"] is None and view["finished_at"] is None
     assert view["next_question"] == "Was wollt ihr sehen?"
     json.dumps(view)  # JSON-ready as it is
 
@@ -100,4 +100,7 @@ def test_next_segment_and_overrun_show_in_the_view() -> None:
     assert current["cta"] is None
     assert show.view()["next"] is None
     show.command("segment_next")  # after the last segment the show is finished
-    assert show.view()["current"] is None
+    finished = show.view()
+    assert finished["current"] is None and finished["finished_at"] is not None
+    show.command("segment_start")  # and can start again
+    assert show.view()["finished_at"] is None and show.view()["current"]["name"] == "Intro"

@@ -108,6 +108,8 @@ class ShowTracker:
         self.plan = plan
         self.index: int | None = None
         self.started_at: float | None = None
+        #: When the last segment was left with ``advance``; ``None`` before and while live.
+        self.finished_at: float | None = None
         self._warned = False
         self._overrun = False
         self._last_cta = 0.0
@@ -129,6 +131,7 @@ class ShowTracker:
             fresh._overrun = self._overrun
             fresh._last_cta = self._last_cta
             fresh._question = self._question
+        fresh.finished_at = self.finished_at
         return fresh
 
     @property
@@ -149,6 +152,7 @@ class ShowTracker:
         notes = self._end(now)
         self.index = index
         self.started_at = now
+        self.finished_at = None
         self._warned = False
         self._overrun = False
         self._last_cta = now
@@ -168,6 +172,7 @@ class ShowTracker:
         notes.append(ShowNote("finished", last, len(self.plan.segments) - 1, now))
         self.index = None
         self.started_at = None
+        self.finished_at = now
         return notes
 
     def _end(self, now: float) -> list[ShowNote]:
@@ -265,6 +270,7 @@ class ShowTracker:
                 for i, s in enumerate(plan.segments)
             ],
             "current": current,
+            "finished_at": self.finished_at,
             "next": upcoming.name if upcoming is not None else None,
             "next_question": pool[self._question % len(pool)] if pool else None,
             "questions": list(plan.questions),
