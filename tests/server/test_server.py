@@ -175,6 +175,13 @@ async def test_commands_are_validated_audited_and_delivered_to_the_stream() -> N
             assert bad.status_code == 422
             unknown = await http.post("/api/commands", json={"stream": "nope", "action": "hide"})
             assert unknown.status_code == 404
+            # arguments a stage could only log are refused here, with the reason
+            one_option = await http.post("/api/commands", json={
+                "stream": "demo", "action": "poll_start",
+                "args": {"question": "Farbe?", "options": ["Blau"]},
+            })
+            assert one_option.status_code == 422
+            assert "poll_start: args.options" in one_option.json()["detail"]
             ok = await http.post(
                 "/api/commands",
                 json={"stream": "demo", "action": "hide", "target": "demo-5", "by": "mod-anna"},
@@ -186,11 +193,13 @@ async def test_commands_are_validated_audited_and_delivered_to_the_stream() -> N
         ]
         async with connect(f"{srv.ws}/ws/console?token={CONSOLE_TOKEN}", compression=None) as ws:
             await ws.send("{not json")
+            await ws.send(json.dumps({"stream": "demo", "action": "giveaway_start"}))
             await ws.send(json.dumps({"stream": "demo", "action": "strike", "target": "u1"}))
             replies: list[dict[str, Any]] = []
-            while len([r for r in replies if r["type"] in ("ack", "error")]) < 2:
+            while len([r for r in replies if r["type"] in ("ack", "error")]) < 3:
                 replies.extend(json.loads(await asyncio.wait_for(ws.recv(), 5)))
         errors = [r for r in replies if r["type"] == "error"]
         acks = [r for r in replies if r["type"] == "ack"]
-        assert len(errors) == 1 and "bad command frame" in errors[0]["message"]
+        assert len(errors) == 2 and "bad command frame" in errors[0]["message"]
+        assert "giveaway_start: args.keyword: Field required" in errors[1]["message"]
         assert len(acks) == 1

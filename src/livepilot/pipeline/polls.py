@@ -37,8 +37,9 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ValidationError
 
+from livepilot.commands import PollPlan, vote_key
 from livepilot.events import ChatEvent, CommandEvent, DeleteEvent, LiveEvent, User
 from livepilot.insights import Alarm, AlarmState, Prompt, Severity, Tally, TallyOption
 from livepilot.pipeline.prompts import ACK, DISMISS, render
@@ -72,33 +73,10 @@ TALLY_INTERVAL = 0.5
 TALLY_REFRESH = 5.0
 
 _NUMBER_VOTE = re.compile(r"^[!#]?\s*(\d{1,2})\s*[!.]*$")
-_EDGE = re.compile(r"^[\s!#.?,:;\"'„“”]+|[\s!.?,:;\"'„“”]+$")
 _WORD = re.compile(r"\w+")
 
 
-def _norm(text: str) -> str:
-    return _EDGE.sub("", text).casefold()
-
-
-class PollPlan(BaseModel):
-    """A prepared poll: the question, 2–9 options, and extra keywords per option."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    question: str = Field(min_length=1)
-    options: tuple[str, ...] = Field(min_length=2, max_length=9)
-    #: Option text → extra words that also vote for it (``{"Blau": ["blue", "💙"]}``).
-    keywords: dict[str, tuple[str, ...]] = Field(default_factory=dict)
-
-    @model_validator(mode="after")
-    def _check(self) -> PollPlan:
-        if len({_norm(o) for o in self.options}) != len(self.options):
-            raise ValueError(f"poll options must be distinct, got {list(self.options)}")
-        unknown = [k for k in self.keywords if k not in self.options]
-        if unknown:
-            raise ValueError(f"keywords for unknown option(s) {unknown}; options: "
-                             f"{list(self.options)}")
-        return self
+_norm = vote_key
 
 
 def parse_vote(plan: PollPlan, text: str) -> int | None:

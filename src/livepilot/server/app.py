@@ -40,6 +40,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from livepilot.bus.base import Bus
+from livepilot.commands import CommandArgsError, check_args
 from livepilot.events import CommandEvent
 from livepilot.metrics import Metrics
 from livepilot.server.audience import OVERLAY_KINDS
@@ -236,6 +237,11 @@ def create_app(
 
     async def submit(body: CommandBody, principal: Principal) -> CommandEvent:
         by = authorize(body, principal)
+        try:
+            check_args(body.action, body.args)
+        except CommandArgsError as exc:  # refused here: a stage could only log it
+            metrics.bad_input.labels("command").inc()
+            raise HTTPException(422, str(exc)) from None
         if service is not None and body.stream not in service.runners:
             raise HTTPException(404, f"no stream {body.stream!r}")
         now = time.time()
