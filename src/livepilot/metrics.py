@@ -64,6 +64,13 @@ class Metrics:
             ["where"],
             registry=r,
         )
+        self.commands = Counter(
+            "livepilot_commands",
+            "Moderator commands by outcome: sent, forbidden (role), invalid (arguments), "
+            "no_stream; actions outside the known table count as 'other'",
+            ["action", "outcome"],
+            registry=r,
+        )
         self.stream_up = Gauge(
             "livepilot_stream_connected", "1 while the source is connected", ["stream"], registry=r
         )

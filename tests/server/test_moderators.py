@@ -179,7 +179,13 @@ async def test_rest_commands_follow_the_role_and_the_audit_shows_the_verified_na
                                 args={"keyword": "win"})
             shared_anonymous = await post(http, CONSOLE_TOKEN, "approve", target="demo-3")
             audit = (await http.get("/api/audit", headers=bearer(OTTO))).json()
+            counted = (await http.get("/metrics")).text
     assert observer.status_code == 403 and "observer" in observer.json()["detail"]
+    # refusals are counted for Grafana; unlisted actions share one label value
+    for action, outcome, n in (("hide", "forbidden", 1), ("poll_start", "forbidden", 1),
+                               ("other", "forbidden", 1), ("strike", "forbidden", 1),
+                               ("hide", "sent", 1), ("poll_start", "sent", 1)):
+        assert f'livepilot_commands_total{{action="{action}",outcome="{outcome}"}} {n}.0' in counted
     assert mod_poll.status_code == 403
     assert "mia (moderator) may not run 'poll_start'" in mod_poll.json()["detail"]
     assert mod_unlisted.status_code == 403

@@ -182,6 +182,9 @@ async def test_commands_are_validated_audited_and_delivered_to_the_stream() -> N
             })
             assert one_option.status_code == 422
             assert "poll_start: args.options" in one_option.json()["detail"]
+            counted = (await http.get("/metrics")).text
+            assert 'livepilot_commands_total{action="poll_start",outcome="invalid"} 1.0' in counted
+            assert 'livepilot_commands_total{action="hide",outcome="no_stream"} 1.0' in counted
             ok = await http.post(
                 "/api/commands",
                 json={"stream": "demo", "action": "hide", "target": "demo-5", "by": "mod-anna"},

@@ -44,7 +44,7 @@ from livepilot.commands import CommandArgsError, check_args
 from livepilot.events import CommandEvent
 from livepilot.metrics import Metrics
 from livepilot.server.audience import OVERLAY_KINDS
-from livepilot.server.auth import Authenticator, ModeratorRole, Principal
+from livepilot.server.auth import Authenticator, ModeratorRole, Principal, group_of
 from livepilot.server.hub import Hub
 from livepilot.service import VIEWS, StreamService
 from livepilot.settings import Settings
@@ -235,14 +235,24 @@ def create_app(
         log.warning("refused: %s on %s (%s)", body.action, body.stream, refusal)
         raise HTTPException(403, refusal)
 
+    def count(body: CommandBody, outcome: str) -> None:
+        action = body.action if group_of(body.action) is not None else "other"
+        metrics.commands.labels(action, outcome).inc()
+
     async def submit(body: CommandBody, principal: Principal) -> CommandEvent:
-        by = authorize(body, principal)
+        try:
+            by = authorize(body, principal)
+        except HTTPException:
+            count(body, "forbidden")
+            raise
         try:
             check_args(body.action, body.args)
         except CommandArgsError as exc:  # refused here: a stage could only log it
             metrics.bad_input.labels("command").inc()
+            count(body, "invalid")
             raise HTTPException(422, str(exc)) from None
         if service is not None and body.stream not in service.runners:
+            count(body, "no_stream")
             raise HTTPException(404, f"no stream {body.stream!r}")
         now = time.time()
         command = CommandEvent(
@@ -267,6 +277,7 @@ def create_app(
         log.info("audit: %s (%s) %s %s on %s", by, principal.role, body.action, body.target,
                  body.stream)
         await bus.send_command(command)
+        count(body, "sent")
         return command
 
     @app.post("/api/commands", status_code=202)
