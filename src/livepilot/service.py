@@ -22,7 +22,7 @@ from livepilot.pipeline.runner import StreamRunner
 from livepilot.settings import Settings
 from livepilot.sources.base import Source
 
-__all__ = ["VIEWS", "StreamService"]
+__all__ = ["KEYED_VIEWS", "VIEWS", "StreamService"]
 
 
 def _dump(value: Any) -> Any:
@@ -44,6 +44,14 @@ VIEWS: dict[str, tuple[str, Callable[[Any, float], Any]]] = {
     "questions": ("questions", lambda stage, now: stage.snapshot()),
     "kpi": ("questions", lambda stage, now: stage.kpi()),
     "toxicity": ("toxicity", lambda stage, now: stage.status),
+    "users": ("moderation", lambda stage, now: stage.watch_list(now)),
+}
+
+#: Views of one item in a stage's state: view name → (stage name, reader(stage, key, now)),
+#: served at ``…/{view}/{key}``. ``users/{user_id}`` is one user's strike state; an unknown
+#: key reads as a clean state, not an error.
+KEYED_VIEWS: dict[str, tuple[str, Callable[[Any, str, float], Any]]] = {
+    "users": ("moderation", lambda stage, key, now: stage.user_state(key, now)),
 }
 
 log = logging.getLogger(__name__)
@@ -88,6 +96,14 @@ class StreamService:
         """
         stage_name, read = VIEWS[name]
         return read(self._runners[stream].pipeline.stage(stage_name), now)
+
+    def keyed_view(self, stream: str, name: str, key: str, now: float) -> Any:
+        """One item of a stage's live state, e.g. one user's strikes (see :data:`KEYED_VIEWS`).
+
+        Raises ``KeyError`` for an unknown stream, view, or a stage not in the chain.
+        """
+        stage_name, read = KEYED_VIEWS[name]
+        return read(self._runners[stream].pipeline.stage(stage_name), key, now)
 
     def status(self) -> list[dict[str, Any]]:
         return [

@@ -176,3 +176,78 @@ def test_runs_after_the_real_filters_in_the_default_chain() -> None:
     assert insight.action is Action.TIMEOUT and insight.hidden
     assert any(r.text.startswith("@troll: strike score 3.0 (2 hits in 1 min)")
                for r in insight.reasons)
+
+
+def test_user_state_of_an_unknown_user_is_a_clean_zero_state(room: Room) -> None:
+    assert room.stage.user_state("id-nobody", room.clock.now()) == {
+        "user_id": "id-nobody",
+        "handle": "",
+        "score": 0.0,
+        "hits": 0,
+        "step": None,
+        "recommended": None,
+        "reason": "no strikes",
+        "hidden": False,
+        "blocked": False,
+        "blocked_by": None,
+    }
+    assert room.stage.tracked_users == 0  # reading does not create state
+
+
+def test_user_state_shows_the_score_decaying_with_the_clock(room: Room) -> None:
+    room.chat("anna", "[threat] x", after=0)
+    room.chat("anna", "[toxic] y", after=60)
+    state = room.stage.user_state("id-anna", room.clock.now())
+    assert state["handle"] == "anna"
+    assert state["score"] == 2.9  # 2 decayed for a minute (1.87), plus 1; one decimal
+    assert state["hits"] == 2
+    assert (state["step"], state["recommended"]) == ("hide", "hide from overlays")
+    assert state["reason"] == "@anna: strike score 2.9 (2 hits in 1 min) → hide from overlays"
+    assert state["hidden"] and not state["blocked"]
+
+    later = room.stage.user_state("id-anna", room.clock.now() + 600)  # one half-life
+    assert later["score"] == 1.4  # 2.87 halved
+    assert (later["step"], later["hidden"]) == ("note", False)
+    much_later = room.stage.user_state("id-anna", room.clock.now() + 3 * 3600)
+    assert much_later["score"] == 0.0 and much_later["step"] is None
+    assert much_later["hits"] == 0 and much_later["reason"] == "no strikes"
+
+
+def test_user_state_reflects_strike_pardon_block_and_unblock(room: Room) -> None:
+    now = room.clock.now
+    room.command("strike", "id-eve", points=3, handle="eve")
+    state = room.stage.user_state("id-eve", now())
+    assert (state["score"], state["hits"], state["step"]) == (3.0, 1, "timeout")
+    assert state["recommended"] == "timeout in the TikTok app" and state["handle"] == "eve"
+    room.command("strike", "id-eve")
+    assert room.stage.user_state("id-eve", now())["score"] == 4.0
+    room.command("block", "id-eve")
+    blocked = room.stage.user_state("id-eve", now())
+    assert blocked["blocked"] and blocked["blocked_by"] == "@mod_lisa" and blocked["hidden"]
+    room.command("pardon", "id-eve")
+    pardoned = room.stage.user_state("id-eve", now())
+    assert (pardoned["score"], pardoned["blocked"], pardoned["hidden"]) == (0.0, False, False)
+    room.command("block", "id-eve")
+    room.command("unblock", "id-eve")
+    assert room.stage.user_state("id-eve", now())["blocked_by"] is None
+    # a block alone (no strikes) still hides the user's messages
+    room.command("ban", "id-zed")
+    zed = room.stage.user_state("id-zed", now())
+    assert zed["hidden"] and zed["score"] == 0.0 and zed["reason"] == "no strikes"
+
+
+def test_watch_list_puts_blocks_first_then_the_highest_scores(room: Room) -> None:
+    room.chat("low", "[spam] x")
+    room.chat("high", "[threat] x")
+    room.chat("mid", "[toxic] x")
+    room.command("block", "id-quiet")
+    room.command("strike", "id-gone", points=1)
+    room.clock.advance(7 * 3600)  # every score decays to nothing; a block stays
+    room.chat("high", "[threat] again", after=0)
+    room.chat("mid", "[toxic] again", after=0)
+    room.chat("low", "[spam] again", after=0)
+    order = [u["user_id"] for u in room.stage.watch_list(room.clock.now())]
+    assert order == ["id-quiet", "id-high", "id-mid", "id-low"]
+    assert [u["user_id"] for u in room.stage.watch_list(room.clock.now(), limit=2)] == [
+        "id-quiet", "id-high"
+    ]

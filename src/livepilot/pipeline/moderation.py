@@ -15,14 +15,19 @@ It also applies moderators' commands (every command reaches every stage): ``stri
 ``ban`` (hide all of the user's messages, locally) and ``unblock`` / ``unban``; ``target``
 is the user id. State is bounded: an LRU cap on users, and users whose score has decayed
 to nothing are forgotten on tick.
+
+:meth:`ModerationStage.user_state` and :meth:`ModerationStage.watch_list` are the read side
+the console's user panel shows (through the service's views; the server never imports
+this module).
 """
 
 from __future__ import annotations
 
+import heapq
 import logging
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from livepilot.events import ChatEvent, CommandEvent, LiveEvent, QuestionEvent
 from livepilot.insights import Action
@@ -40,6 +45,7 @@ log = logging.getLogger(__name__)
 
 _FORGET_BELOW = 0.05
 _SWEEP = 200
+_WATCH_LIST = 50
 _BLOCK_COMMANDS = frozenset({"block", "ban"})
 _UNBLOCK_COMMANDS = frozenset({"unblock", "unban"})
 
@@ -83,6 +89,53 @@ class ModerationStage:
     def _decayed(state: _Strikes, now: float, rules: StrikeRules) -> float:
         elapsed = max(0.0, now - state.at)
         return float(state.score * 0.5 ** (elapsed / (rules.half_life_minutes * 60.0)))
+
+    def user_state(self, user_id: str, now: float) -> dict[str, Any]:
+        """One user's moderation state at ``now``, JSON-ready; a user never seen is a clean
+        zero state (score 0, no step), not an error.
+
+        ``score`` is decayed to ``now`` and rounded as the reasons show it; ``hits`` counts
+        the hits within three half-lives; ``step`` is the ladder action the score reaches
+        and ``recommended`` that action in words; ``hidden`` says whether the user's next
+        message stays off the overlays (blocked, or at or above ``hide_from``).
+        """
+        rules = self._rules.current
+        state = self._users.get(user_id)
+        blocked_by = self._blocked.get(user_id)
+        score = 0.0 if state is None else round(self._decayed(state, now, rules), 1)
+        step = self._step(score, rules)
+        reaches_hide = step is not None and (
+            ACTION_ORDER[step.action] >= ACTION_ORDER[rules.hide_from]
+        )
+        if state is None or step is None:
+            reason = "no strikes" if score == 0 else f"strike score {score:.1f}, below the ladder"
+        else:
+            reason = self._describe(state, score, step, now, rules)
+        return {
+            "user_id": user_id,
+            "handle": "" if state is None else state.handle,
+            "score": score,
+            "hits": 0 if state is None else len(self._recent_hits(state, now, rules)),
+            "step": None if step is None else str(step.action),
+            "recommended": None if step is None else _WHAT[step.action],
+            "reason": reason,
+            "hidden": blocked_by is not None or reaches_hide,
+            "blocked": blocked_by is not None,
+            "blocked_by": blocked_by,
+        }
+
+    def watch_list(self, now: float, limit: int = _WATCH_LIST) -> list[dict[str, Any]]:
+        """The users the moderators should watch: every local block, then the highest
+        scores at ``now`` (above zero once rounded), at most ``limit`` in all."""
+        rules = self._rules.current
+        scored = heapq.nlargest(
+            limit,
+            ((self._decayed(state, now, rules), user_id) for user_id, state in self._users.items()
+             if user_id not in self._blocked),
+        )
+        blocked = list(reversed(self._blocked))[:limit]  # the latest blocks first
+        chosen = blocked + [user_id for score, user_id in scored if round(score, 1) > 0]
+        return [self.user_state(user_id, now) for user_id in chosen[:limit]]
 
     def process(self, event: LiveEvent, draft: Draft) -> None:
         if isinstance(event, CommandEvent):
@@ -163,8 +216,7 @@ class ModerationStage:
     def _describe(
         state: _Strikes, score: float, step: StrikeStep, now: float, rules: StrikeRules
     ) -> str:
-        horizon = now - 3 * rules.half_life_minutes * 60.0
-        recent = [t for t in state.hits if t >= horizon]
+        recent = ModerationStage._recent_hits(state, now, rules)
         if len(recent) == 1:
             hits = "1 hit"
         elif recent:
@@ -173,6 +225,11 @@ class ModerationStage:
         else:
             hits = "earlier hits"
         return f"@{state.handle}: strike score {score:.1f} ({hits}) → {_WHAT[step.action]}"
+
+    @staticmethod
+    def _recent_hits(state: _Strikes, now: float, rules: StrikeRules) -> list[float]:
+        horizon = now - 3 * rules.half_life_minutes * 60.0
+        return [t for t in state.hits if t >= horizon]
 
     def _command(self, command: CommandEvent, now: float) -> None:
         action = command.action

@@ -7,6 +7,8 @@ GET  /                       the console page                        console
 GET  /api/me                 who is signed in, and what they may do  console
 GET  /api/streams            stream states                           console
 GET  /api/recent?limit=N     recent wire messages                    console
+GET  /api/streams/{s}/{view} a stage's live state (summary, users, …) console
+GET  /api/streams/{s}/users/{user_id}  one user's strikes and block  console
 GET  /api/audit              moderator actions                       console
 POST /api/commands           a moderator action → the stream's stages console, by role
 WS   /ws/console             every event, insight, alarm, prompt;    console, commands
@@ -46,7 +48,7 @@ from livepilot.metrics import Metrics
 from livepilot.server.audience import OVERLAY_KINDS
 from livepilot.server.auth import Authenticator, ModeratorRole, Principal, group_of
 from livepilot.server.hub import Hub
-from livepilot.service import VIEWS, StreamService
+from livepilot.service import KEYED_VIEWS, VIEWS, StreamService
 from livepilot.settings import Settings
 
 __all__ = ["CommandBody", "create_app"]
@@ -206,6 +208,24 @@ def create_app(
         except KeyError as exc:
             raise HTTPException(
                 404, f"view {view!r} needs the {VIEWS[view][0]!r} stage, which is not running"
+            ) from exc
+
+    @app.get("/api/streams/{stream}/{view}/{key}", dependencies=console_only)
+    async def stream_keyed_view(stream: str, view: str, key: str) -> Any:
+        """One item of the live state: ``users/{user_id}`` → that user's strike score, hits,
+        recommended step and local block (a user never seen: a clean zero state)."""
+        if service is None or stream not in service.runners:
+            raise HTTPException(404, f"no stream {stream!r}")
+        if view not in KEYED_VIEWS:
+            raise HTTPException(404, f"no view {view!r}/…; known: {', '.join(KEYED_VIEWS)}")
+        if len(key) > 200:
+            raise HTTPException(422, f"{view}: the key is longer than 200 characters")
+        try:
+            return service.keyed_view(stream, view, key, time.time())
+        except KeyError as exc:
+            raise HTTPException(
+                404,
+                f"view {view!r} needs the {KEYED_VIEWS[view][0]!r} stage, which is not running",
             ) from exc
 
     @app.get("/api/recent", dependencies=console_only)
