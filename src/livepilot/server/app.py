@@ -198,7 +198,7 @@ def create_app(
 
     @app.get("/api/streams/{stream}/{view}", dependencies=console_only)
     async def stream_view(stream: str, view: str) -> Any:
-        """Live state: summary, rates, prompts, polls, questions, kpi, toxicity."""
+        """Live state: summary, rates, prompts, polls, questions, kpi, toxicity, show, users."""
         if service is None or stream not in service.runners:
             raise HTTPException(404, f"no stream {stream!r}")
         if view not in VIEWS:
