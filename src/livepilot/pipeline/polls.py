@@ -76,9 +76,6 @@ _NUMBER_VOTE = re.compile(r"^[!#]?\s*(\d{1,2})\s*[!.]*$")
 _WORD = re.compile(r"\w+")
 
 
-_norm = vote_key
-
-
 def parse_vote(plan: PollPlan, text: str) -> int | None:
     """The 0-based option a message votes for, or None if it is not (only) a vote."""
     stripped = text.strip()
@@ -86,13 +83,13 @@ def parse_vote(plan: PollPlan, text: str) -> int | None:
     if number:
         index = int(number.group(1)) - 1
         return index if 0 <= index < len(plan.options) else None
-    said = _norm(stripped)
+    said = vote_key(stripped)
     if not said:
         return None
     for index, option in enumerate(plan.options):
-        if said == _norm(option):
+        if said == vote_key(option):
             return index
-        if any(said == _norm(word) for word in plan.keywords.get(option, ())):
+        if any(said == vote_key(word) for word in plan.keywords.get(option, ())):
             return index
     return None
 
