@@ -238,6 +238,10 @@ def create_app(
     async def audit_log() -> list[dict[str, Any]]:
         return list(audit)
 
+    def count(body: CommandBody, outcome: str) -> None:
+        action = body.action if group_of(body.action) is not None else "other"
+        metrics.commands.labels(action, outcome).inc()
+
     def authorize(body: CommandBody, principal: Principal) -> str:
         """The name the command runs under, or 403 saying what the role does not allow."""
         who = principal.name or "the console token"
@@ -253,18 +257,11 @@ def create_app(
         else:
             return principal.name or body.by or "console"
         log.warning("refused: %s on %s (%s)", body.action, body.stream, refusal)
+        count(body, "forbidden")
         raise HTTPException(403, refusal)
 
-    def count(body: CommandBody, outcome: str) -> None:
-        action = body.action if group_of(body.action) is not None else "other"
-        metrics.commands.labels(action, outcome).inc()
-
     async def submit(body: CommandBody, principal: Principal) -> CommandEvent:
-        try:
-            by = authorize(body, principal)
-        except HTTPException:
-            count(body, "forbidden")
-            raise
+        by = authorize(body, principal)
         try:
             check_args(body.action, body.args)
         except CommandArgsError as exc:  # refused here: a stage could only log it
