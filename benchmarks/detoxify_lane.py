@@ -46,12 +46,13 @@ from livepilot.ml.onnx_lane import OnnxDetoxifyScorer
 from livepilot.ml.policy import PolicyConfig
 from livepilot.ml.text import normalize
 from livepilot.ml.tiny_checkpoint import write_tiny_checkpoint
-from livepilot.pipeline.registry import STAGES, StageContext
+from livepilot.pipeline.context import StageContext
 from livepilot.pipeline.runner import Pipeline
 from livepilot.pipeline.stage import Draft
 from livepilot.pipeline.toxicity import ToxicityStage, build
 from livepilot.settings import Settings
 from livepilot.sources.simulator import Simulator
+from livepilot.stages.registry import STAGES
 
 
 async def _chat(seed: int, count: int) -> list[ChatEvent]:

@@ -29,7 +29,7 @@ from livepilot.metrics import Metrics
 from livepilot.ml.german import GermanModel
 from livepilot.ml.language import LanguageRouter
 from livepilot.ml.text import normalize, tokens
-from livepilot.pipeline.registry import StageContext
+from livepilot.pipeline.context import StageContext
 from livepilot.pipeline.stage import Draft
 from livepilot.pipeline.toxicity import ToxicityStage, build
 from livepilot.settings import Settings

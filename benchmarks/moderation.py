@@ -26,7 +26,7 @@ from better_profanity import profanity
 
 from livepilot.events import ChatEvent
 from livepilot.metrics import Metrics
-from livepilot.pipeline.registry import StageContext
+from livepilot.pipeline.context import StageContext
 from livepilot.pipeline.spam import build as build_spam
 from livepilot.pipeline.stage import Draft
 from livepilot.pipeline.word_filter import build as build_word_filter

@@ -10,11 +10,12 @@ from pathlib import Path
 from livepilot.events import ChatEvent, LiveEvent
 from livepilot.insights import Insight, Label, Reason
 from livepilot.metrics import Metrics
-from livepilot.pipeline.registry import StageContext, build_pipeline
+from livepilot.pipeline.context import StageContext
 from livepilot.pipeline.runner import Pipeline
 from livepilot.pipeline.stage import Draft, LateSink, Outbox
 from livepilot.score import ascore_lines, run_score, score_command, score_lines
 from livepilot.settings import Settings
+from livepilot.stages.registry import build_pipeline
 
 RULES = Path(__file__).resolve().parents[1] / "rules"
 KEYS = ["text", "labels", "toxicity", "reasons", "action"]

@@ -15,11 +15,12 @@ from typing import TextIO
 
 from livepilot.clock import EventClock
 from livepilot.metrics import Metrics
-from livepilot.pipeline.registry import StageContext, build_pipeline
+from livepilot.pipeline.context import StageContext
 from livepilot.pipeline.runner import StreamRunner
 from livepilot.settings import Settings
 from livepilot.sources.base import Source
 from livepilot.sources.replay import ReplaySource
+from livepilot.stages.registry import build_pipeline
 from livepilot.wire import LineError, WireMessage, encode
 
 __all__ = ["HeadlessResult", "replay_headless", "run_headless"]

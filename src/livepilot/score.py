@@ -31,9 +31,10 @@ from livepilot.clock import Clock, SystemClock
 from livepilot.events import ChatEvent, CommandEvent, User
 from livepilot.insights import Insight
 from livepilot.metrics import Metrics
-from livepilot.pipeline.registry import StageContext, build_pipeline
+from livepilot.pipeline.context import StageContext
 from livepilot.pipeline.runner import Pipeline
 from livepilot.settings import Settings
+from livepilot.stages.registry import build_pipeline
 
 __all__ = ["ascore_lines", "result_of", "run_score", "score_command", "score_lines"]
 

@@ -17,10 +17,11 @@ from pydantic import BaseModel
 from livepilot.bus.base import Bus
 from livepilot.clock import Clock, EventClock, SystemClock
 from livepilot.metrics import Metrics
-from livepilot.pipeline.registry import StageContext, build_pipeline
+from livepilot.pipeline.context import StageContext
 from livepilot.pipeline.runner import StreamRunner
 from livepilot.settings import Settings
 from livepilot.sources.base import Source
+from livepilot.stages.registry import build_pipeline
 
 __all__ = ["KEYED_VIEWS", "VIEWS", "StreamService"]
 

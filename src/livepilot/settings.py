@@ -182,7 +182,7 @@ class Settings(BaseSettings):
     rules_dir: Path = Field(default_factory=default_rules_dir)
     #: OBS overlay pages served at ``/overlay/{name}``.
     overlays_dir: Path = Field(default_factory=default_overlays_dir)
-    #: The stage chain, in order. Names come from ``livepilot.pipeline.registry``.
+    #: The stage chain, in order. Names come from ``livepilot.stages.registry``.
     stages: tuple[str, ...] = DEFAULT_STAGES
 
     #: Events waiting for the pipeline per stream. Full: chat/gifts wait (backpressure),

@@ -12,13 +12,14 @@ from livepilot.events import CommandEvent, LiveEvent
 from livepilot.insights import Prompt
 from livepilot.metrics import Metrics
 from livepilot.pipeline.alarms import AlarmRules, PromptRules
+from livepilot.pipeline.context import StageContext
 from livepilot.pipeline.engagement import EngagementStage
 from livepilot.pipeline.prompts import PromptDesk, render, span
-from livepilot.pipeline.registry import StageContext, build_pipeline
 from livepilot.pipeline.rolling import CopyWindow, Ewma, LevelRing, RecentUsers, SecondRing
 from livepilot.pipeline.runner import Pipeline
 from livepilot.pipeline.stage import Draft, Outbox
 from livepilot.settings import Settings
+from livepilot.stages.registry import build_pipeline
 from livepilot.testing import EventFactory, FakeClock
 from livepilot.wire import WireMessage
 

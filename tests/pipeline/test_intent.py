@@ -327,8 +327,8 @@ def test_arbitrary_text_never_breaks_the_classifier(
 def test_rules_reload_while_live_and_a_broken_edit_keeps_the_last_good(tmp_path: Path) -> None:
     import os
 
+    from livepilot.pipeline.context import StageContext
     from livepilot.pipeline.intent import build
-    from livepilot.pipeline.registry import StageContext
     from livepilot.settings import Settings
 
     path = tmp_path / "intents.yaml"

@@ -10,10 +10,11 @@ from livepilot.clock import SystemClock
 from livepilot.events import LiveEvent
 from livepilot.insights import Insight
 from livepilot.metrics import Metrics
+from livepilot.pipeline.context import StageContext
 from livepilot.pipeline.moderation import ModerationStage
-from livepilot.pipeline.registry import StageContext, build_pipeline
 from livepilot.pipeline.runner import StreamRunner
 from livepilot.settings import Settings
+from livepilot.stages.registry import build_pipeline
 from livepilot.testing import EventFactory, ListSink
 
 # No block-listed word in any of them: only the German model can flag these.

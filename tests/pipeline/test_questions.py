@@ -11,12 +11,12 @@ import pytest
 from livepilot.events import CommandEvent, QuestionEvent
 from livepilot.insights import Alarm, AlarmState, Insight, Prompt
 from livepilot.metrics import Metrics
+from livepilot.pipeline.context import StageContext
 from livepilot.pipeline.faq import load_faq
 from livepilot.pipeline.intent import IntentStage
 from livepilot.pipeline.intent_rules import TechAlarmRules, load_intent_rules
 from livepilot.pipeline.question_queue import ItemState, QuestionQueue, QueueError
 from livepilot.pipeline.questions import QuestionsStage, build
-from livepilot.pipeline.registry import StageContext
 from livepilot.pipeline.runner import Pipeline
 from livepilot.pipeline.stage import Draft
 from livepilot.pipeline.tech_alarm import TechIssueWatch

@@ -9,7 +9,7 @@ import pytest
 from livepilot.events import Badge
 from livepilot.insights import Action, AlarmState, Insight
 from livepilot.metrics import Metrics
-from livepilot.pipeline.registry import StageContext
+from livepilot.pipeline.context import StageContext
 from livepilot.pipeline.runner import Pipeline
 from livepilot.pipeline.spam import SpamFilter, build
 from livepilot.pipeline.stage import Outbox

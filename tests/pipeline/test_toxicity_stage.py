@@ -22,11 +22,12 @@ from livepilot.ml.lane import LaneScores
 from livepilot.ml.language import LanguageRouter
 from livepilot.ml.policy import ToxicityPolicy
 from livepilot.ml.scorer import ScorerStatus, Scores
-from livepilot.pipeline.registry import STAGES, StageContext
+from livepilot.pipeline.context import StageContext
 from livepilot.pipeline.runner import Pipeline, StreamRunner
 from livepilot.pipeline.stage import Stage
 from livepilot.pipeline.toxicity import ToxicityStage, build, score_texts
 from livepilot.settings import Settings
+from livepilot.stages.registry import STAGES
 from livepilot.testing import EventFactory, FakeClock, ListSink
 
 INSULTS = Path(__file__).parents[1] / "data" / "german_insults_no_blockwords.txt"

@@ -25,10 +25,11 @@ from livepilot.events import (
     ViewerCountEvent,
 )
 from livepilot.metrics import Metrics
-from livepilot.pipeline.registry import StageContext, build_pipeline
+from livepilot.pipeline.context import StageContext
 from livepilot.pipeline.runner import StreamRunner
 from livepilot.settings import Settings
 from livepilot.sources.replay import ReplaySource
+from livepilot.stages.registry import build_pipeline
 from livepilot.wire import WireMessage, encode
 
 REPO = Path(__file__).resolve().parents[2]

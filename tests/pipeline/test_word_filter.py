@@ -13,7 +13,7 @@ from livepilot.errors import RulesError
 from livepilot.events import CommandEvent
 from livepilot.insights import Action, AlarmState, Insight
 from livepilot.metrics import Metrics
-from livepilot.pipeline.registry import StageContext
+from livepilot.pipeline.context import StageContext
 from livepilot.pipeline.runner import Pipeline
 from livepilot.pipeline.stage import Outbox
 from livepilot.pipeline.word_filter import WordFilter, build

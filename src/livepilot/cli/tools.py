@@ -82,9 +82,10 @@ def check(
     Word packs, spam, strikes, intents, alarms, run-of-show and FAQ files.
     """
     from livepilot.metrics import Metrics
+    from livepilot.pipeline.context import StageContext
     from livepilot.pipeline.faq import check_faq
-    from livepilot.pipeline.registry import StageContext, build_pipeline
     from livepilot.rulepacks import check_rules_dir
+    from livepilot.stages.registry import build_pipeline
 
     settings = load_settings()
     problems = list(check_rules_dir(settings.rules_dir))

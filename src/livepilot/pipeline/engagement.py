@@ -67,7 +67,7 @@ from livepilot.rulepacks import HotReload
 
 if TYPE_CHECKING:
     from livepilot.metrics import Metrics
-    from livepilot.pipeline.registry import StageContext
+    from livepilot.pipeline.context import StageContext
 
 __all__ = ["EngagementStage", "build"]
 

@@ -37,7 +37,7 @@ from livepilot.rulepacks import HotReload, StrikeRules, StrikeStep, load_model
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from livepilot.pipeline.registry import StageContext
+    from livepilot.pipeline.context import StageContext
 
 __all__ = ["ModerationStage", "build", "load_strike_rules"]
 

@@ -46,7 +46,7 @@ from livepilot.pipeline.prompts import ACK, DISMISS, render
 from livepilot.pipeline.stage import Draft, Outbox
 
 if TYPE_CHECKING:
-    from livepilot.pipeline.registry import StageContext
+    from livepilot.pipeline.context import StageContext
     from livepilot.pipeline.run_of_show import RunOfShow
     from livepilot.rulepacks import HotReload
 

@@ -30,7 +30,7 @@ from livepilot.pipeline.stage import ACTION_ORDER, Draft, Outbox
 from livepilot.rulepacks import HotReload, SpamRules, load_model
 
 if TYPE_CHECKING:
-    from livepilot.pipeline.registry import StageContext
+    from livepilot.pipeline.context import StageContext
 
 __all__ = ["SpamFilter", "SpamHit", "build", "load_spam_rules"]
 

@@ -47,7 +47,7 @@ from livepilot.ml.text import normalize
 from livepilot.pipeline.stage import ACTION_ORDER, Draft, LateSink, Outbox
 
 if TYPE_CHECKING:
-    from livepilot.pipeline.registry import StageContext
+    from livepilot.pipeline.context import StageContext
     from livepilot.settings import Settings
 
 __all__ = ["ToxicityStage", "build", "build_scorer", "score_texts"]
@@ -420,8 +420,9 @@ def score_texts(
     ``livepilot score``.
     """
     from livepilot.events import User
-    from livepilot.pipeline.registry import STAGES, StageContext
+    from livepilot.pipeline.context import StageContext
     from livepilot.pipeline.runner import Pipeline
+    from livepilot.stages.registry import STAGES
 
     ctx = StageContext(settings, metrics or Metrics(), stream="score")
     names = [n for n in ("word_filter",) if n in settings.stages]

@@ -25,7 +25,7 @@ from livepilot.rulepacks import (
 )
 
 if TYPE_CHECKING:
-    from livepilot.pipeline.registry import StageContext
+    from livepilot.pipeline.context import StageContext
 
 __all__ = ["DEFAULT_PACKS", "WordFilter", "build"]
 

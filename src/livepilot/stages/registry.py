@@ -7,11 +7,8 @@ Each stage module exposes ``build(ctx) -> Stage``. The chain is the list of name
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
 
 from livepilot.errors import ConfigError
-from livepilot.metrics import Metrics
 from livepilot.pipeline import (
     engagement,
     intent,
@@ -22,24 +19,11 @@ from livepilot.pipeline import (
     toxicity,
     word_filter,
 )
+from livepilot.pipeline.context import StageContext
 from livepilot.pipeline.runner import Pipeline
 from livepilot.pipeline.stage import Stage
-from livepilot.settings import Settings
 
-__all__ = ["STAGES", "StageContext", "build_pipeline"]
-
-
-@dataclass(frozen=True, slots=True)
-class StageContext:
-    """What a stage factory may use to build its runtime object."""
-
-    settings: Settings
-    metrics: Metrics
-    stream: str = "default"
-
-    @property
-    def rules_dir(self) -> Path:
-        return self.settings.rules_dir
+__all__ = ["STAGES", "build_pipeline"]
 
 
 STAGES: dict[str, Callable[[StageContext], Stage]] = {
