@@ -49,9 +49,9 @@ from livepilot.ml.tiny_checkpoint import write_tiny_checkpoint
 from livepilot.pipeline.context import StageContext
 from livepilot.pipeline.runner import Pipeline
 from livepilot.pipeline.stage import Draft
-from livepilot.pipeline.toxicity import ToxicityStage, build
 from livepilot.settings import Settings
 from livepilot.sources.simulator import Simulator
+from livepilot.stages.moderation.toxicity import ToxicityStage, build
 from livepilot.stages.registry import STAGES
 
 

@@ -31,9 +31,9 @@ from livepilot.ml.language import LanguageRouter
 from livepilot.ml.text import normalize, tokens
 from livepilot.pipeline.context import StageContext
 from livepilot.pipeline.stage import Draft
-from livepilot.pipeline.toxicity import ToxicityStage, build
 from livepilot.settings import Settings
 from livepilot.sources.simulator import Simulator
+from livepilot.stages.moderation.toxicity import ToxicityStage, build
 
 
 async def _chat(count: int) -> list[ChatEvent]:

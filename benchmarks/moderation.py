@@ -27,10 +27,10 @@ from better_profanity import profanity
 from livepilot.events import ChatEvent
 from livepilot.metrics import Metrics
 from livepilot.pipeline.context import StageContext
-from livepilot.pipeline.spam import build as build_spam
 from livepilot.pipeline.stage import Draft
-from livepilot.pipeline.word_filter import build as build_word_filter
 from livepilot.settings import Settings
+from livepilot.stages.moderation.spam import build as build_spam
+from livepilot.stages.moderation.word_filter import build as build_word_filter
 from livepilot.testing import EventFactory, FakeClock
 
 ROOT = Path(__file__).resolve().parents[1]

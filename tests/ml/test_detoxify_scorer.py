@@ -16,8 +16,8 @@ from livepilot.metrics import Metrics
 from livepilot.ml.batcher import BatcherConfig, Job, MicroBatcher, Results
 from livepilot.ml.detoxify_scorer import DetoxifyScorer
 from livepilot.ml.tiny_checkpoint import write_tiny_checkpoint
-from livepilot.pipeline.toxicity import score_texts
 from livepilot.settings import Settings
+from livepilot.stages.moderation.toxicity import score_texts
 
 WORDS = "hello chat gg you are bad lol du bist so dumm nice stream wie geht es".split()
 

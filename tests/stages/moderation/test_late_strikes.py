@@ -11,9 +11,9 @@ from livepilot.events import LiveEvent
 from livepilot.insights import Insight
 from livepilot.metrics import Metrics
 from livepilot.pipeline.context import StageContext
-from livepilot.pipeline.moderation import ModerationStage
 from livepilot.pipeline.runner import StreamRunner
 from livepilot.settings import Settings
+from livepilot.stages.moderation.moderation import ModerationStage
 from livepilot.stages.registry import build_pipeline
 from livepilot.testing import EventFactory, ListSink
 

@@ -16,13 +16,13 @@ from livepilot.metrics import Metrics
 from livepilot.pipeline.context import StageContext
 from livepilot.pipeline.runner import Pipeline
 from livepilot.pipeline.stage import Outbox
-from livepilot.pipeline.word_filter import WordFilter, build
-from livepilot.pipeline.word_matcher import WordMatcher
 from livepilot.rulepacks import WordPack
 from livepilot.settings import Settings
+from livepilot.stages.moderation.word_filter import WordFilter, build
+from livepilot.stages.moderation.word_matcher import WordMatcher
 from livepilot.testing import EventFactory, FakeClock
 
-RULES = Path(__file__).resolve().parents[2] / "rules"
+RULES = Path(__file__).resolve().parents[3] / "rules"
 
 
 @pytest.fixture(scope="module")
@@ -307,7 +307,7 @@ def test_hot_reload_within_two_seconds_and_broken_file_keeps_old_rules(rules_dir
 def test_shipped_packs_on_the_labelled_chat_lines(shipped: WordMatcher) -> None:
     """Regression guard for tests/data/moderation_labelled.tsv (benchmarks/moderation.py
     prints the full table). The packs were tuned on 'dev'; 'heldout' was written after."""
-    path = Path(__file__).resolve().parents[1] / "data" / "moderation_labelled.tsv"
+    path = Path(__file__).resolve().parents[2] / "data" / "moderation_labelled.tsv"
     counts: dict[str, list[int]] = {"dev": [0, 0, 0], "heldout": [0, 0, 0]}  # tp, fp, fn
     lines = [ln.split("\t") for ln in path.read_text(encoding="utf-8").splitlines()
              if ln and not ln.startswith("#")]

@@ -10,14 +10,14 @@ from livepilot.events import CommandEvent
 from livepilot.insights import Action, Insight
 from livepilot.metrics import Metrics
 from livepilot.pipeline.context import StageContext
-from livepilot.pipeline.moderation import ModerationStage, build
 from livepilot.pipeline.runner import Pipeline
 from livepilot.pipeline.stage import Draft, Outbox
 from livepilot.settings import Settings
+from livepilot.stages.moderation.moderation import ModerationStage, build
 from livepilot.stages.registry import build_pipeline
 from livepilot.testing import EventFactory, FakeClock
 
-RULES = Path(__file__).resolve().parents[2] / "rules"
+RULES = Path(__file__).resolve().parents[3] / "rules"
 
 
 class Flagger:

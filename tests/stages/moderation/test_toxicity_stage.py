@@ -25,12 +25,12 @@ from livepilot.ml.scorer import ScorerStatus, Scores
 from livepilot.pipeline.context import StageContext
 from livepilot.pipeline.runner import Pipeline, StreamRunner
 from livepilot.pipeline.stage import Stage
-from livepilot.pipeline.toxicity import ToxicityStage, build, score_texts
 from livepilot.settings import Settings
+from livepilot.stages.moderation.toxicity import ToxicityStage, build, score_texts
 from livepilot.stages.registry import STAGES
 from livepilot.testing import EventFactory, FakeClock, ListSink
 
-INSULTS = Path(__file__).parents[1] / "data" / "german_insults_no_blockwords.txt"
+INSULTS = Path(__file__).parents[2] / "data" / "german_insults_no_blockwords.txt"
 
 
 class ShoutScorer:

@@ -25,9 +25,9 @@ from rapidfuzz import fuzz
 
 from livepilot.events import ChatEvent, CommandEvent, LiveEvent, User
 from livepilot.insights import Action, Alarm, AlarmState, Severity
-from livepilot.pipeline.normalize import fold
 from livepilot.pipeline.stage import ACTION_ORDER, Draft, Outbox
 from livepilot.rulepacks import HotReload, SpamRules, load_model
+from livepilot.stages.moderation.normalize import fold
 
 if TYPE_CHECKING:
     from livepilot.pipeline.context import StageContext

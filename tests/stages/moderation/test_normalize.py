@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from livepilot.pipeline.normalize import candidates, collapse_runs, fold, squeeze, unleet, words
+from livepilot.stages.moderation.normalize import (
+    candidates,
+    collapse_runs,
+    fold,
+    squeeze,
+    unleet,
+    words,
+)
 
 
 @pytest.mark.parametrize(

@@ -11,12 +11,12 @@ from livepilot.insights import Action, AlarmState, Insight
 from livepilot.metrics import Metrics
 from livepilot.pipeline.context import StageContext
 from livepilot.pipeline.runner import Pipeline
-from livepilot.pipeline.spam import SpamFilter, build
 from livepilot.pipeline.stage import Outbox
 from livepilot.settings import Settings
+from livepilot.stages.moderation.spam import SpamFilter, build
 from livepilot.testing import EventFactory, FakeClock
 
-RULES = Path(__file__).resolve().parents[2] / "rules"
+RULES = Path(__file__).resolve().parents[3] / "rules"
 
 
 class Room:

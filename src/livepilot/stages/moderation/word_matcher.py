@@ -4,7 +4,7 @@
 mutated; a reload builds a new one and swaps the reference). It matches each
 whitespace-separated chunk of a message, and remembers the verdict per distinct chunk in
 a bounded LRU memo, because chat vocabulary repeats: a steady-state message costs a few
-dict lookups. On a memo miss a chunk is normalised (:mod:`livepilot.pipeline.normalize`)
+dict lookups. On a memo miss a chunk is normalised (:mod:`livepilot.stages.moderation.normalize`)
 and tried in this order, cheapest first:
 
 1. allow-list (exact) → clean;
@@ -18,7 +18,7 @@ and tried in this order, cheapest first:
 
 Across chunks it joins single letters (``h u r e n s o h n``), checks two adjacent words
 joined (``huren sohn``), multi-word terms (``bring dich um``) and regex rules. Each match
-is a :class:`Hit`; the stage (:mod:`livepilot.pipeline.word_filter`) turns hits into
+is a :class:`Hit`; the stage (:mod:`livepilot.stages.moderation.word_filter`) turns hits into
 labels and reasons.
 """
 
@@ -33,20 +33,20 @@ from typing import Any
 
 from rapidfuzz import fuzz, process
 
-from livepilot.pipeline.normalize import (
-    MASKS,
-    candidates,
-    collapse_runs,
-    fold,
-    squeeze,
-    words,
-)
 from livepilot.rulepacks import (
     Category,
     MatchMode,
     RuleSeverity,
     WordPack,
     load_word_packs,
+)
+from livepilot.stages.moderation.normalize import (
+    MASKS,
+    candidates,
+    collapse_runs,
+    fold,
+    squeeze,
+    words,
 )
 
 __all__ = ["Hit", "Term", "WordMatcher"]

@@ -4,7 +4,7 @@
 words, hides and recommends ``hide`` for medium/high severity and ``review`` for low,
 checks @handles and nicknames (memoised per user), and hot-reloads the packs on tick.
 The matching itself — normalisation, the allow-list guard, masks, fuzzy, phrases and
-regex rules — is the compiled :class:`~livepilot.pipeline.word_matcher.WordMatcher`.
+regex rules — is the compiled :class:`~livepilot.stages.moderation.word_matcher.WordMatcher`.
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING
 from livepilot.events import ChatEvent, CommandEvent, LiveEvent, QuestionEvent, User
 from livepilot.insights import Action
 from livepilot.pipeline.stage import Draft, Outbox
-from livepilot.pipeline.word_matcher import Hit, WordMatcher
 from livepilot.rulepacks import (
     DEFAULT_WORD_PACKS,
     HotReload,
     RuleSeverity,
     word_pack_paths,
 )
+from livepilot.stages.moderation.word_matcher import Hit, WordMatcher
 
 if TYPE_CHECKING:
     from livepilot.pipeline.context import StageContext
