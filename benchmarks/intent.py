@@ -27,13 +27,13 @@ from pathlib import Path
 from rapidfuzz import fuzz, process
 
 from livepilot.metrics import Metrics
-from livepilot.pipeline.faq import FaqFile, content_tokens, load_faq
-from livepilot.pipeline.intent import IntentStage
-from livepilot.pipeline.intent_rules import TechAlarmRules, load_intent_rules
-from livepilot.pipeline.question_queue import QuestionQueue
-from livepilot.pipeline.questions import QuestionsStage
 from livepilot.pipeline.stage import Draft
-from livepilot.pipeline.tech_alarm import TechIssueWatch
+from livepilot.stages.audience.faq import FaqFile, content_tokens, load_faq
+from livepilot.stages.audience.intent import IntentStage
+from livepilot.stages.audience.intent_rules import TechAlarmRules, load_intent_rules
+from livepilot.stages.audience.question_queue import QuestionQueue
+from livepilot.stages.audience.questions import QuestionsStage
+from livepilot.stages.audience.tech_alarm import TechIssueWatch
 from livepilot.testing import EventFactory, FakeClock
 
 ROOT = Path(__file__).resolve().parents[1]

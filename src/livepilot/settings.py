@@ -26,6 +26,7 @@ __all__ = [
     "Moderator",
     "ModeratorRole",
     "Settings",
+    "checkout_path",
     "default_overlays_dir",
     "default_rules_dir",
 ]
@@ -45,12 +46,17 @@ DEFAULT_STAGES = (
 )
 
 
+def checkout_path(name: str) -> Path:
+    """``NAME`` at the top of the source checkout (``rules``, ``overlays``)."""
+    return Path(__file__).resolve().parents[2] / name
+
+
 def _beside_checkout(name: str) -> Path:
     """``./NAME`` if present, else ``NAME/`` of the source checkout."""
     here = Path.cwd() / name
     if here.is_dir():
         return here
-    return Path(__file__).resolve().parents[2] / name
+    return checkout_path(name)
 
 
 def default_rules_dir() -> Path:

@@ -3,7 +3,7 @@
 A brand's live manager tunes the phrases per label and kind, the host hints in each
 language and the tech-issue alarm thresholds. :func:`load_intent_rules` reads and
 validates the file into :class:`IntentRules` and builds the
-:class:`~livepilot.pipeline.intent_classifier.IntentClassifier` from it; every error
+:class:`~livepilot.stages.audience.intent_classifier.IntentClassifier` from it; every error
 names the file and the field or phrase that is wrong.
 """
 
@@ -16,8 +16,8 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from livepilot.errors import RulesError
-from livepilot.pipeline.intent_classifier import IntentClassifier
-from livepilot.pipeline.phrases import Phrase, PhraseIndex, Slot, parse_phrase, tokenize
+from livepilot.stages.audience.intent_classifier import IntentClassifier
+from livepilot.stages.audience.phrases import Phrase, PhraseIndex, Slot, parse_phrase, tokenize
 from livepilot.yamlfile import describe, read_mapping
 
 __all__ = [

@@ -8,7 +8,7 @@ compared with rapidfuzz; for leads the words that only name the kind ("kostet", 
 Items live through ``open → claimed → answered | dismissed`` (or expire when nobody asks
 again). The time from the first ask to "answered" is the response-time KPI, per stream
 and per moderator (:class:`ResponseTimes`). Pure state: no I/O, no clock; the
-:mod:`~livepilot.pipeline.questions` stage drives it.
+:mod:`~livepilot.stages.audience.questions` stage drives it.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from typing import Any
 from rapidfuzz import fuzz, process
 
 from livepilot.errors import LivepilotError
-from livepilot.pipeline.faq import FaqMatch, content_tokens
-from livepilot.pipeline.phrases import tokenize
+from livepilot.stages.audience.faq import FaqMatch, content_tokens
+from livepilot.stages.audience.phrases import tokenize
 
 __all__ = [
     "Added",

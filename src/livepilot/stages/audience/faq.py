@@ -32,7 +32,7 @@ from pydantic import (
 from rapidfuzz import fuzz
 
 from livepilot.errors import RulesError
-from livepilot.pipeline.phrases import tokenize
+from livepilot.stages.audience.phrases import tokenize
 from livepilot.yamlfile import describe, read_mapping
 
 __all__ = [
@@ -48,7 +48,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Words that carry no topic (normalised as :func:`livepilot.pipeline.phrases.tokenize`).
+#: Words that carry no topic (normalised as :func:`livepilot.stages.audience.phrases.tokenize`).
 STOPWORDS = frozenset(
     """
     der die das den dem des ein eine einen einem einer eines nen ne und oder aber auch noch

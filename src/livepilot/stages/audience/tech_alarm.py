@@ -12,8 +12,8 @@ import logging
 from dataclasses import dataclass, field
 
 from livepilot.insights import Alarm, AlarmState, Prompt, Severity
-from livepilot.pipeline.intent_rules import TechAlarmRules, TechKindRules
 from livepilot.pipeline.stage import Outbox
+from livepilot.stages.audience.intent_rules import TechAlarmRules, TechKindRules
 
 __all__ = ["TechIssueWatch"]
 

@@ -26,13 +26,18 @@ from typing import TYPE_CHECKING, Any
 from livepilot.events import ChatEvent, CommandEvent, LiveEvent, QuestionEvent
 from livepilot.insights import Prompt
 from livepilot.leads import Lead, LeadBook, LeadPolicy
-from livepilot.pipeline import intent
-from livepilot.pipeline.faq import KnowledgeBase, load_faq
-from livepilot.pipeline.intent_classifier import IntentClassifier
-from livepilot.pipeline.intent_rules import IntentRules, load_intent_rules
-from livepilot.pipeline.question_queue import QuestionQueue, QueueError, QueueItem, ResponseTimes
 from livepilot.pipeline.stage import Draft, Outbox
 from livepilot.rulepacks import HotReload
+from livepilot.stages.audience import intent
+from livepilot.stages.audience.faq import KnowledgeBase, load_faq
+from livepilot.stages.audience.intent_classifier import IntentClassifier
+from livepilot.stages.audience.intent_rules import IntentRules, load_intent_rules
+from livepilot.stages.audience.question_queue import (
+    QuestionQueue,
+    QueueError,
+    QueueItem,
+    ResponseTimes,
+)
 
 if TYPE_CHECKING:
     from livepilot.metrics import Metrics

@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 
 from livepilot.errors import RulesError
-from livepilot.pipeline.faq import FaqFile, KnowledgeBase, check_faq, load_faq
+from livepilot.stages.audience.faq import FaqFile, KnowledgeBase, check_faq, load_faq
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")

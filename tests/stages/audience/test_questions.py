@@ -12,18 +12,18 @@ from livepilot.events import CommandEvent, QuestionEvent
 from livepilot.insights import Alarm, AlarmState, Insight, Prompt
 from livepilot.metrics import Metrics
 from livepilot.pipeline.context import StageContext
-from livepilot.pipeline.faq import load_faq
-from livepilot.pipeline.intent import IntentStage
-from livepilot.pipeline.intent_rules import TechAlarmRules, load_intent_rules
-from livepilot.pipeline.question_queue import ItemState, QuestionQueue, QueueError
-from livepilot.pipeline.questions import QuestionsStage, build
 from livepilot.pipeline.runner import Pipeline
 from livepilot.pipeline.stage import Draft
-from livepilot.pipeline.tech_alarm import TechIssueWatch
 from livepilot.settings import Settings
+from livepilot.stages.audience.faq import load_faq
+from livepilot.stages.audience.intent import IntentStage
+from livepilot.stages.audience.intent_rules import TechAlarmRules, load_intent_rules
+from livepilot.stages.audience.question_queue import ItemState, QuestionQueue, QueueError
+from livepilot.stages.audience.questions import QuestionsStage, build
+from livepilot.stages.audience.tech_alarm import TechIssueWatch
 from livepilot.testing import EventFactory, FakeClock
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 RULES = ROOT / "rules"
 _ids = itertools.count(1)
 # Compiled rules are immutable; build them once for the module.
@@ -347,8 +347,8 @@ async def test_replayed_stream_through_the_runner_with_event_time() -> None:
 
     from livepilot.clock import EventClock
     from livepilot.events import LiveEvent
-    from livepilot.pipeline import intent
     from livepilot.pipeline.runner import StreamRunner
+    from livepilot.stages.audience import intent
     from livepilot.testing import ListSink
 
     settings = Settings(rules_dir=RULES, host_language="en")

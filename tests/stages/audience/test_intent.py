@@ -9,16 +9,16 @@ from livepilot.errors import RulesError
 from livepilot.events import QuestionEvent
 from livepilot.insights import Alarm, AlarmState, Insight, Prompt
 from livepilot.metrics import Metrics
-from livepilot.pipeline.intent import IntentStage
-from livepilot.pipeline.intent_classifier import IntentClassifier
-from livepilot.pipeline.intent_rules import IntentRules, TechAlarmRules, load_intent_rules
-from livepilot.pipeline.phrases import normalise, tokenize
 from livepilot.pipeline.runner import Pipeline
 from livepilot.pipeline.stage import Outbox
-from livepilot.pipeline.tech_alarm import TechIssueWatch
+from livepilot.stages.audience.intent import IntentStage
+from livepilot.stages.audience.intent_classifier import IntentClassifier
+from livepilot.stages.audience.intent_rules import IntentRules, TechAlarmRules, load_intent_rules
+from livepilot.stages.audience.phrases import normalise, tokenize
+from livepilot.stages.audience.tech_alarm import TechIssueWatch
 from livepilot.testing import EventFactory, FakeClock
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 RULES = ROOT / "rules" / "intents.yaml"
 
 
@@ -328,8 +328,8 @@ def test_rules_reload_while_live_and_a_broken_edit_keeps_the_last_good(tmp_path:
     import os
 
     from livepilot.pipeline.context import StageContext
-    from livepilot.pipeline.intent import build
     from livepilot.settings import Settings
+    from livepilot.stages.audience.intent import build
 
     path = tmp_path / "intents.yaml"
     shipped_text = RULES.read_text(encoding="utf-8")

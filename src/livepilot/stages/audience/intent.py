@@ -1,16 +1,16 @@
 """The intent stage: labels what a chat message wants and raises the tech-issue alarm.
 
 The patterns live in ``rules/intents.yaml`` (a brand's live manager adds product words,
-kinds of leads, translations of the host hints); :mod:`~livepilot.pipeline.intent_rules`
-validates them and builds the classifier (:mod:`~livepilot.pipeline.intent_classifier`,
-on the phrase engine of :mod:`~livepilot.pipeline.phrases`) once per file version.
+kinds of leads, translations of the host hints); :mod:`~livepilot.stages.audience.intent_rules`
+validates them and builds the classifier (:mod:`~livepilot.stages.audience.intent_classifier`,
+on the phrase engine of :mod:`~livepilot.stages.audience.phrases`) once per file version.
 
 Labels added (source ``intent``): ``question`` (kind ``qna`` for the platform's own Q&A),
 ``lead`` (kind ``price``, ``availability``, ``shipping``, ``how_to_order``, ``link``,
 ``discount``, ``bulk``, ``collab`` or a kind of your own), ``tech_issue`` (kind
 ``no_audio``, ``audio_sync``, ``frozen_video``, ``lag``), ``feedback_positive``,
 ``feedback_negative``. When several distinct viewers report the same tech issue within a
-window, :class:`~livepilot.pipeline.tech_alarm.TechIssueWatch` raises one alarm and a host
+window, :class:`~livepilot.stages.audience.tech_alarm.TechIssueWatch` raises one alarm and a host
 prompt, and clears it when the reports stop.
 """
 
@@ -22,11 +22,12 @@ from typing import TYPE_CHECKING
 
 from livepilot.errors import RulesError
 from livepilot.events import ChatEvent, LiveEvent, QuestionEvent
-from livepilot.pipeline.intent_classifier import Hit, IntentClassifier
-from livepilot.pipeline.intent_rules import IntentRules, load_intent_rules
 from livepilot.pipeline.stage import Draft, Outbox
-from livepilot.pipeline.tech_alarm import TechIssueWatch
 from livepilot.rulepacks import HotReload
+from livepilot.settings import checkout_path
+from livepilot.stages.audience.intent_classifier import Hit, IntentClassifier
+from livepilot.stages.audience.intent_rules import IntentRules, load_intent_rules
+from livepilot.stages.audience.tech_alarm import TechIssueWatch
 
 if TYPE_CHECKING:
     from livepilot.metrics import Metrics
@@ -109,7 +110,7 @@ def rules_path(ctx: StageContext) -> Path:
     path = ctx.rules_dir / "intents.yaml"
     if path.is_file():
         return path
-    shipped = Path(__file__).resolve().parents[3] / "rules" / "intents.yaml"
+    shipped = checkout_path("rules") / "intents.yaml"
     if shipped.is_file():
         log.warning("%s not found; using the shipped %s", path, shipped)
         return shipped

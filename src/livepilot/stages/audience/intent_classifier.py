@@ -1,14 +1,14 @@
 """The intent classifier: a message's text → what it wants, as a list of :class:`Hit`.
 
 Pure and synchronous; built once from the rules by
-:meth:`livepilot.pipeline.intent_rules.IntentRules.build`.
+:meth:`livepilot.stages.audience.intent_rules.IntentRules.build`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from livepilot.pipeline.phrases import Phrase, PhraseIndex, Slot, tokenize
+from livepilot.stages.audience.phrases import Phrase, PhraseIndex, Slot, tokenize
 
 __all__ = ["Hit", "IntentClassifier"]
 
