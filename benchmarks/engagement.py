@@ -17,11 +17,11 @@ from pathlib import Path
 
 from livepilot.events import CommandEvent, LiveEvent
 from livepilot.metrics import Metrics
-from livepilot.pipeline.alarms import AlarmRules
-from livepilot.pipeline.engagement import EngagementStage
-from livepilot.pipeline.polls import PollsStage
-from livepilot.pipeline.run_of_show import load_run_of_show
 from livepilot.pipeline.stage import Draft, Outbox, Stage
+from livepilot.stages.show.alarms import AlarmRules
+from livepilot.stages.show.engagement import EngagementStage
+from livepilot.stages.show.polls import PollsStage
+from livepilot.stages.show.run_of_show import load_run_of_show
 from livepilot.testing import EventFactory, FakeClock
 
 EVENTS = 50_000

@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from livepilot.errors import ConfigError
-from livepilot.pipeline import engagement, polls
 from livepilot.pipeline.context import StageContext
 from livepilot.pipeline.runner import Pipeline
 from livepilot.pipeline.stage import Stage
 from livepilot.stages.audience import intent, questions
 from livepilot.stages.moderation import moderation, spam, toxicity, word_filter
+from livepilot.stages.show import engagement, polls
 
 __all__ = ["STAGES", "build_pipeline"]
 

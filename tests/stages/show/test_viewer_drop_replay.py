@@ -32,7 +32,7 @@ from livepilot.sources.replay import ReplaySource
 from livepilot.stages.registry import build_pipeline
 from livepilot.wire import WireMessage, encode
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 START = 1_700_000_000.0
 DROP_AT = START + 15 * 60 + 2.5  # the first viewer count after the drop
 LENGTH = 20 * 60

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from livepilot.events import GiftEvent
 from livepilot.insights import Severity
-from livepilot.pipeline.alarms import AlarmLatch, GiftRule
-from livepilot.pipeline.prompts import PromptDesk, render
 from livepilot.pipeline.stage import Outbox
-from livepilot.pipeline.summary import SummaryTracker
+from livepilot.stages.show.alarms import AlarmLatch, GiftRule
+from livepilot.stages.show.prompts import PromptDesk, render
+from livepilot.stages.show.summary import SummaryTracker
 
 __all__ = ["GiftMoments"]
 

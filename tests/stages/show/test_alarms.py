@@ -15,20 +15,20 @@ from livepilot.errors import RulesError
 from livepilot.events import EmoteEvent, LiveEvent, StatusEvent, StreamState
 from livepilot.insights import Alarm, AlarmState, Prompt
 from livepilot.metrics import Metrics
-from livepilot.pipeline.alarms import (
+from livepilot.pipeline.runner import Pipeline
+from livepilot.pipeline.stage import Draft, Outbox
+from livepilot.stages.show.alarms import (
     AlarmLatch,
     AlarmRules,
     PromptRules,
     RaidRule,
     load_alarm_rules,
 )
-from livepilot.pipeline.engagement import EngagementStage
-from livepilot.pipeline.runner import Pipeline
-from livepilot.pipeline.stage import Draft, Outbox
+from livepilot.stages.show.engagement import EngagementStage
 from livepilot.testing import EventFactory, FakeClock
 from livepilot.wire import WireMessage
 
-REPO_RULES = Path(__file__).resolve().parents[2] / "rules"
+REPO_RULES = Path(__file__).resolve().parents[3] / "rules"
 
 
 class Labeller:

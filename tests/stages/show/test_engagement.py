@@ -11,19 +11,19 @@ import pytest
 from livepilot.events import CommandEvent, LiveEvent
 from livepilot.insights import Prompt
 from livepilot.metrics import Metrics
-from livepilot.pipeline.alarms import AlarmRules, PromptRules
 from livepilot.pipeline.context import StageContext
-from livepilot.pipeline.engagement import EngagementStage
-from livepilot.pipeline.prompts import PromptDesk, render, span
-from livepilot.pipeline.rolling import CopyWindow, Ewma, LevelRing, RecentUsers, SecondRing
 from livepilot.pipeline.runner import Pipeline
 from livepilot.pipeline.stage import Draft, Outbox
 from livepilot.settings import Settings
 from livepilot.stages.registry import build_pipeline
+from livepilot.stages.show.alarms import AlarmRules, PromptRules
+from livepilot.stages.show.engagement import EngagementStage
+from livepilot.stages.show.prompts import PromptDesk, render, span
+from livepilot.stages.show.rolling import CopyWindow, Ewma, LevelRing, RecentUsers, SecondRing
 from livepilot.testing import EventFactory, FakeClock
 from livepilot.wire import WireMessage
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 # -- rolling windows ------------------------------------------------------------------
 

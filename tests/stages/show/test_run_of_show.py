@@ -11,14 +11,14 @@ from livepilot.errors import RulesError
 from livepilot.events import CommandEvent, LiveEvent
 from livepilot.insights import Alarm, AlarmState, Prompt
 from livepilot.metrics import Metrics
-from livepilot.pipeline.alarms import AlarmRules, PromptRules
-from livepilot.pipeline.engagement import EngagementStage
-from livepilot.pipeline.run_of_show import RunOfShow, ShowTracker, load_run_of_show
 from livepilot.pipeline.runner import Pipeline
+from livepilot.stages.show.alarms import AlarmRules, PromptRules
+from livepilot.stages.show.engagement import EngagementStage
+from livepilot.stages.show.run_of_show import RunOfShow, ShowTracker, load_run_of_show
 from livepilot.testing import EventFactory, FakeClock
 from livepilot.wire import WireMessage
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "rules" / "run-of-show.yaml"
+EXAMPLE = Path(__file__).resolve().parents[3] / "rules" / "run-of-show.yaml"
 
 PLAN = RunOfShow.model_validate(
     {

@@ -23,8 +23,8 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from livepilot.insights import Prompt
-from livepilot.pipeline.alarms import AlarmLatch, PromptRules
 from livepilot.pipeline.stage import Outbox
+from livepilot.stages.show.alarms import AlarmLatch, PromptRules
 
 __all__ = ["ACK", "DISMISS", "TEMPLATES", "Language", "PromptDesk", "render", "span"]
 

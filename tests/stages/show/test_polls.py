@@ -14,12 +14,12 @@ from livepilot.events import CommandEvent, DeleteEvent, LiveEvent
 from livepilot.insights import Alarm, AlarmState, Insight, Prompt
 from livepilot.metrics import Metrics
 from livepilot.pipeline.context import StageContext
-from livepilot.pipeline.polls import Giveaway, PollPlan, PollsStage, parse_vote
-from livepilot.pipeline.run_of_show import RunOfShow
 from livepilot.pipeline.runner import Pipeline
 from livepilot.pipeline.stage import Draft, Outbox
 from livepilot.settings import Settings
 from livepilot.stages.registry import build_pipeline
+from livepilot.stages.show.polls import Giveaway, PollPlan, PollsStage, parse_vote
+from livepilot.stages.show.run_of_show import RunOfShow
 from livepilot.testing import EventFactory, FakeClock
 from livepilot.wire import WireMessage
 

@@ -11,9 +11,9 @@ from pydantic import ValidationError
 from livepilot.events import CommandEvent, DeleteEvent, LiveEvent
 from livepilot.insights import Tally, TallyOption
 from livepilot.metrics import Metrics
-from livepilot.pipeline.polls import TALLY_INTERVAL, TALLY_REFRESH, PollsStage
 from livepilot.pipeline.runner import Pipeline
 from livepilot.pipeline.stage import Draft, Outbox
+from livepilot.stages.show.polls import TALLY_INTERVAL, TALLY_REFRESH, PollsStage
 from livepilot.testing import EventFactory, FakeClock
 from livepilot.wire import WireMessage, decode, encode
 

@@ -42,13 +42,13 @@ from pydantic import ValidationError
 from livepilot.commands import PollPlan, vote_key
 from livepilot.events import ChatEvent, CommandEvent, DeleteEvent, LiveEvent, User
 from livepilot.insights import Alarm, AlarmState, Prompt, Severity, Tally, TallyOption
-from livepilot.pipeline.prompts import ACK, DISMISS, render
 from livepilot.pipeline.stage import Draft, Outbox
+from livepilot.stages.show.prompts import ACK, DISMISS, render
 
 if TYPE_CHECKING:
     from livepilot.pipeline.context import StageContext
-    from livepilot.pipeline.run_of_show import RunOfShow
     from livepilot.rulepacks import HotReload
+    from livepilot.stages.show.run_of_show import RunOfShow
 
 __all__ = [
     "TALLY_INTERVAL",
@@ -459,8 +459,8 @@ class PollsStage:
 
 
 def build(ctx: StageContext) -> PollsStage:
-    from livepilot.pipeline.run_of_show import load_run_of_show
     from livepilot.rulepacks import HotReload
+    from livepilot.stages.show.run_of_show import load_run_of_show
 
     settings = ctx.settings
     plan: HotReload[RunOfShow] | None = None

@@ -1,9 +1,9 @@
 """Engagement: rolling signals, alarms against their baselines, and host prompts.
 
-The stage keeps per-stream rolling state (:class:`~livepilot.pipeline.signals.Signals`:
+The stage keeps per-stream rolling state (:class:`~livepilot.stages.show.signals.Signals`:
 chat, chatters, likes, gifts, joins, viewers; per-second rings, bounded), compares each
 signal with its own recent baseline and raises alarms with hysteresis and cool-down
-(:class:`~livepilot.pipeline.alarms.AlarmLatch`):
+(:class:`~livepilot.stages.show.alarms.AlarmLatch`):
 
 ==================  ====================================================================
 ``viewer_drop``     viewer count fell by a share from its peak within a window
@@ -18,12 +18,12 @@ signal with its own recent baseline and raises alarms with hysteresis and cool-d
 ==================  ====================================================================
 
 Each alarm offers a concrete prompt in the host's language to one
-:class:`~livepilot.pipeline.prompts.PromptDesk`, which rate-limits what the host sees;
+:class:`~livepilot.stages.show.prompts.PromptDesk`, which rate-limits what the host sees;
 thanks for gifts (combined while they wait), greetings for new viewers and (off by
 default) "3 open questions about …" go through the same desk. Gift moments and
-thank-yous live in :mod:`~livepilot.pipeline.gifts`; the run-of-show's segment alarms and
+thank-yous live in :mod:`~livepilot.stages.show.gifts`; the run-of-show's segment alarms and
 cues, and the prepared questions, poll and crisis plan other prompts use, in
-:mod:`~livepilot.pipeline.cues`. :meth:`EngagementStage.summary` is the live summary.
+:mod:`~livepilot.stages.show.cues`. :meth:`EngagementStage.summary` is the live summary.
 
 Everything is decided on stream time (``draft.now`` and ``tick(now)``), so a replay with
 event time produces the same alarms and prompts on every run.
@@ -53,17 +53,17 @@ from livepilot.events import (
     ViewerCountEvent,
 )
 from livepilot.insights import Prompt, Severity
-from livepilot.pipeline.alarms import AlarmLatch, AlarmRules, RateDropRule, load_alarm_rules
-from livepilot.pipeline.cues import COMMANDS as SHOW_COMMANDS
-from livepilot.pipeline.cues import ShowCues
-from livepilot.pipeline.gifts import GiftMoments
-from livepilot.pipeline.prompts import ACK, DISMISS, PromptDesk, render, span
-from livepilot.pipeline.rolling import Ewma, SecondRing
-from livepilot.pipeline.run_of_show import RunOfShow, ShowTracker, load_run_of_show
-from livepilot.pipeline.signals import Signals
 from livepilot.pipeline.stage import Draft, Outbox
-from livepilot.pipeline.summary import StreamSummary, SummaryTracker
 from livepilot.rulepacks import HotReload
+from livepilot.stages.show.alarms import AlarmLatch, AlarmRules, RateDropRule, load_alarm_rules
+from livepilot.stages.show.cues import COMMANDS as SHOW_COMMANDS
+from livepilot.stages.show.cues import ShowCues
+from livepilot.stages.show.gifts import GiftMoments
+from livepilot.stages.show.prompts import ACK, DISMISS, PromptDesk, render, span
+from livepilot.stages.show.rolling import Ewma, SecondRing
+from livepilot.stages.show.run_of_show import RunOfShow, ShowTracker, load_run_of_show
+from livepilot.stages.show.signals import Signals
+from livepilot.stages.show.summary import StreamSummary, SummaryTracker
 
 if TYPE_CHECKING:
     from livepilot.metrics import Metrics

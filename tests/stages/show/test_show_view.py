@@ -7,10 +7,10 @@ from typing import Any
 
 from livepilot.events import CommandEvent
 from livepilot.metrics import Metrics
-from livepilot.pipeline.engagement import EngagementStage
-from livepilot.pipeline.run_of_show import RunOfShow
 from livepilot.pipeline.runner import Pipeline
 from livepilot.service import VIEWS
+from livepilot.stages.show.engagement import EngagementStage
+from livepilot.stages.show.run_of_show import RunOfShow
 from livepilot.testing import FakeClock
 
 PLAN = RunOfShow.model_validate(

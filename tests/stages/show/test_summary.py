@@ -6,10 +6,10 @@ import pytest
 
 from livepilot.events import SubscribeEvent
 from livepilot.metrics import Metrics
-from livepilot.pipeline.alarms import AlarmRules
-from livepilot.pipeline.engagement import EngagementStage
 from livepilot.pipeline.runner import Pipeline
-from livepilot.pipeline.summary import SummaryTracker
+from livepilot.stages.show.alarms import AlarmRules
+from livepilot.stages.show.engagement import EngagementStage
+from livepilot.stages.show.summary import SummaryTracker
 from livepilot.testing import EventFactory, FakeClock
 
 

@@ -1,6 +1,6 @@
 """The run-of-show on stage: segment commands in, the host's cues out.
 
-:class:`ShowCues` wraps the :class:`~livepilot.pipeline.run_of_show.ShowTracker` for the
+:class:`ShowCues` wraps the :class:`~livepilot.stages.show.run_of_show.ShowTracker` for the
 engagement stage: moderators start and advance segments (``segment_start`` with
 ``args.segment`` = name or number, ``segment_next``); each tick's timing notes become the
 ``segment_ending`` / ``segment_overrun`` alarms and cue prompts (talking points at the
@@ -16,11 +16,11 @@ from typing import Any
 
 from livepilot.events import CommandEvent
 from livepilot.insights import Severity
-from livepilot.pipeline.alarms import AlarmLatch
-from livepilot.pipeline.polls import PollPlan
-from livepilot.pipeline.prompts import PromptDesk, render
-from livepilot.pipeline.run_of_show import RunOfShow, ShowNote, ShowTracker
 from livepilot.pipeline.stage import Outbox
+from livepilot.stages.show.alarms import AlarmLatch
+from livepilot.stages.show.polls import PollPlan
+from livepilot.stages.show.prompts import PromptDesk, render
+from livepilot.stages.show.run_of_show import RunOfShow, ShowNote, ShowTracker
 
 __all__ = ["COMMANDS", "ShowCues"]
 

@@ -7,7 +7,7 @@ the same after ten minutes and after ten hours, at any chat rate.
 
 from __future__ import annotations
 
-from livepilot.pipeline.rolling import CopyWindow, LevelRing, RecentUsers, SecondRing
+from livepilot.stages.show.rolling import CopyWindow, LevelRing, RecentUsers, SecondRing
 
 __all__ = ["RING_SECONDS", "Signals"]
 
