@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from livepilot.errors import RulesError
 
-__all__ = ["describe", "load_model", "read_mapping"]
+__all__ = ["describe", "load_model", "load_model_or_default", "read_mapping"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -61,6 +61,14 @@ def load_model(path: Path, model: type[M], what: str) -> M:
         return model.model_validate(data)
     except ValidationError as exc:
         raise RulesError(f"{path}: {describe(exc, data)}") from None
+
+
+def load_model_or_default(path: Path, model: type[M], what: str) -> M:
+    """Like :func:`load_model`, but a file that does not exist means all defaults
+    (``model()``): optional files like ``spam.yaml`` may appear later."""
+    if not path.exists():
+        return model()
+    return load_model(path, model, what)
 
 
 def describe(exc: ValidationError, data: Any) -> str:

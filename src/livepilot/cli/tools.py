@@ -83,8 +83,8 @@ def check(
     """
     from livepilot.metrics import Metrics
     from livepilot.pipeline.context import StageContext
-    from livepilot.rulepacks import check_rules_dir
     from livepilot.stages.audience.faq import check_faq
+    from livepilot.stages.check import check_rules_dir
     from livepilot.stages.registry import build_pipeline
 
     settings = load_settings()

@@ -15,6 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from livepilot.ml.text import analysed
+
 __all__ = ["CANDIDATES", "Language", "LanguageRouter"]
 
 log = logging.getLogger(__name__)
@@ -97,6 +99,7 @@ class LanguageRouter:
         return de, en
 
     def route(self, text: str) -> Language:
+        text = analysed(text)  # langid's cost grows with the text; the start tells enough
         words = _WORD.findall(text.casefold())
         if not words:
             return self.default

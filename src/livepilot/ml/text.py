@@ -7,6 +7,11 @@ stable across processes (Python's ``hash`` is salted per process).
 Normalisation is deliberately small: case folding, ``@user``/URL placeholders, leetspeak
 un-mapping inside words, and collapsing long character runs. It should converge with the
 word filter's normaliser once that exists, so filter and model see the same text.
+
+Chat text is hostile input, so every step here is linear in the length of the text, and
+analysis looks only at the first :data:`ANALYSED_CHARS` characters (:func:`analysed`):
+the matchers, the model features and the language guess of a longer message come from
+its beginning, while the message itself still reaches the console whole.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Featurizer", "normalize", "tokens"]
+__all__ = ["ANALYSED_CHARS", "Featurizer", "analysed", "normalize", "tokens"]
 
 _MENTION = re.compile(r"@\w+")
 _URL = re.compile(r"https?://\S+|www\.\S+")
@@ -30,23 +35,68 @@ _WORD = re.compile(r"[^\W_]+(?:[*'’.-][^\W_]+)*|[^\w\s]")
 # Digits and symbols that stand for letters when they sit between letters ("h0ren5ohn").
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a",
                        "$": "s", "!": "i", "€": "e"})
-_LEETY = re.compile(r"\w*[a-zäöüß][\w@$!€*]*[0-9@$!€][\w@$!€*]*", re.IGNORECASE)
+# A leet word is a run of these characters that has a letter and, after it, a digit or
+# symbol; it starts at the beginning of the word part (no symbol) holding its first letter.
+_LEET_RUN = re.compile(r"[\w@$!€*]+")
+_LEET_LETTER = re.compile(r"[a-zäöüß]", re.IGNORECASE)
+_LEET_DIGIT = re.compile(r"[0-9@$!€]")
+_LEET_SYMBOLS = "@$!€*"  # the run's characters that are not word characters
+#: Per-word features are memoised only for words up to this long (chat words are short;
+#: a long one is a one-off and its tuple would be large).
+_MEMO_WORD = 64
+
+#: How much of a message analysis looks at: word matching, model features and language
+#: detection see the first this many characters (see :func:`analysed`).
+ANALYSED_CHARS = 2_000
 
 
-def _unleet(match: re.Match[str]) -> str:
-    word = match.group(0)
-    if word.isdigit():
-        return word
-    return word.translate(_LEET)
+def analysed(text: str) -> str:
+    """The part of ``text`` analysis looks at: the first :data:`ANALYSED_CHARS`
+    characters, less a word cut in two at the end (when there is a space before it)."""
+    if len(text) <= ANALYSED_CHARS:
+        return text
+    head = text[:ANALYSED_CHARS]
+    if not text[ANALYSED_CHARS].isspace():
+        cut = max(head.rfind(" "), head.rfind("\n"), head.rfind("\t"))
+        if cut > 0:
+            head = head[:cut]
+    return head
+
+
+def _unleet(text: str) -> str:
+    r"""Undo leetspeak in every leet word (``h0ren5ohn`` → ``horensohn``).
+
+    One pass over the runs of word characters and leet symbols; the same result as
+    substituting ``\w*[a-zäöüß][\w@$!€*]*[0-9@$!€][\w@$!€*]*`` (which backtracks in
+    cubic time on a long word), because such a match always runs to the end of its run.
+    """
+    out: list[str] = []
+    done = 0
+    for run in _LEET_RUN.finditer(text):
+        word = run.group(0)
+        letter = _LEET_LETTER.search(word)
+        if letter is None or _LEET_DIGIT.search(word, letter.start() + 1) is None:
+            continue
+        start = run.start() + max(word.rfind(ch, 0, letter.start()) for ch in _LEET_SYMBOLS) + 1
+        out.append(text[done:start])
+        out.append(text[start : run.end()].translate(_LEET))
+        done = run.end()
+    if not out:
+        return text
+    out.append(text[done:])
+    return "".join(out)
 
 
 def normalize(text: str) -> str:
-    """Fold case and the usual chat disguises so that variants share features."""
-    text = unicodedata.normalize("NFKC", text)
+    """Fold case and the usual chat disguises so that variants share features.
+
+    Looks at :func:`analysed` ``(text)`` only; linear in its length.
+    """
+    text = unicodedata.normalize("NFKC", analysed(text))
     text = _URL.sub(" url ", text)
     text = _MENTION.sub(" @user ", text)
     text = text.casefold()
-    text = _LEETY.sub(_unleet, text)
+    text = _unleet(text)
     text = _REPEAT.sub(r"\1\1", text)
     return " ".join(text.split())
 
@@ -67,7 +117,8 @@ class Featurizer:
     Character features land in ``[0, char_buckets)``, word features in
     ``[char_buckets, char_buckets + word_buckets)``; the two blocks are normalised
     separately, like two TF-IDF vectorisers side by side. Per-word character features are
-    memoised (chat repeats its words a lot); the memo is bounded.
+    memoised (chat repeats its words a lot); the memo is bounded in entries and holds only
+    words of chat length.
     """
 
     char_buckets: int
@@ -94,9 +145,10 @@ class Featurizer:
             for i in range(length - n + 1)
         ]
         result = tuple(out)
-        if len(self._memo) >= self.memo_size:
-            self._memo.clear()
-        self._memo[word] = result
+        if len(word) <= _MEMO_WORD:
+            if len(self._memo) >= self.memo_size:
+                self._memo.clear()
+            self._memo[word] = result
         return result
 
     def indices(self, normalized: str) -> list[int]:

@@ -180,3 +180,24 @@ def test_raid_alarm_can_be_switched_off(tmp_path: Path) -> None:
     flagged = [room.chat(f"bot{i}", "Join my live now for free gifts", after=0.5, new=True)
                .has("spam") for i in range(6)]
     assert flagged[-1] and room.alarms == []
+
+
+def test_waves_have_their_own_alarms_and_a_forgotten_wave_clears_its_own(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "spam.yaml").write_text("max_users: 10\n")
+    room = Room(tmp_path)
+    for text in ("Join my live now for free gifts", "Gratis Follower auf meinem Profil"):
+        for i in range(5):
+            room.chat(f"bot{i}", text, after=0.1, new=True)
+    assert [(a.id, a.state) for a in room.alarms] == [
+        ("test:spam_raid:1", AlarmState.RAISED), ("test:spam_raid:2", AlarmState.RAISED)
+    ]
+    # Ten other texts push the oldest wave out of the bounded table: its alarm clears at
+    # once instead of staying raised with nothing left to clear it.
+    for i in range(9):
+        room.chat(f"viewer{i}", f"ganz normale nachricht nummer {'x' * (i + 1)}", after=0.1)
+    (cleared,) = room.alarms[2:]
+    assert cleared.id == "test:spam_raid:1" and cleared.state is AlarmState.CLEARED
+    assert cleared.data == {"sample": "Join my live now for free gifts"}
+    assert room.stage.tracked_waves == 10

@@ -16,8 +16,8 @@ from livepilot.metrics import Metrics
 from livepilot.pipeline.context import StageContext
 from livepilot.pipeline.runner import Pipeline
 from livepilot.pipeline.stage import Outbox
-from livepilot.rulepacks import WordPack
 from livepilot.settings import Settings
+from livepilot.stages.moderation.rules import WordPack
 from livepilot.stages.moderation.word_filter import WordFilter, build
 from livepilot.stages.moderation.word_matcher import WordMatcher
 from livepilot.testing import EventFactory, FakeClock

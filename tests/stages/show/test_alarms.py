@@ -17,13 +17,7 @@ from livepilot.insights import Alarm, AlarmState, Prompt
 from livepilot.metrics import Metrics
 from livepilot.pipeline.runner import Pipeline
 from livepilot.pipeline.stage import Draft, Outbox
-from livepilot.stages.show.alarms import (
-    AlarmLatch,
-    AlarmRules,
-    PromptRules,
-    RaidRule,
-    load_alarm_rules,
-)
+from livepilot.stages.show.alarms import AlarmRules, PromptRules, RaidRule, load_alarm_rules
 from livepilot.stages.show.engagement import EngagementStage
 from livepilot.testing import EventFactory, FakeClock
 from livepilot.wire import WireMessage
@@ -136,23 +130,6 @@ def test_rules_are_frozen() -> None:
     rules = AlarmRules()
     with pytest.raises(ValueError):
         rules.dead_air.after_s = 5  # type: ignore[misc]
-
-
-# -- latch ----------------------------------------------------------------------------
-
-
-def test_latch_raises_once_clears_once_and_cools_down() -> None:
-    latch = AlarmLatch("s", "x", "engagement", cooldown_s=60)
-    first = latch.raise_(0, "on")
-    assert first is not None and first.id == "s:x:1" and first.state == AlarmState.RAISED
-    assert latch.raise_(1, "on again") is None
-    cleared = latch.clear(2, "off")
-    assert cleared is not None and cleared.id == first.id
-    assert cleared.state == AlarmState.CLEARED
-    assert latch.clear(3, "off again") is None
-    assert latch.raise_(61, "too soon") is None
-    again = latch.raise_(62, "on")
-    assert again is not None and again.id == "s:x:2"
 
 
 # -- dead air -------------------------------------------------------------------------

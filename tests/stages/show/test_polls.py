@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from livepilot.commands import PollPlan
 from livepilot.events import CommandEvent, DeleteEvent, LiveEvent
 from livepilot.insights import Alarm, AlarmState, Insight, Prompt
 from livepilot.metrics import Metrics
@@ -18,7 +19,7 @@ from livepilot.pipeline.runner import Pipeline
 from livepilot.pipeline.stage import Draft, Outbox
 from livepilot.settings import Settings
 from livepilot.stages.registry import build_pipeline
-from livepilot.stages.show.polls import Giveaway, PollPlan, PollsStage, parse_vote
+from livepilot.stages.show.polls import Giveaway, PollsStage, parse_vote
 from livepilot.stages.show.run_of_show import RunOfShow
 from livepilot.testing import EventFactory, FakeClock
 from livepilot.wire import WireMessage
@@ -171,6 +172,30 @@ def test_giveaway_draws_among_entrants_excluding_flagged_users() -> None:
     second = [m for m in room.command("giveaway_draw") if isinstance(m, Prompt)]
     assert len(second) == 1 and second[0].text != winner.text
     assert room.command("giveaway_draw") == []
+
+
+def test_giveaway_alarm_is_raised_while_open_and_named_like_the_giveaway() -> None:
+    room = Room(seed=3)
+
+    def alarms(out: list[WireMessage]) -> list[tuple[str, str, str]]:
+        return [(m.id, m.state, m.message) for m in out if isinstance(m, Alarm)]
+
+    first = room.command("giveaway_start", keyword="eins")
+    assert alarms(first) == [("s:giveaway:1", "raised", "Giveaway: type 'eins'")]
+    room.chat("anna", "eins")
+    replaced = room.command("giveaway_start", keyword="zwei")
+    assert alarms(replaced) == [("s:giveaway:1", "cleared", "replaced by a new giveaway"),
+                                ("s:giveaway:2", "raised", "Giveaway: type 'zwei'")]
+    assert room.stage.giveaway is not None and room.stage.giveaway.id == "s:giveaway:2"
+    room.chat("ben", "zwei")
+    room.chat("cem", "zwei")
+    drawn = room.command("giveaway_draw")
+    (cleared,) = alarms(drawn)
+    assert cleared[:2] == ("s:giveaway:2", "cleared") and cleared[2].startswith("winner @")
+    redraw = room.command("giveaway_draw")      # closed already: a prompt, no second clear
+    assert alarms(redraw) == []
+    prompts = [m.id for m in [*drawn, *redraw] if isinstance(m, Prompt)]
+    assert prompts == ["s:prompt:1", "s:prompt:2"]
 
 
 def test_giveaway_keyword_matches_words_not_substrings() -> None:

@@ -9,7 +9,7 @@ whose :meth:`~KnowledgeBase.match` returns the best answer with a confidence, or
 Matching first narrows the entries with an inverted index over the first four letters of
 each content word (so "versand", "versandkosten" and the typo "versnad" meet), then
 scores the few candidates with rapidfuzz. The question stage reloads the file when it
-changes (``livepilot.rulepacks.HotReload``, polled from ``tick``).
+changes (``livepilot.pipeline.reload.HotReload``, polled from ``tick``).
 """
 
 from __future__ import annotations

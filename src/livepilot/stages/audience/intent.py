@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING
 
 from livepilot.errors import RulesError
 from livepilot.events import ChatEvent, LiveEvent, QuestionEvent
+from livepilot.pipeline.reload import HotReload
 from livepilot.pipeline.stage import Draft, Outbox
-from livepilot.rulepacks import HotReload
 from livepilot.settings import checkout_path
 from livepilot.stages.audience.intent_classifier import Hit, IntentClassifier
 from livepilot.stages.audience.intent_rules import IntentRules, load_intent_rules

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from livepilot.ml.text import analysed
 from livepilot.stages.audience.phrases import Phrase, PhraseIndex, Slot, tokenize
 
 __all__ = ["Hit", "IntentClassifier"]
@@ -49,6 +50,7 @@ class IntentClassifier:
         return None
 
     def classify(self, text: str) -> list[Hit]:
+        text = analysed(text)
         tokens = tokenize(text)
         hits: list[Hit] = []
         if self._is_question(text, tokens):

@@ -10,6 +10,7 @@ handful of dict look-ups however many phrases there are.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 __all__ = [
@@ -61,7 +62,17 @@ class Slot:
         for prefix in self.prefixes:
             if token.startswith(prefix):
                 return True
-        return self.min_number is not None and token.isdigit() and int(token) >= self.min_number
+        return self.min_number is not None and _at_least(token, self.min_number)
+
+
+def _at_least(token: str, minimum: int) -> bool:
+    """Whether ``token`` is a number of at least ``minimum``, in time linear in its length
+    (``int()`` is quadratic in the digits and refuses more than 4,300 of them)."""
+    if not token.isdecimal():
+        return False
+    digits = "".join(str(unicodedata.decimal(ch)) for ch in token).lstrip("0") or "0"
+    bound = str(minimum)
+    return len(digits) > len(bound) or (len(digits) == len(bound) and digits >= bound)
 
 
 #: A gap slot: up to this many other words.

@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any
 from livepilot.events import ChatEvent, CommandEvent, LiveEvent, QuestionEvent
 from livepilot.insights import Prompt
 from livepilot.leads import Lead, LeadBook, LeadPolicy
+from livepilot.pipeline.reload import HotReload
 from livepilot.pipeline.stage import Draft, Outbox
-from livepilot.rulepacks import HotReload
 from livepilot.stages.audience import intent
 from livepilot.stages.audience.faq import KnowledgeBase, load_faq
 from livepilot.stages.audience.intent_classifier import IntentClassifier

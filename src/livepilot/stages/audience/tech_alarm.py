@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from livepilot.insights import Alarm, AlarmState, Prompt, Severity
+from livepilot.insights import Prompt
+from livepilot.pipeline.alarm import AlarmCounter, AlarmLatch, publish
 from livepilot.pipeline.stage import Outbox
 from livepilot.stages.audience.intent_rules import TechAlarmRules, TechKindRules
 
@@ -22,7 +23,6 @@ log = logging.getLogger(__name__)
 
 @dataclass(slots=True)
 class _Raised:
-    id: str
     stream: str
     last_report: float
     viewers: int
@@ -44,8 +44,9 @@ class TechIssueWatch:
     source: str = "intent"
     _reports: dict[str, dict[str, float]] = field(default_factory=dict)
     _raised: dict[str, _Raised] = field(default_factory=dict)
-    _cleared_at: dict[str, float] = field(default_factory=dict)
-    _seq: int = 0
+    #: One latch per kind of issue (ids ``<stream>:tech_issue:<kind>:<n>``, numbered together).
+    _alarms: dict[str, AlarmLatch] = field(default_factory=dict)
+    _counter: AlarmCounter = field(default_factory=AlarmCounter)
 
     def report(self, stream: str, kind: str, user: str, now: float, out: Outbox) -> None:
         users = self._reports.setdefault(kind, {})
@@ -59,12 +60,12 @@ class TechIssueWatch:
             return
         if len(users) < self.rules.viewers:
             return
-        cleared = self._cleared_at.get(kind)
-        if cleared is not None and now - cleared < self.rules.cooldown:
-            return
-        self._seq += 1
-        raised = _Raised(f"{stream}:tech_issue:{kind}:{self._seq}", stream, now, len(users))
-        self._raised[kind] = raised
+        latch = self._alarms.get(kind)
+        if latch is None:
+            latch = self._alarms[kind] = AlarmLatch(
+                stream, "tech_issue", self.source, subject=kind, counter=self._counter
+            )
+        latch.cooldown_s = self.rules.cooldown  # the current rules, also after a reload
         say, hint = self._say(kind)
         n, window = len(users), self.rules.window
         if self.language == "de":
@@ -73,26 +74,22 @@ class TechIssueWatch:
         else:
             message = f"{n} viewers: {say} in the last {window:.0f} s"
             text = f"{n} viewers report {say} — {hint}"
-        alarm = Alarm(
-            id=raised.id,
-            stream=stream,
-            kind="tech_issue",
-            source=self.source,
-            at=now,
-            severity=Severity.WARNING,
-            message=message,
-            data={"issue": kind, "viewers": len(users), "window": self.rules.window},
+        alarm = latch.raise_(
+            now, message, {"issue": kind, "viewers": len(users), "window": self.rules.window}
         )
+        if alarm is None:  # cooling down after the last episode
+            return
+        self._raised[kind] = _Raised(stream, now, len(users))
         out.alarm(alarm)
         out.prompt(
             Prompt(
-                id=f"{raised.id}:prompt",
+                id=f"{alarm.id}:prompt",
                 stream=stream,
                 source=self.source,
                 at=now,
                 text=text,
                 priority=3,
-                alarm_id=raised.id,
+                alarm_id=alarm.id,
                 expires_at=now + 60,
             )
         )
@@ -104,23 +101,13 @@ class TechIssueWatch:
             if now - raised.last_report < self.rules.clear_after:
                 continue
             del self._raised[kind]
-            self._cleared_at[kind] = now
-            out.alarm(
-                Alarm(
-                    id=raised.id,
-                    stream=raised.stream,
-                    kind="tech_issue",
-                    source=self.source,
-                    at=now,
-                    state=AlarmState.CLEARED,
-                    message=(
-                        f"Keine Meldungen mehr: {self._say(kind)[0]}"
-                        if self.language == "de"
-                        else f"No more reports of {self._say(kind)[0]}"
-                    ),
-                    data={"issue": kind, "viewers": raised.viewers},
-                )
+            latch = self._alarms[kind]
+            say = self._say(kind)[0]
+            message = (
+                f"Keine Meldungen mehr: {say}" if self.language == "de"
+                else f"No more reports of {say}"
             )
+            publish(out, latch.clear(now, message, {"issue": kind, "viewers": raised.viewers}))
             log.info("stream %s: tech issue %s cleared", raised.stream, kind)
         for users in self._reports.values():
             self._prune(users, now)

@@ -31,8 +31,10 @@ from typing import TYPE_CHECKING, Any
 
 from livepilot.events import ChatEvent, CommandEvent, LiveEvent, QuestionEvent
 from livepilot.insights import Action
+from livepilot.pipeline.reload import HotReload
 from livepilot.pipeline.stage import ACTION_ORDER, Draft, Outbox
-from livepilot.rulepacks import HotReload, StrikeRules, StrikeStep, load_model
+from livepilot.stages.moderation.rules import RULES_FILE, StrikeRules, StrikeStep
+from livepilot.yamlfile import load_model_or_default
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -292,7 +294,7 @@ def _head(users: OrderedDict[str, _Strikes], size: int) -> list[str]:
 
 def load_strike_rules(path: Path) -> StrikeRules:
     """``rules/moderation.yaml``, or the defaults when the file does not exist."""
-    return load_model(path, StrikeRules, missing_ok=True) or StrikeRules()
+    return load_model_or_default(path, StrikeRules, RULES_FILE)
 
 
 def build(ctx: StageContext) -> ModerationStage:

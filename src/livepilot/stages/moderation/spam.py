@@ -3,8 +3,9 @@
 Stateless checks look at one message (caps, flood, link, phone). Stateful ones keep
 bounded state with expiry: per user (recent messages for repeats and rate; LRU-capped,
 forgotten after ``user_idle_s``) and per stream (recent texts of many users for raids).
-Thresholds come from ``rules/spam.yaml`` (:class:`~livepilot.rulepacks.SpamRules`) and are
-hot-reloaded; the state survives a reload.
+Thresholds come from ``rules/spam.yaml``
+(:class:`~livepilot.stages.moderation.rules.SpamRules`) and are hot-reloaded; the state
+survives a reload.
 
 Every hit labels ``spam`` with a ``kind`` (caps, flood, repeat, raid, link, phone, rate),
 gives a reason in words and recommends the configured action; ``hide`` and stronger also
@@ -24,10 +25,14 @@ from typing import TYPE_CHECKING
 from rapidfuzz import fuzz
 
 from livepilot.events import ChatEvent, CommandEvent, LiveEvent, User
-from livepilot.insights import Action, Alarm, AlarmState, Severity
+from livepilot.insights import Action
+from livepilot.ml.text import analysed
+from livepilot.pipeline.alarm import AlarmCounter, AlarmLatch, publish
+from livepilot.pipeline.reload import HotReload
 from livepilot.pipeline.stage import ACTION_ORDER, Draft, Outbox
-from livepilot.rulepacks import HotReload, SpamRules, load_model
 from livepilot.stages.moderation.normalize import fold
+from livepilot.stages.moderation.rules import RULES_FILE, SpamRules
+from livepilot.yamlfile import load_model_or_default
 
 if TYPE_CHECKING:
     from livepilot.pipeline.context import StageContext
@@ -38,10 +43,13 @@ _TLDS = (
     "com|net|org|de|at|ch|eu|uk|us|ru|su|cn|xyz|io|me|ly|gg|co|info|biz|shop|store|top|site|"
     "online|link|app|tk|cc|tv|live|club|vip|win|bet|casino|fun|icu|sbs|click|to|is|ws|pw|nl|fr"
 )
+# Labels of at most 63 characters (the DNS limit) and at most 10 of them before the TLD,
+# and possessive spaces: every start position costs a bounded number of steps, so a
+# search is linear in the text ("a-a-a-…" or "a.a.a.…" made it quadratic).
 _LINK = re.compile(
     r"(?:https?://|www\.)([^\s/]+)"
-    rf"|\b((?:[a-z0-9-]+\.)+(?:{_TLDS}))(?![a-z0-9])"
-    rf"|\b([a-z0-9-]{{2,}})\s*[(\[]?\s*(?:dot|punkt)\s*[)\]]?\s*({_TLDS})\b"
+    rf"|\b((?:[a-z0-9-]{{1,63}}+\.){{1,10}}(?:{_TLDS}))(?![a-z0-9])"
+    rf"|\b([a-z0-9-]{{2,63}})\s*+[(\[]?\s*+(?:dot|punkt)\s*+[)\]]?\s*+({_TLDS})\b"
 )
 _PHONE = re.compile(r"(?<![\w.,])(\+|00|0)?\d[\d \-/()]{5,}\d(?![\d.,]?\d)")
 _PHONE_CONTEXT = re.compile(
@@ -73,7 +81,8 @@ class _UserState:
 class _Wave:
     #: (time, user id, suspicious: a new account or a promo text)
     posts: deque[tuple[float, str, bool]] = field(default_factory=deque)
-    alarm_id: str | None = None
+    #: The wave's ``spam_raid`` alarm, once raised.
+    alarm: AlarmLatch | None = None
     sample: str = ""
 
 
@@ -102,7 +111,8 @@ class SpamFilter:
         self._stream = stream
         self._users: OrderedDict[str, _UserState] = OrderedDict()
         self._waves: OrderedDict[str, _Wave] = OrderedDict()
-        self._seq = 0
+        # One alarm per wave; the waves' alarms are numbered together.
+        self._raid_alarms = AlarmCounter()
 
     @property
     def tracked_users(self) -> int:
@@ -133,6 +143,7 @@ class SpamFilter:
         """Every heuristic that fires for ``text`` from ``user`` at ``now``; updates state."""
         rules = rules or self._rules.current
         hits: list[SpamHit] = []
+        text = analysed(text)
         folded = fold(text)
         fingerprint = _fingerprint(folded)
         self._caps(text, rules, hits)
@@ -301,7 +312,7 @@ class SpamFilter:
         if wave is None:
             wave = _Wave(sample=_short(text))
             if len(waves) >= rules.max_users:
-                waves.popitem(last=False)
+                _clear_raid(waves.popitem(last=False)[1], now, out)
         waves[fingerprint] = wave
         posts = wave.posts
         while posts and posts[0][0] <= now - raid.window_s:
@@ -325,26 +336,12 @@ class SpamFilter:
             f"same text from {len(users)} users within {raid.window_s:.0f} s (copy-paste wave)",
             raid.action,
         ))
-        if wave.alarm_id is None and raid.alarm:
-            self._seq += 1
-            wave.alarm_id = f"{self._stream}:spam_raid:{self._seq}"
-            out.alarm(self._alarm(wave, now, AlarmState.RAISED,
-                                  f"Copy-paste wave: {len(users)} users posted "
-                                  f"{wave.sample!r} within {raid.window_s:.0f} s"))
-
-    def _alarm(self, wave: _Wave, now: float, state: AlarmState, message: str) -> Alarm:
-        assert wave.alarm_id is not None
-        return Alarm(
-            id=wave.alarm_id,
-            stream=self._stream,
-            kind="spam_raid",
-            source=self.name,
-            at=now,
-            state=state,
-            severity=Severity.WARNING,
-            message=message,
-            data={"sample": wave.sample},
-        )
+        if wave.alarm is None and raid.alarm:
+            wave.alarm = AlarmLatch(self._stream, "spam_raid", self.name,
+                                    counter=self._raid_alarms)
+            message = (f"Copy-paste wave: {len(users)} users posted {wave.sample!r} "
+                       f"within {raid.window_s:.0f} s")
+            publish(out, wave.alarm.raise_(now, message, {"sample": wave.sample}))
 
     def tick(self, now: float, out: Outbox) -> None:
         self._rules.poll(now, out)
@@ -362,13 +359,18 @@ class SpamFilter:
             if wave.posts and wave.posts[-1][0] > now - rules.raid.window_s:
                 break
             del waves[key]
-            if wave.alarm_id is not None:
-                out.alarm(self._alarm(wave, now, AlarmState.CLEARED, "Copy-paste wave is over"))
+            _clear_raid(wave, now, out)
+
+
+def _clear_raid(wave: _Wave, now: float, out: Outbox) -> None:
+    """A forgotten wave's alarm clears (a wave evicted to bound memory is over too)."""
+    if wave.alarm is not None:
+        publish(out, wave.alarm.clear(now, "Copy-paste wave is over", {"sample": wave.sample}))
 
 
 def load_spam_rules(path: Path) -> SpamRules:
     """``rules/spam.yaml``, or the defaults when the file does not exist."""
-    return load_model(path, SpamRules, missing_ok=True) or SpamRules()
+    return load_model_or_default(path, SpamRules, RULES_FILE)
 
 
 def build(ctx: StageContext) -> SpamFilter:

@@ -15,13 +15,9 @@ from typing import TYPE_CHECKING
 
 from livepilot.events import ChatEvent, CommandEvent, LiveEvent, QuestionEvent, User
 from livepilot.insights import Action
+from livepilot.pipeline.reload import HotReload
 from livepilot.pipeline.stage import Draft, Outbox
-from livepilot.rulepacks import (
-    DEFAULT_WORD_PACKS,
-    HotReload,
-    RuleSeverity,
-    word_pack_paths,
-)
+from livepilot.stages.moderation.rules import DEFAULT_WORD_PACKS, RuleSeverity, word_pack_paths
 from livepilot.stages.moderation.word_matcher import Hit, WordMatcher
 
 if TYPE_CHECKING:

@@ -29,17 +29,10 @@ from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 from rapidfuzz import fuzz, process
 
-from livepilot.rulepacks import (
-    Category,
-    MatchMode,
-    RuleSeverity,
-    WordPack,
-    load_word_packs,
-)
+from livepilot.ml.text import analysed
 from livepilot.stages.moderation.normalize import (
     MASKS,
     candidates,
@@ -48,6 +41,14 @@ from livepilot.stages.moderation.normalize import (
     squeeze,
     words,
 )
+from livepilot.stages.moderation.rules import (
+    Category,
+    MatchMode,
+    RuleSeverity,
+    WordPack,
+    load_word_packs,
+)
+from livepilot.stages.moderation.safe_regex import RuleRegex
 
 __all__ = ["Hit", "Term", "WordMatcher"]
 
@@ -60,6 +61,9 @@ _REGEX_INPUT = 1_000
 _STEM = 3
 _DIGIT = re.compile(r"\d")
 _FUZZY_SPREAD = 2
+#: Chunks longer than this are judged without the memo: no chat word is that long, and
+#: one-off walls of text would only push real words out.
+_MEMO_CHUNK = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,7 +228,7 @@ class WordMatcher:
         self._fuzzy_terms: dict[str, Term] = {}
         self._allow_by_length: dict[int, list[str]] = {}
         self._regex: list[
-            tuple[re.Pattern[str], str, Category, RuleSeverity, bool, frozenset[str] | None]
+            tuple[RuleRegex, str, Category, RuleSeverity, bool, frozenset[str] | None]
         ] = []
         self._cutoff = 100.0
         self.terms = 0
@@ -284,10 +288,10 @@ class WordMatcher:
                 self._full.allow.add(collapse_runs(form))
                 self._squeezed.allow.add(squeeze(form))
         for rx in pack.regex:
-            flags = re.IGNORECASE if rx.input == "raw" else 0
+            raw = rx.input == "raw"
             self._regex.append(
-                (re.compile(rx.pattern, flags), rx.name, rx.category, rx.severity,
-                 rx.input == "raw", None)
+                (RuleRegex(rx.pattern, ignore_case=raw), rx.name, rx.category, rx.severity,
+                 raw, None)
             )
 
     def _finish(self) -> None:
@@ -299,8 +303,7 @@ class WordMatcher:
         # Needles never contain a space, so each is found inside one word: the chunk memo
         # records which rules a word can wake, and a message wakes only those.
         self._regex = [
-            (pattern, name, category, severity, on_raw,
-             None if on_raw else _needles(pattern.pattern))
+            (pattern, name, category, severity, on_raw, None if on_raw else pattern.needles)
             for pattern, name, category, severity, on_raw, _ in self._regex
         ]
         ungated = set()
@@ -342,9 +345,10 @@ class WordMatcher:
         entry = _Chunk(word, squeezed, hit, word if len(word) == 1 else "",
                        word in self._openers or squeezed in self._openers,
                        word in self._heads, rules)
-        memo[chunk] = entry
-        if len(memo) > self._memo_size:
-            memo.popitem(last=False)
+        if len(chunk) <= _MEMO_CHUNK:
+            memo[chunk] = entry
+            if len(memo) > self._memo_size:
+                memo.popitem(last=False)
         return entry
 
     def check_word(self, form: str) -> Hit | None:
@@ -382,9 +386,8 @@ class WordMatcher:
         letters = len(word) - masks
         if letters < 2 or masks > letters:
             return None
-        pattern = re.compile("".join("." if ch in MASKS else re.escape(ch) for ch in word))
         for form in self._by_length.get(len(word), ()):
-            if pattern.fullmatch(form):
+            if all(ch in MASKS or ch == letter for ch, letter in zip(word, form, strict=True)):
                 return _hit(self._full.exact[collapse_runs(form)], "masked", word)
         return None
 
@@ -407,7 +410,12 @@ class WordMatcher:
     # -- per message -----------------------------------------------------------------
 
     def scan(self, text: str) -> list[Hit]:
-        """Every distinct rule the message matches, strongest first."""
+        """Every distinct rule the message matches, strongest first.
+
+        Looks at the first :data:`~livepilot.ml.text.ANALYSED_CHARS` characters; every step
+        is linear in their length.
+        """
+        text = analysed(text)
         folded = fold(text)
         chunks = folded.split()
         raw = text.split()
@@ -479,50 +487,12 @@ class WordMatcher:
     def _regexes(
         self, text: str, entries: list[_Chunk], rules: frozenset[int], hits: list[Hit]
     ) -> None:
-        # Bounded input keeps a user's regex from running long on a pasted wall of text.
+        # RE2 runs in linear time; the bound keeps even that small per message.
         normalised = " ".join(e.word for e in entries if e.word)[:_REGEX_INPUT]
         text = text[:_REGEX_INPUT]
         for index in sorted(rules):
             pattern, name, category, severity, on_raw, _ = self._regex[index]
             found = pattern.search(text if on_raw else normalised)
             if found is not None:
-                hits.append(Hit(name, category, severity, "regex", found.group(0), found.group(0)))
+                hits.append(Hit(name, category, severity, "regex", found, found))
 
-
-def _needles(pattern: str) -> frozenset[str] | None:
-    """Literal strings one of which every match of ``pattern`` contains; ``None`` when
-    no such set of 3+ characters can be read off the pattern (the rule then always runs)."""
-    try:
-        from re import _parser  # type: ignore[attr-defined]
-
-        return _sequence_needles(list(_parser.parse(pattern)), _parser)
-    except Exception:  # an unusual pattern: no prefilter, never a wrong one
-        return None
-
-
-def _sequence_needles(items: list[Any], parser: Any) -> frozenset[str] | None:
-    constants = parser._constants if hasattr(parser, "_constants") else parser
-    best: frozenset[str] | None = None
-
-    def better(candidate: frozenset[str] | None) -> None:
-        nonlocal best
-        if candidate and (best is None or min(map(len, candidate)) > min(map(len, best))):
-            best = candidate
-
-    literal: list[str] = []
-    for op, arg in [*items, (None, None)]:
-        if op is constants.LITERAL:
-            literal.append(chr(arg))
-            continue
-        if len(literal) >= 3:
-            better(frozenset({"".join(literal)}))
-        literal = []
-        if op is constants.SUBPATTERN:
-            better(_sequence_needles(list(arg[-1]), parser))
-        elif op is constants.BRANCH:
-            branches = [_sequence_needles(list(branch), parser) for branch in arg[1]]
-            if all(branches):
-                better(frozenset().union(*(b for b in branches if b)))
-        elif op in (constants.MAX_REPEAT, constants.MIN_REPEAT) and arg[0] >= 1:
-            better(_sequence_needles(list(arg[2]), parser))
-    return best

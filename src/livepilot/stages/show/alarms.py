@@ -1,28 +1,21 @@
-"""Alarm rules (``rules/alarms.yaml``) and the latch that gives every alarm hysteresis.
+"""Alarm rules (``rules/alarms.yaml``): thresholds, clear levels and cool-downs.
 
 The YAML parses into frozen models with ``extra="forbid"``, so a typo in a threshold name
 is an error that names the file and the field instead of a silently ignored setting. Each
-detector has its own section; anything left out keeps the documented default.
-
-An :class:`AlarmLatch` is the state machine behind one alarm kind: it raises at one
-threshold, clears at another (hysteresis), and after clearing stays quiet for a
-cool-down, so a signal hovering at the threshold never flaps. Ids are
-``<stream>:<kind>:<n>``, the same for the raise and its clear, and deterministic so a
-replay publishes identical output every run.
+detector has its own section; anything left out keeps the documented default. A rule
+raises at one threshold and clears at another (hysteresis); the
+:class:`~livepilot.pipeline.alarm.AlarmLatch` behind each alarm adds ids and the cool-down.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from livepilot.insights import Alarm, AlarmState, Severity
-from livepilot.yamlfile import load_model
+from livepilot.yamlfile import load_model_or_default
 
 __all__ = [
-    "AlarmLatch",
     "AlarmRules",
     "DeadAirRule",
     "GiftRule",
@@ -214,89 +207,5 @@ def load_alarm_rules(path: Path) -> AlarmRules:
 
     Raises :class:`RulesError` naming the file, the field and the bad value.
     """
-    if not path.exists():
-        return AlarmRules()
-    return load_model(path, AlarmRules, "alarm rules")
+    return load_model_or_default(path, AlarmRules, "alarm rules")
 
-
-class AlarmLatch:
-    """Raise/clear state for one alarm kind on one stream, with cool-down.
-
-    ``raise_`` and ``clear`` return the :class:`Alarm` to publish, or ``None`` when nothing
-    changes (already raised, still cooling down, not raised).
-    """
-
-    __slots__ = ("_kind", "_quiet_until", "_seq", "_source", "_stream", "active", "cooldown_s",
-                 "raised_at", "severity")
-
-    def __init__(
-        self,
-        stream: str,
-        kind: str,
-        source: str,
-        *,
-        cooldown_s: float,
-        severity: Severity = Severity.WARNING,
-    ) -> None:
-        self._stream = stream
-        self._kind = kind
-        self._source = source
-        #: Settable: a rules reload changes it for the next clear.
-        self.cooldown_s = cooldown_s
-        self._quiet_until = float("-inf")
-        self._seq = 0
-        self.severity = severity
-        #: The id of the raised alarm, or None.
-        self.active: str | None = None
-        self.raised_at: float | None = None
-
-    @property
-    def kind(self) -> str:
-        return self._kind
-
-    def can_raise(self, now: float) -> bool:
-        return self.active is None and now >= self._quiet_until
-
-    def raise_(
-        self,
-        now: float,
-        message: str,
-        data: dict[str, Any] | None = None,
-        severity: Severity | None = None,
-    ) -> Alarm | None:
-        if not self.can_raise(now):
-            return None
-        self._seq += 1
-        self.active = f"{self._stream}:{self._kind}:{self._seq}"
-        self.raised_at = now
-        return self._alarm(now, AlarmState.RAISED, message, data or {}, severity)
-
-    def clear(self, now: float, message: str, data: dict[str, Any] | None = None) -> Alarm | None:
-        if self.active is None:
-            return None
-        alarm = self._alarm(now, AlarmState.CLEARED, message, data or {}, None)
-        self.active = None
-        self.raised_at = None
-        self._quiet_until = now + self.cooldown_s
-        return alarm
-
-    def _alarm(
-        self,
-        now: float,
-        state: AlarmState,
-        message: str,
-        data: dict[str, Any],
-        severity: Severity | None,
-    ) -> Alarm:
-        assert self.active is not None  # invariant: only called while an id is active
-        return Alarm(
-            id=self.active,
-            stream=self._stream,
-            kind=self._kind,
-            source=self._source,
-            at=now,
-            state=state,
-            severity=severity or self.severity,
-            message=message,
-            data=data,
-        )

@@ -14,11 +14,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from livepilot.commands import PollPlan
 from livepilot.events import CommandEvent
 from livepilot.insights import Severity
+from livepilot.pipeline.alarm import AlarmLatch
 from livepilot.pipeline.stage import Outbox
-from livepilot.stages.show.alarms import AlarmLatch
-from livepilot.stages.show.polls import PollPlan
 from livepilot.stages.show.prompts import PromptDesk, render
 from livepilot.stages.show.run_of_show import RunOfShow, ShowNote, ShowTracker
 

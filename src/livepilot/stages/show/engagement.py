@@ -3,7 +3,7 @@
 The stage keeps per-stream rolling state (:class:`~livepilot.stages.show.signals.Signals`:
 chat, chatters, likes, gifts, joins, viewers; per-second rings, bounded), compares each
 signal with its own recent baseline and raises alarms with hysteresis and cool-down
-(:class:`~livepilot.stages.show.alarms.AlarmLatch`):
+(:class:`~livepilot.pipeline.alarm.AlarmLatch`):
 
 ==================  ====================================================================
 ``viewer_drop``     viewer count fell by a share from its peak within a window
@@ -53,9 +53,10 @@ from livepilot.events import (
     ViewerCountEvent,
 )
 from livepilot.insights import Prompt, Severity
+from livepilot.pipeline.alarm import AlarmLatch
+from livepilot.pipeline.reload import HotReload
 from livepilot.pipeline.stage import Draft, Outbox
-from livepilot.rulepacks import HotReload
-from livepilot.stages.show.alarms import AlarmLatch, AlarmRules, RateDropRule, load_alarm_rules
+from livepilot.stages.show.alarms import AlarmRules, RateDropRule, load_alarm_rules
 from livepilot.stages.show.cues import COMMANDS as SHOW_COMMANDS
 from livepilot.stages.show.cues import ShowCues
 from livepilot.stages.show.gifts import GiftMoments

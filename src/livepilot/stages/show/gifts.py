@@ -17,8 +17,9 @@ from __future__ import annotations
 
 from livepilot.events import GiftEvent
 from livepilot.insights import Severity
+from livepilot.pipeline.alarm import AlarmLatch
 from livepilot.pipeline.stage import Outbox
-from livepilot.stages.show.alarms import AlarmLatch, GiftRule
+from livepilot.stages.show.alarms import GiftRule
 from livepilot.stages.show.prompts import PromptDesk, render
 from livepilot.stages.show.summary import SummaryTracker
 

@@ -41,21 +41,21 @@ from pydantic import ValidationError
 
 from livepilot.commands import PollPlan, vote_key
 from livepilot.events import ChatEvent, CommandEvent, DeleteEvent, LiveEvent, User
-from livepilot.insights import Alarm, AlarmState, Prompt, Severity, Tally, TallyOption
+from livepilot.insights import Prompt, Severity, Tally, TallyOption
+from livepilot.pipeline.alarm import AlarmLatch, publish
+from livepilot.pipeline.reload import HotReload
 from livepilot.pipeline.stage import Draft, Outbox
 from livepilot.stages.show.prompts import ACK, DISMISS, render
+from livepilot.stages.show.run_of_show import RunOfShow, load_run_of_show
 
 if TYPE_CHECKING:
     from livepilot.pipeline.context import StageContext
-    from livepilot.rulepacks import HotReload
-    from livepilot.stages.show.run_of_show import RunOfShow
 
 __all__ = [
     "TALLY_INTERVAL",
     "TALLY_REFRESH",
     "Giveaway",
     "Poll",
-    "PollPlan",
     "PollsStage",
     "build",
     "parse_vote",
@@ -237,7 +237,10 @@ class PollsStage:
         self._flagged_cap = flagged_cap
         self.poll: Poll | None = None
         self.giveaway: Giveaway | None = None
-        self._seqs: dict[str, int] = {}
+        # Raised while the poll / giveaway is open; its alarm id is the poll's id.
+        self._poll_alarm = AlarmLatch(stream, "poll", self.name, severity=Severity.INFO)
+        self._giveaway_alarm = AlarmLatch(stream, "giveaway", self.name, severity=Severity.INFO)
+        self._prompts = 0
         self._shown: OrderedDict[str, Prompt] = OrderedDict()
         # Tallies: which of "poll" / "giveaway" changed since its last tally, and when
         # (stream time) each was last sent.
@@ -314,19 +317,14 @@ class PollsStage:
         elif cmd.action == "giveaway_draw":
             self._draw(now, out)
 
-    def _next_id(self, kind: str) -> str:
-        n = self._seqs[kind] = self._seqs.get(kind, 0) + 1
-        return f"{self._stream}:{kind}:{n}"
-
     def _start_poll(self, cmd: CommandEvent, now: float, out: Outbox) -> None:
         plan = self._poll_plan(cmd)
         if plan is None:
             return
         self._close_poll(now, out)
-        poll = Poll(self._next_id("poll"), plan, now)
+        poll = Poll(self._poll_alarm.next_id, plan, now)
         self.poll = poll
-        out.alarm(self._alarm(poll.id, "poll", now, AlarmState.RAISED, plan.question,
-                              poll.snapshot()))
+        publish(out, self._poll_alarm.raise_(now, plan.question, poll.snapshot()))
         self._send_tally("poll", now, out)
 
     def _poll_plan(self, cmd: CommandEvent) -> PollPlan | None:
@@ -356,8 +354,7 @@ class PollsStage:
         results = ", ".join(
             f"{r['option']} {r['votes']} ({r['share'] * 100:.0f} %)" for r in poll.results()
         )
-        out.alarm(self._alarm(poll.id, "poll", now, AlarmState.CLEARED, results,
-                              poll.snapshot()))
+        publish(out, self._poll_alarm.clear(now, results, poll.snapshot()))
         self._send_tally("poll", now, out)
         text = render(self._language, "poll_result", question=poll.plan.question, results=results)
         out.prompt(self._prompt(poll.id, now, text))
@@ -370,14 +367,14 @@ class PollsStage:
         previous = self.giveaway
         if previous is not None and previous.open:
             previous.open = False
-            out.alarm(self._alarm(previous.id, "giveaway", now, AlarmState.CLEARED,
-                                  "replaced by a new giveaway", previous.snapshot(self._flagged)))
+            publish(out, self._giveaway_alarm.clear(now, "replaced by a new giveaway",
+                                                    previous.snapshot(self._flagged)))
             self._send_tally("giveaway", now, out)
-        giveaway = Giveaway(self._next_id("giveaway"), keyword, str(cmd.args.get("title", "")),
-                            now)
+        giveaway = Giveaway(self._giveaway_alarm.next_id, keyword,
+                            str(cmd.args.get("title", "")), now)
         self.giveaway = giveaway
-        out.alarm(self._alarm(giveaway.id, "giveaway", now, AlarmState.RAISED,
-                              f"Giveaway: type {keyword!r}", giveaway.snapshot(self._flagged)))
+        publish(out, self._giveaway_alarm.raise_(now, f"Giveaway: type {keyword!r}",
+                                                 giveaway.snapshot(self._flagged)))
         self._send_tally("giveaway", now, out)
 
     def _draw(self, now: float, out: Outbox) -> None:
@@ -392,19 +389,13 @@ class PollsStage:
         handle = giveaway.entries[winner]
         snapshot = giveaway.snapshot(self._flagged)
         if was_open:
-            out.alarm(self._alarm(giveaway.id, "giveaway", now, AlarmState.CLEARED,
-                                  f"winner @{handle}", snapshot))
+            publish(out, self._giveaway_alarm.clear(now, f"winner @{handle}", snapshot))
         text = render(self._language, "giveaway_winner", user=handle,
                       entries=len(giveaway.entries))
         out.prompt(self._prompt(giveaway.id, now, text))
         self._send_tally("giveaway", now, out)
 
     # -- output ---------------------------------------------------------------------
-
-    def _alarm(self, alarm_id: str, kind: str, now: float, state: AlarmState, message: str,
-               data: dict[str, Any]) -> Alarm:
-        return Alarm(id=alarm_id, stream=self._stream, kind=kind, source=self.name, at=now,
-                     state=state, severity=Severity.INFO, message=message, data=data)
 
     def _send_changed(self, now: float, out: Outbox) -> None:
         for kind in sorted(self._changed):
@@ -439,8 +430,10 @@ class PollsStage:
         return None
 
     def _prompt(self, alarm_id: str, now: float, text: str) -> Prompt:
-        prompt = Prompt(id=self._next_id("prompt"), stream=self._stream, source=self.name,
-                        at=now, text=text, alarm_id=alarm_id, expires_at=now + 60.0)
+        self._prompts += 1
+        prompt = Prompt(id=f"{self._stream}:prompt:{self._prompts}", stream=self._stream,
+                        source=self.name, at=now, text=text, alarm_id=alarm_id,
+                        expires_at=now + 60.0)
         # Kept for ack/dismiss from the console (a handful at most).
         self._shown[prompt.id] = prompt
         if len(self._shown) > 20:
@@ -459,9 +452,6 @@ class PollsStage:
 
 
 def build(ctx: StageContext) -> PollsStage:
-    from livepilot.rulepacks import HotReload
-    from livepilot.stages.show.run_of_show import load_run_of_show
-
     settings = ctx.settings
     plan: HotReload[RunOfShow] | None = None
     if settings.run_of_show is not None:

@@ -23,8 +23,9 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from livepilot.insights import Prompt
+from livepilot.pipeline.alarm import AlarmLatch
 from livepilot.pipeline.stage import Outbox
-from livepilot.stages.show.alarms import AlarmLatch, PromptRules
+from livepilot.stages.show.alarms import PromptRules
 
 __all__ = ["ACK", "DISMISS", "TEMPLATES", "Language", "PromptDesk", "render", "span"]
 

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from livepilot.stages.show.polls import PollPlan
+from livepilot.commands import PollPlan
 from livepilot.yamlfile import load_model
 
 __all__ = ["Cta", "RunOfShow", "Segment", "ShowNote", "ShowTracker", "load_run_of_show"]

@@ -1,4 +1,4 @@
-"""Moderation rule packs: YAML files in ``rules/``, validated into frozen models.
+"""Moderation rule files: YAML in ``rules/``, validated into frozen models.
 
 Three kinds of file, each with its own model:
 
@@ -11,32 +11,29 @@ Three kinds of file, each with its own model:
 Every loading error is a :class:`~livepilot.errors.RulesError` whose message names the
 file, the rule (index and term) and the field, e.g.
 ``rules/de.yaml: block[3] term 'hure': field 'severity': 'hihg' is not one of low, medium,
-high``. :class:`HotReload` watches the files and swaps in a freshly built object when one
-changes; a broken file keeps the old rules and raises an alarm until it is fixed. See
-``docs/rules.md`` for the file format.
+high``. The stages hold what they build from these files in a
+:class:`~livepilot.pipeline.reload.HotReload`. See ``docs/rules.md`` for the file format.
 """
 
 from __future__ import annotations
 
-import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import Generic, Literal, Protocol, TypeVar
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from livepilot import yamlfile
-from livepilot.errors import RulesError
-from livepilot.insights import Action, Alarm, AlarmState, Severity
+from livepilot.insights import Action
+from livepilot.stages.moderation import safe_regex
+from livepilot.yamlfile import load_model
 
 __all__ = [
     "DEFAULT_WORD_PACKS",
-    "AlarmSink",
+    "RULES_FILE",
     "BlockRule",
     "Category",
-    "HotReload",
     "MatchMode",
     "RegexRule",
     "RuleSeverity",
@@ -44,13 +41,12 @@ __all__ = [
     "StrikeRules",
     "StrikeStep",
     "WordPack",
-    "check_rules_dir",
-    "load_model",
     "load_word_packs",
     "word_pack_paths",
 ]
 
-log = logging.getLogger(__name__)
+#: What error messages call these files: ``rules/spam.yaml: cannot read rules file: …``.
+RULES_FILE = "rules file"
 
 #: The word packs a stream uses, in load order, unless settings name others.
 DEFAULT_WORD_PACKS = ("de", "en", "custom")
@@ -90,9 +86,6 @@ class MatchMode(StrEnum):
     WORD = "word"
     PREFIX = "prefix"
     SUBSTRING = "substring"
-
-
-_NESTED_REPEAT = re.compile(r"\((?:\\.|[^()\\+*])*[+*](?:\\.|[^()\\])*\)(?:[+*]|\{\d*,\})")
 
 
 def _check_term(value: str) -> str:
@@ -158,18 +151,8 @@ class RegexRule(_Frozen):
     @field_validator("pattern")
     @classmethod
     def _compiles(cls, value: str) -> str:
-        try:
-            re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"bad regex {value!r}: {exc}") from None
-        if _NESTED_REPEAT.search(value):
-            # Python's re has no time limit: "(a+)+" can take minutes on one message and
-            # stall the whole stream.
-            raise ValueError(
-                f"regex {value!r} repeats a repetition (like '(a+)+'), which can take "
-                f"forever on some messages; rewrite it without the nested repeat"
-            )
-        return value
+        # Rule regexes run on RE2 (linear time in the message); check() says what it refuses.
+        return safe_regex.check(value)
 
 
 class WordPack(_Frozen):
@@ -328,20 +311,6 @@ class StrikeRules(_Frozen):
         return self
 
 
-M = TypeVar("M", bound=BaseModel)
-T = TypeVar("T")
-
-
-def load_model(path: Path, model: type[M], *, missing_ok: bool = False) -> M | None:
-    """Read and validate one YAML file; ``None`` if it is missing and ``missing_ok``.
-
-    Raises :class:`RulesError` naming the file, rule and field on any problem.
-    """
-    if missing_ok and not path.exists():
-        return None
-    return yamlfile.load_model(path, model, "rules file")
-
-
 def word_pack_paths(rules_dir: Path, packs: Sequence[str], stream: str) -> list[Path]:
     """The word-pack files for a stream: each named pack, then ``streams/<stream>.yaml``."""
     paths = [rules_dir / f"{name}.yaml" for name in packs]
@@ -353,128 +322,6 @@ def load_word_packs(paths: Sequence[Path]) -> list[tuple[Path, WordPack]]:
     """Every pack that exists, validated; missing files are skipped (they may appear later)."""
     out: list[tuple[Path, WordPack]] = []
     for path in paths:
-        pack = load_model(path, WordPack, missing_ok=True)
-        if pack is not None:
-            out.append((path, pack))
+        if path.exists():
+            out.append((path, load_model(path, WordPack, RULES_FILE)))
     return out
-
-
-def check_rules_dir(rules_dir: Path, packs: Sequence[str] = DEFAULT_WORD_PACKS) -> list[str]:
-    """Validate every moderation rules file in ``rules_dir``; one message per problem.
-
-    Checks the named word packs, every ``streams/*.yaml``, ``spam.yaml`` and
-    ``moderation.yaml`` (missing files are fine). For a ``livepilot rules check`` command.
-    """
-    files: list[tuple[Path, type[BaseModel]]] = [
-        (rules_dir / f"{name}.yaml", WordPack) for name in packs
-    ]
-    files += [(path, WordPack) for path in sorted((rules_dir / "streams").glob("*.yaml"))]
-    files += [(rules_dir / "spam.yaml", SpamRules), (rules_dir / "moderation.yaml", StrikeRules)]
-    problems = []
-    for path, model in files:
-        try:
-            load_model(path, model, missing_ok=True)
-        except RulesError as exc:
-            problems.append(str(exc))
-    return problems
-
-
-def _stamp(paths: Sequence[Path]) -> tuple[tuple[int, int] | None, ...]:
-    stamps: list[tuple[int, int] | None] = []
-    for path in paths:
-        try:
-            st = path.stat()
-        except OSError:
-            stamps.append(None)
-        else:
-            stamps.append((st.st_mtime_ns, st.st_size))
-    return tuple(stamps)
-
-
-class AlarmSink(Protocol):
-    """Where :class:`HotReload` raises its alarm (a stage's ``Outbox``)."""
-
-    def alarm(self, alarm: Alarm) -> None: ...
-
-
-class HotReload(Generic[T]):
-    """Holds the object built from some rule files and rebuilds it when they change.
-
-    ``poll(now, out)`` is cheap (a ``stat`` per file, at most once per ``interval``); when a
-    file changed it calls ``build()`` for a complete new object and swaps the reference —
-    nothing is mutated in place, so an event being processed sees old or new rules, never a
-    mix. If ``build`` raises :class:`RulesError`, the old object stays, the error is logged
-    and an alarm (kind ``rules_rejected``) is raised; the next good load clears it.
-    """
-
-    def __init__(
-        self,
-        paths: Sequence[Path],
-        build: Callable[[], T],
-        *,
-        stream: str,
-        source: str,
-        interval: float = 1.0,
-    ) -> None:
-        self.paths = tuple(paths)
-        self._build = build
-        self._stream = stream
-        self._source = source
-        self._interval = interval
-        self._stamp = _stamp(self.paths)
-        self.current: T = build()
-        self._next_check = float("-inf")
-        self._alarm_id: str | None = None
-        self._alarm_seq = 0
-        self.error: str | None = None
-
-    def poll(self, now: float, out: AlarmSink) -> bool:
-        """Reload if a file changed; ``True`` when new rules were swapped in."""
-        if now < self._next_check:
-            return False
-        self._next_check = now + self._interval
-        stamp = _stamp(self.paths)
-        if stamp == self._stamp:
-            return False
-        self._stamp = stamp
-        return self.reload(now, out)
-
-    def reload(self, now: float, out: AlarmSink) -> bool:
-        try:
-            fresh = self._build()
-        except RulesError as exc:
-            message = str(exc)
-            log.error("%s: rules rejected, keeping the previous rules: %s", self._source, message)
-            if message != self.error:
-                self._raise(now, out, message)
-            self.error = message
-            return False
-        self.current = fresh
-        log.info("%s: rules reloaded from %s", self._source, ", ".join(map(str, self.paths)))
-        if self._alarm_id is not None:
-            out.alarm(self._alarm(now, AlarmState.CLEARED, "rules fixed and reloaded"))
-            self._alarm_id = None
-        self.error = None
-        return True
-
-    def _raise(self, now: float, out: AlarmSink, message: str) -> None:
-        if self._alarm_id is not None:
-            out.alarm(self._alarm(now, AlarmState.CLEARED, "superseded by a newer error"))
-        self._alarm_seq += 1
-        self._alarm_id = f"{self._stream}:rules_rejected:{self._source}:{self._alarm_seq}"
-        out.alarm(
-            self._alarm(now, AlarmState.RAISED, f"rules rejected, previous rules stay: {message}")
-        )
-
-    def _alarm(self, now: float, state: AlarmState, message: str) -> Alarm:
-        assert self._alarm_id is not None
-        return Alarm(
-            id=self._alarm_id,
-            stream=self._stream,
-            kind="rules_rejected",
-            source=self._source,
-            at=now,
-            state=state,
-            severity=Severity.WARNING,
-            message=message,
-        )
