@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import random
 from pathlib import Path
 
 from livepilot.events import ChatEvent, LiveEvent
@@ -18,7 +19,7 @@ from livepilot.settings import Settings
 from livepilot.stages.registry import build_pipeline
 
 RULES = Path(__file__).resolve().parents[1] / "rules"
-KEYS = ["text", "labels", "toxicity", "reasons", "action"]
+KEYS = ["text", "labels", "toxicity", "reasons", "action", "not_scored"]
 
 
 def settings(*stages: str) -> Settings:
@@ -35,7 +36,7 @@ def test_run_score_writes_one_json_object_per_line_in_order() -> None:
         "hallo zusammen", "du h*r3ns0hn", "", "BESUCHT WWW.EXAMPLE.COM"
     ]
     assert rows[0] == {"text": "hallo zusammen", "labels": [], "toxicity": None, "reasons": [],
-                       "action": None}
+                       "action": None, "not_scored": None}
     assert rows[1]["labels"] == ["toxic"] and rows[1]["action"] == "hide"
     assert rows[1]["reasons"][0] == (
         "matched 'hurensohn' after normalising 'h*r3ns0hn' (masked) — insult, high severity"
@@ -137,3 +138,50 @@ def test_score_command_reads_a_file_or_stdin(tmp_path: Path) -> None:
     assert score_command("-", settings(), stdin=io.StringIO("hallo\n"), stdout=piped,
                          stderr=err) == 1
     assert json.loads(piped.getvalue())["text"] == "hallo"
+
+
+INSULTS = Path(__file__).resolve().parent / "data" / "german_insults_no_blockwords.txt"
+
+
+async def realistic_lines(count: int) -> list[str]:
+    """Chat as the seeded simulator writes it (German first, English, emotes, insults,
+    raids), the test set's insults, and mixtures of both with their case changed, so that
+    many lines sit near the model's thresholds and many repeat with variations."""
+    from livepilot.sources.simulator import Simulator
+
+    chat: list[str] = []
+    async for event in Simulator("t", seed=3, speed=0, duration=360_000, start=0).events():
+        if isinstance(event, ChatEvent):
+            chat.append(event.text)
+            if len(chat) == count // 2:
+                break
+    insults = [ln for ln in INSULTS.read_text(encoding="utf-8").splitlines()
+               if ln.strip() and not ln.startswith("#")]
+    rng = random.Random(11)
+    lines = [*chat, *insults]
+    while len(lines) < count:
+        text = " ".join(rng.choice(rng.choice((chat, insults))) for _ in range(rng.randint(1, 3)))
+        lines.append(rng.choice((text, text.upper(), text.lower(), text.title())))
+    return lines[:count]
+
+
+def test_score_is_the_same_every_run_lane_or_inline() -> None:
+    """2,000 lines: the lane with batches of 32 and of 5 (a different batch composition
+    for every text) and the German model inline give byte-identical output, and every line
+    has a model verdict or says why not."""
+    lines = asyncio.run(realistic_lines(2_000))
+    outputs = []
+    for update in ({}, {"toxicity_batch_size": 5}, {"toxicity_german_inline": True}):
+        out = io.StringIO()
+        config = Settings(**update)
+        assert run_score(io.StringIO("\n".join(lines) + "\n"), out, config) == len(lines)
+        outputs.append(out.getvalue())
+    assert outputs[0] == outputs[1] == outputs[2]
+    rows = [json.loads(row) for row in outputs[0].splitlines()]
+    assert [row["text"] for row in rows] == lines
+    scored = [row for row in rows if row["not_scored"] is None]
+    assert len(scored) > 0.8 * len(rows)
+    assert all(row["toxicity"] is not None for row in rows)
+    assert {row["not_scored"] for row in rows} <= {None, "no_letters", "rules", "no_language"}
+    flagged = sum("toxic" in row["labels"] for row in rows)
+    assert 0.1 * len(rows) < flagged < 0.9 * len(rows)

@@ -78,6 +78,11 @@ class Insight(_Frozen):
     answer: str | None = None
     #: Stages that are still working on this event (e.g. ``toxicity``); an update follows.
     pending: tuple[str, ...] = ()
+    #: Why no toxicity model judged this chat message (``no_letters``, ``rules``,
+    #: ``too_long``, ``no_language``, ``overload``, ``loading``, ``error``,
+    #: ``unavailable``); ``None`` once a model did, or for other events. Left out of the
+    #: wire when ``None``.
+    not_scored: str | None = Field(default=None, exclude_if=lambda value: value is None)
 
     def has(self, name: str) -> bool:
         return any(label.name == name for label in self.labels)

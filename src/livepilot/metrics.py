@@ -48,6 +48,12 @@ class Metrics:
         self.stage_errors = Counter(
             "livepilot_stage_errors", "Exceptions contained in a stage", ["stage"], registry=r
         )
+        self.stage_overruns = Counter(
+            "livepilot_stage_budget_overruns",
+            "Events on which one stage took longer than LIVEPILOT_STAGE_BUDGET_MS",
+            ["stage"],
+            registry=r,
+        )
         self.pipeline_latency = Histogram(
             "livepilot_pipeline_latency_seconds",
             "Event received -> insight published",
@@ -92,6 +98,14 @@ class Metrics:
         )
         self.auth_failures = Counter(
             "livepilot_auth_failures", "Rejected requests and sockets", ["where"], registry=r
+        )
+        self.access_refused = Counter(
+            "livepilot_access_refused",
+            "Requests and sockets refused before their credential was checked: "
+            "reason = origin (a WebSocket opened by a foreign page) or throttled (too many "
+            "failed credentials from one address)",
+            ["where", "reason"],
+            registry=r,
         )
         # tiktok
         self.tiktok_reconnects = Counter(
@@ -207,6 +221,19 @@ class Metrics:
         self.toxicity_batch_seconds = Histogram(
             "livepilot_toxicity_batch_seconds", "Time one toxicity model batch took", ["scorer"],
             buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.toxicity_not_scored = Counter(
+            "livepilot_toxicity_not_scored",
+            "Chat messages whose final insight has no model verdict, by the reason it names "
+            "(no_letters, rules, too_long, no_language, overload, loading, error, unavailable)",
+            ["reason"],
+            registry=r,
+        )
+        self.toxicity_overloaded = Gauge(
+            "livepilot_toxicity_overloaded",
+            "1 while the toxicity model lane sheds messages (the model_overload alarm is up)",
+            ["stream"],
             registry=r,
         )
         self.toxicity_update_latency = Histogram(

@@ -6,12 +6,20 @@ in the log — the same text from several users within seconds — is flagged as
 live). Each output line is::
 
     {"text": str, "labels": [str], "toxicity": float | null, "reasons": [str],
-     "action": str | null}
+     "action": str | null, "not_scored": str | null}
 
-in input order. Stages that publish a later version of an insight (the ML toxicity
-model) are run with their background task, and the last version published for each line
-is the one written: a line's result is held back until its insight has no stage pending
-(or ``wait`` seconds passed).
+in input order; ``not_scored`` says why no toxicity model judged the line (``no_letters``,
+``rules``, ``too_long``, ``no_language``, … — see :mod:`livepilot.stages.moderation.toxicity`).
+
+The output is a function of the input alone: lines are read in chunks of 256, and a
+stage that can (:class:`Lookahead`: the toxicity model lane) scores a whole chunk before
+its lines run, waiting for every verdict — nothing is shed, nothing depends on timing or
+on how texts were batched. So each line is judged exactly as with the German model
+inline, whichever way ``LIVEPILOT_TOXICITY_GERMAN_INLINE`` is set, and exactly as the live
+pipeline judges it. Other stages that publish a later version of an insight are run with
+their background task, and the last version published for each line is the one written:
+a line's result is held back until its insight has no stage pending (or ``wait`` seconds
+passed).
 """
 
 from __future__ import annotations
@@ -25,7 +33,7 @@ import stat
 import sys
 import time
 from collections.abc import AsyncGenerator, Iterable, Iterator, Sequence
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO, runtime_checkable
 
 from livepilot.clock import Clock, SystemClock
 from livepilot.events import ChatEvent, CommandEvent, User
@@ -36,16 +44,27 @@ from livepilot.pipeline.runner import Pipeline
 from livepilot.settings import Settings
 from livepilot.stages.registry import build_pipeline
 
-__all__ = ["ascore_lines", "result_of", "run_score", "score_command", "score_lines"]
+__all__ = [
+    "Lookahead", "ascore_lines", "result_of", "run_score", "score_command", "score_lines"
+]
 
 #: Lines scored before the results of pending ones are awaited and written.
 _CHUNK = 256
 
 
+@runtime_checkable
+class Lookahead(Protocol):
+    """A stage that can do the slow part of its work for a chunk of lines before they run
+    (the toxicity model lane scores them all, on its worker thread)."""
+
+    async def prefetch(self, texts: Sequence[str]) -> None: ...
+
+
 def result_of(text: str, insight: Insight | None) -> dict[str, Any]:
     """The JSON object for one line."""
     if insight is None:
-        return {"text": text, "labels": [], "toxicity": None, "reasons": [], "action": None}
+        return {"text": text, "labels": [], "toxicity": None, "reasons": [], "action": None,
+                "not_scored": None}
     toxicity = insight.scores.get("toxicity")
     return {
         "text": text,
@@ -53,6 +72,7 @@ def result_of(text: str, insight: Insight | None) -> dict[str, Any]:
         "toxicity": None if toxicity is None else round(float(toxicity), 4),
         "reasons": [reason.text for reason in insight.reasons],
         "action": None if insight.action is None else str(insight.action),
+        "not_scored": insight.not_scored,
     }
 
 
@@ -161,24 +181,32 @@ async def ascore_lines(
         asyncio.create_task(stage.run(late), name=f"score:{stage.name}")
         for stage in pipeline.background
     }
-    try:
+    ahead = [stage for stage in pipeline.stages if isinstance(stage, Lookahead)]
+
+    async def chunk(texts: list[str]) -> list[dict[str, Any]]:
+        for stage in ahead:
+            await stage.prefetch(texts)
         batch: list[tuple[str, str]] = []
-        for index, line in enumerate(lines):
-            text = _clean(line, index == 0)
+        for index, text in enumerate(texts):
             event_id, insight = runner.handle(text)
             if insight is not None:
                 latest[event_id] = insight
             batch.append((event_id, text))
-            if len(batch) >= _CHUNK:
-                await _settle(batch, latest, changed, runner, wait, tasks)
-                for event_id, text in batch:
-                    yield result_of(text, latest.pop(event_id, None))
-                batch = []
-            elif index % 32 == 31:
+            if index % 32 == 31:
                 await asyncio.sleep(0)  # let the background stages start on the batch
         await _settle(batch, latest, changed, runner, wait, tasks)
-        for event_id, text in batch:
-            yield result_of(text, latest.pop(event_id, None))
+        return [result_of(text, latest.pop(event_id, None)) for event_id, text in batch]
+
+    try:
+        texts: list[str] = []
+        for index, line in enumerate(lines):
+            texts.append(_clean(line, index == 0))
+            if len(texts) >= _CHUNK:
+                for row in await chunk(texts):
+                    yield row
+                texts = []
+        for row in await chunk(texts):
+            yield row
     finally:
         for task in tasks:
             task.cancel()
@@ -211,7 +239,6 @@ async def _settle(
             if remaining <= 0:
                 return
             changed.clear()
-            runner.pipeline.tick(runner.now)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(changed.wait(), min(remaining, 0.5))
     finally:

@@ -190,6 +190,10 @@ class Settings(BaseSettings):
     overlays_dir: Path = Field(default_factory=default_overlays_dir)
     #: The stage chain, in order. Names come from ``livepilot.stages.registry``.
     stages: tuple[str, ...] = DEFAULT_STAGES
+    #: A stage that spends longer than this on one event (or one tick) is reported:
+    #: ``livepilot_stage_budget_overruns{stage}`` and a warning naming it (at most one a
+    #: minute per stage).
+    stage_budget_ms: float = Field(default=50.0, gt=0)
 
     #: Events waiting for the pipeline per stream. Full: chat/gifts wait (backpressure),
     #: likes/joins are merged.
@@ -205,6 +209,30 @@ class Settings(BaseSettings):
     event_log_size: int = Field(default=50_000, ge=100)
     #: How many recent messages a newly connected console gets.
     backlog: int = Field(default=500, ge=0)
+
+    # server limits
+    #: Web pages (``scheme://host[:port]``, comma-separated) that may open the WebSockets
+    #: besides livepilot's own pages; ``*`` allows any. Empty (the default): the same
+    #: origin only. Clients that send no ``Origin`` (OBS plugins, scripts) are allowed.
+    allowed_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    #: Failed credentials one client address may send per minute. Past that its requests
+    #: get 429 (sockets: close 1008) without being checked until the budget refills; a
+    #: request that signs in takes nothing from it. 0 turns the throttle off.
+    auth_failures_per_minute: int = Field(default=10, ge=0)
+    #: Client addresses the failure throttle remembers at most (oldest forgotten first).
+    auth_throttle_clients: int = Field(default=10_000, ge=1)
+    #: The largest request body, and console WebSocket frame, accepted (bytes).
+    max_body_bytes: int = Field(default=16_384, ge=1_024, le=1_048_576)
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> tuple[str, ...]:
+        """``a,b`` from the environment; checked as origins where the server builds its
+        origin policy (``livepilot.server.origins``)."""
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, Sequence):
+            raise ValueError("expected origins separated by commas")
+        return tuple(str(item).strip() for item in items if str(item).strip())
 
     bus: Literal["memory", "redis"] = "memory"
     redis_url: str = "redis://127.0.0.1:6379/0"
@@ -275,8 +303,10 @@ class Settings(BaseSettings):
     #: for a batch to fill.
     toxicity_batch_size: int = Field(default=32, ge=1, le=512)
     toxicity_batch_wait_ms: float = Field(default=5.0, ge=0, le=1000)
-    #: Shedding: the model queue's size, the depth from which only uncertain messages are
-    #: queued, and the age after which a queued message is no longer worth scoring.
+    #: Shedding: the model queue's size, the depth from which the lowest-priority messages
+    #: (trusted viewers, nothing the rules saw) are turned away, and the age after which a
+    #: queued message is no longer worth scoring. Shed messages say ``not_scored:
+    #: overload`` and raise the ``model_overload`` alarm. ``livepilot score`` never sheds.
     toxicity_queue_size: int = Field(default=512, ge=1)
     toxicity_overload_depth: int = Field(default=128, ge=1)
     toxicity_max_age: float = Field(default=2.0, gt=0)

@@ -221,3 +221,43 @@ async def test_scorer_runs_below_the_event_loop_priority(
     await got.wait_for(1)
     loop_priority = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
     assert seen and (seen[0] > loop_priority or loop_priority == 19)
+
+
+async def test_highest_priority_first_and_drops_reported_at_once(
+    running: list[asyncio.Task[None]],
+) -> None:
+    """While the model is stuck on a batch, an evicted job's result (``None``, reason
+    ``overload``) is delivered at once, not after the stuck batch; the next batch takes
+    the highest priorities first, oldest first within one."""
+    scorer, metrics, got = LengthScorer(), Metrics(), Collected()
+    config = BatcherConfig(max_batch=3, max_wait=0, queue_size=4, overload_depth=4)
+    batcher = MicroBatcher(scorer, config, metrics)
+    scorer.gate.clear()
+    running.append(asyncio.create_task(batcher.run(got)))
+    batcher.offer(Job("stuck", "x"))
+    await asyncio.to_thread(scorer.started.wait, 5)
+    jobs = [Job("low1", "a", priority=0), Job("mid", "b", priority=1),
+            Job("low2", "c", priority=0), Job("top", "d", priority=3)]
+    for job in jobs:
+        assert batcher.offer(job)
+    assert batcher.offer(Job("top2", "e", priority=3))  # full: evicts low1
+    await got.wait_for(1)
+    assert got.results == [("low1", None)] and jobs[0].reason == "overload"
+    assert not scorer.batches  # the stuck batch is still running
+    scorer.gate.set()
+    await got.wait_for(6)
+    assert scorer.batches[1] == ["d", "e", "b"]  # top, top2, mid; low2 waits
+    assert scorer.batches[2] == ["c"]
+    assert batcher.shed_total == 1
+
+
+async def test_score_now_scores_everything_without_the_queue() -> None:
+    scorer, metrics = LengthScorer(), Metrics()
+    batcher = MicroBatcher(scorer, BatcherConfig(max_batch=3, queue_size=1, overload_depth=1),
+                           metrics)
+    texts = [f"Text {i}" for i in range(8)]
+    scores = await batcher.score_now(texts)
+    assert [len(b) for b in scorer.batches] == [3, 3, 2]
+    assert scores == [{"toxicity": 1 / 6}] * 8
+    assert batcher.depth == 0 and batcher.shed_total == 0
+    assert shed(metrics, "overload") == shed(metrics, "full") == 0

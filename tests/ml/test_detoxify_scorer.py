@@ -12,12 +12,16 @@ import detoxify
 import pytest
 import torch
 
+from livepilot.insights import Insight
 from livepilot.metrics import Metrics
 from livepilot.ml.batcher import BatcherConfig, Job, MicroBatcher, Results
 from livepilot.ml.detoxify_scorer import DetoxifyScorer
 from livepilot.ml.tiny_checkpoint import write_tiny_checkpoint
+from livepilot.pipeline.context import StageContext
+from livepilot.pipeline.runner import Pipeline
 from livepilot.settings import Settings
-from livepilot.stages.moderation.toxicity import score_texts
+from livepilot.stages.moderation.toxicity import ToxicityStage, build
+from livepilot.testing import EventFactory, FakeClock
 
 WORDS = "hello chat gg you are bad lol du bist so dumm nice stream wie geht es".split()
 
@@ -116,21 +120,47 @@ async def test_runs_through_the_batcher(tiny: tuple[Path, Path]) -> None:
     assert scorer.status.available
 
 
-def test_settings_wire_detoxify_into_the_toxicity_verdict(tiny: tuple[Path, Path]) -> None:
+async def judged(texts: list[str], settings: Settings) -> list[Insight]:
+    """What ``livepilot score`` does per chunk: the lane scores the texts first, then each
+    runs through the stage with its verdict known."""
+    stage = build(StageContext(settings, Metrics()))
+    await stage.prefetch(texts)
+    pipeline = Pipeline([stage], Metrics())
+    events = EventFactory(FakeClock())
+    return [
+        next(m for m in pipeline.handle(events.chat(f"u{i}", t), 0) if isinstance(m, Insight))
+        for i, t in enumerate(texts)
+    ]
+
+
+async def test_settings_wire_detoxify_into_the_toxicity_verdict(tiny: tuple[Path, Path]) -> None:
     checkpoint, config_dir = tiny
     settings = Settings(detoxify_checkpoint=checkpoint, detoxify_config_dir=config_dir,
                         toxicity_german_inline=False)
-    english, emotes = score_texts(["you are bad lol", "😂😂"], settings)
-    assert english.version == 1 and english.pending == ()
+    english, emotes = await judged(["you are bad lol", "😂😂"], settings)
+    assert english.pending == () and english.not_scored is None
     assert 0.0 <= english.scores["detoxify_toxicity"] <= 1.0
-    assert "toxicity_german" in english.scores  # one lane: both models, one update
-    assert emotes.version == 0 and "detoxify_toxicity" not in emotes.scores
+    assert "toxicity_german" in english.scores  # one lane: both models, one verdict
+    assert emotes.not_scored == "no_letters" and "detoxify_toxicity" not in emotes.scores
     broken = Settings(detoxify_checkpoint=checkpoint.with_name("gone.ckpt"),
                       toxicity_german_inline=False)
-    (plain,) = score_texts(["you are bad lol"], broken)  # runs on without the model
-    assert plain.version == 1 and plain.pending == ()
+    (plain,) = await judged(["you are bad lol"], broken)  # runs on without the model
+    assert plain.pending == () and plain.not_scored is None
     assert "toxicity_german" in plain.scores and "detoxify_toxicity" not in plain.scores
-    # German inline: without Detoxify nothing goes to the lane, version 0 is final
+    # German inline: without Detoxify there is no lane at all
     inline = broken.model_copy(update={"toxicity_german_inline": True})
-    (plain,) = score_texts(["you are bad lol"], inline)
+    stage = build(StageContext(inline, Metrics()))
+    assert isinstance(stage, ToxicityStage) and stage.german_inline
+    (plain,) = await judged(["you are bad lol"], inline)
     assert plain.version == 0 and "toxicity_german" in plain.scores
+
+
+def test_scores_do_not_depend_on_the_rest_of_the_batch(tiny: tuple[Path, Path]) -> None:
+    """Padded batches sum in a shape-dependent order; each text runs alone instead."""
+    checkpoint, config_dir = tiny
+    scorer = DetoxifyScorer(checkpoint=checkpoint, config_dir=config_dir)
+    scorer.load()
+    texts = ["hello chat gg", "you are bad lol you are bad lol", "du bist so dumm", "nice"]
+    alone = [scorer.score([t])[0] for t in texts]
+    assert scorer.score(texts) == alone
+    assert scorer.score(texts[::-1]) == alone[::-1]

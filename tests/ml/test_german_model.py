@@ -93,3 +93,26 @@ def test_bad_files_fail_clearly(tmp_path: Path) -> None:
     np.savez(bad, meta=np.asarray(json.dumps({"format": 99})))
     with pytest.raises(ConfigError, match="format 99"):
         GermanModel.load(bad)
+
+
+def test_a_verdict_does_not_depend_on_the_rest_of_its_batch(model: GermanModel) -> None:
+    """The lane batches whatever is queued; a message's score must be bit-for-bit the same
+    alone and in any batch, or the same chat log could get different labels."""
+    import random
+
+    lines = [ln for ln in INSULTS.read_text(encoding="utf-8").splitlines()
+             if ln.strip() and not ln.startswith("#")]
+    texts = [*lines, *(ln.upper() for ln in lines), "hallo 👋", "Danke für den Stream!",
+             "nice stream, how much is the hoodie?", "x" * 300, "du " * 80]
+    alone = [model.predict([t])[0] for t in texts]
+    rng = random.Random(4)
+    for _ in range(3):
+        order = list(range(len(texts)))
+        rng.shuffle(order)
+        start = 0
+        while start < len(order):
+            size = rng.randint(2, 40)
+            chunk = order[start : start + size]
+            start += size
+            got = model.predict([texts[i] for i in chunk])
+            assert got == [alone[i] for i in chunk]

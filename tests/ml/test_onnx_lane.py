@@ -45,8 +45,7 @@ def test_matches_detoxify_predict(
     quantize: bool, tolerance: float,
 ) -> None:
     checkpoint, config_dir, cache = tiny
-    scorer = OnnxDetoxifyScorer(checkpoint, config_dir, quantize=quantize, cache_dir=cache,
-                                sub_batch=2)
+    scorer = OnnxDetoxifyScorer(checkpoint, config_dir, quantize=quantize, cache_dir=cache)
     scorer.load()
     assert scorer.status.available, scorer.status
     assert ("int8" in scorer.status.reason) is quantize
@@ -75,3 +74,18 @@ def test_missing_checkpoint_is_reported(tmp_path: Path) -> None:
     scorer.load()
     assert not scorer.status.available and "nope.ckpt" in scorer.status.reason
     assert not OnnxDetoxifyScorer(None).status.available
+
+
+@pytest.mark.parametrize("quantize", [False, True], ids=["fp32", "int8"])
+def test_scores_do_not_depend_on_the_rest_of_the_batch(
+    tiny: tuple[Path, Path, Path], quantize: bool,
+) -> None:
+    """int8 quantises each batch's activations with one scale: batched, a text's scores
+    moved with its neighbours. Each text runs alone, so they are bit-for-bit the same."""
+    checkpoint, config_dir, cache = tiny
+    scorer = OnnxDetoxifyScorer(checkpoint, config_dir, quantize=quantize, cache_dir=cache)
+    scorer.load()
+    alone = [scorer.score([t])[0] for t in TEXTS]
+    assert scorer.score(TEXTS) == alone
+    assert scorer.score(TEXTS[::-1]) == alone[::-1]
+    assert scorer.score(TEXTS[1:3]) == alone[1:3]

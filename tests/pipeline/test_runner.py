@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Sequence
 
 import pytest
@@ -125,3 +126,65 @@ async def test_closed_queue_delivers_pending_merges_before_the_end() -> None:
         rest.append(item)
     assert isinstance(first, ChatEvent)
     assert [(e.type, e.count) for e in rest] == [("join", 2)]  # type: ignore[union-attr]
+
+
+class Slow:
+    """A stage that burns CPU on messages saying "slow" (as a stuck regex or model would)."""
+
+    name = "slow"
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def process(self, event: LiveEvent, draft: Draft) -> None:
+        if isinstance(event, ChatEvent) and "slow" in event.text:
+            until = time.perf_counter() + self.seconds
+            while time.perf_counter() < until:
+                pass
+
+    def tick(self, now: float, out: Outbox) -> None:
+        pass
+
+
+def test_a_stage_over_its_budget_is_counted_and_named(caplog: pytest.LogCaptureFixture) -> None:
+    metrics = Metrics()
+    pipeline = Pipeline([Tagger(), Slow(0.004)], metrics, budget=0.002)
+    f = EventFactory(FakeClock())
+    for text in ("fast", "slow one", "slow two", "fast again", "slow three"):
+        pipeline.handle(f.chat("anna", text), now=0)
+    overruns = metrics.registry.get_sample_value(
+        "livepilot_stage_budget_overruns_total", {"stage": "slow"})
+    assert overruns == 3  # every overrun on every event is counted (no sampling) ...
+    assert metrics.registry.get_sample_value(
+        "livepilot_stage_budget_overruns_total", {"stage": "tagger"}) in (None, 0)
+    warnings = [r for r in caplog.records if "over its 2 ms budget" in r.getMessage()]
+    assert len(warnings) == 1  # ... and named in a warning at most once a minute
+    assert "stage slow took" in warnings[0].getMessage()
+    assert "test-2" in warnings[0].getMessage()  # the event it happened on
+    with pytest.raises(ValueError, match="budget"):
+        Pipeline([Tagger()], metrics, budget=0)
+
+
+async def test_a_slow_stage_does_not_hold_the_loop_for_a_run_of_events() -> None:
+    """After an event over budget the runner hands the loop back at once, so other tasks
+    (client relays) run between slow events rather than after sixteen of them."""
+    f = EventFactory(FakeClock())
+    events: list[LiveEvent] = [f.chat("anna", f"slow {i}") for i in range(12)]
+    beats: list[int] = []
+    done = asyncio.Event()
+    sink = ListSink()
+
+    async def heartbeat() -> None:
+        while not done.is_set():
+            beats.append(len(sink.messages))
+            await asyncio.sleep(0)
+
+    metrics = Metrics()
+    runner = StreamRunner("test", aiter_of(events), Pipeline([Slow(0.003)], metrics,
+                          budget=0.002), sink, EventClock(), metrics)
+    beat = asyncio.create_task(heartbeat())
+    await runner.run()
+    done.set()
+    await beat
+    seen = {b for b in beats if 0 < b < len(sink.messages)}
+    assert len(seen) >= 8  # the heartbeat ran between (nearly) every two events

@@ -6,21 +6,29 @@ seconds (a batch that is already full goes at once; while a batch is being score
 next one fills up by itself, so batches grow exactly when the model falls behind), and
 hands the texts to the scorer on a single dedicated thread — one batch in flight.
 
-Overload policy (every drop is counted in ``livepilot_toxicity_shed{reason}``):
+Every job has a ``priority`` (higher first: the toxicity stage ranks messages the rules
+left uncertain and messages from viewers it does not trust yet highest). A batch takes
+the highest-priority jobs first, oldest first within a priority. Overload policy (every
+drop is counted in ``livepilot_toxicity_shed{reason}``):
 
-* past ``overload_depth`` queued jobs, only *priority* jobs (those the cheap stages left
-  uncertain) are accepted; the rest are shed at the door (``overload``);
-* a full queue makes room for a priority job by dropping the oldest ordinary one
-  (``evicted``), or sheds the newcomer (``full``);
+* past ``overload_depth`` queued jobs, priority-0 jobs are shed at the door
+  (``overload``);
+* a full queue makes room for a job by dropping the oldest job of the lowest priority
+  below its own (``evicted``), or sheds the newcomer (``full``);
 * a job older than ``max_age`` when its batch starts is not scored (``stale``): a verdict
   that arrives seconds late helps nobody on a live overlay.
 
-The batcher does not care what a score is: it is generic over the scorer's result type
-(Detoxify's category scores, or the toxicity lane's German verdict plus those scores).
+Dropped jobs that were accepted are still reported to the consumer, with ``None`` scores
+and :attr:`Job.reason` saying why, at once (not after the batch in flight), so every
+owed update goes out. A scorer that raises is logged and counted; its batch is reported
+the same way (reason ``error``) and the batcher goes on.
 
-Dropped jobs that were accepted are still reported to the consumer with ``None`` scores,
-so a pending mark can be cleared. A scorer that raises is logged and counted; its batch
-is reported as ``None`` and the batcher goes on.
+:meth:`MicroBatcher.score_now` is the other way in, for a caller that waits for every
+result (``livepilot score``): the texts are scored on the same worker thread, in batches
+of ``max_batch``, and nothing is shed. The batcher does not care what a score is: it is
+generic over the scorer's result type; a scorer's result for a text must not depend on
+the other texts of its batch (the lanes shipped here guarantee it), so how jobs are
+grouped never changes a verdict.
 """
 
 from __future__ import annotations
@@ -35,6 +43,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
+
+from prometheus_client import Counter, Histogram
 
 from livepilot.metrics import Metrics
 from livepilot.ml.scorer import LOADING, ScorerStatus
@@ -70,10 +80,14 @@ class Job:
 
     key: str
     text: str
-    priority: bool = False
+    #: Higher is scored first and shed last (``True`` counts as 1).
+    priority: int = 0
     #: Cache key (normalised text); defaults to the text itself.
     cache_key: str = ""
     queued: float = field(default=0.0)
+    #: Why the job was reported without scores: ``overload`` (evicted or stale),
+    #: ``loading`` (stale while the scorer was still loading) or ``error``.
+    reason: str = ""
 
 
 class BatchScorer(Protocol[R]):
@@ -120,20 +134,28 @@ class MicroBatcher(Generic[R]):
         self.config = config
         self._metrics = metrics
         self._now = monotonic
-        self._queue: deque[Job] = deque()
+        # One FIFO per priority; at most a handful of priorities are in use.
+        self._queues: dict[int, deque[Job]] = {}
+        self._size = 0
         self._dropped: list[Job] = []
         self._wake = asyncio.Event()
         self._full = asyncio.Event()
+        self._drops = asyncio.Event()
         self._cache: OrderedDict[str, R] = OrderedDict()
         self._shed = {
             reason: metrics.toxicity_shed.labels(reason)
             for reason in ("overload", "evicted", "full", "stale", "unavailable")
         }
+        self._pool: ThreadPoolExecutor | None = None
+        self._loaded: asyncio.Future[None] | None = None
         self.scored = 0
+        #: Jobs shed or dropped so far because the lane could not keep up (the stage's
+        #: overload alarm); ``unavailable`` is not counted here.
+        self.shed_total = 0
 
     @property
     def depth(self) -> int:
-        return len(self._queue)
+        return self._size
 
     def cached(self, cache_key: str) -> R | None:
         hit = self._cache.get(cache_key)
@@ -150,42 +172,69 @@ class MicroBatcher(Generic[R]):
         while len(self._cache) > self.config.cache_size:
             self._cache.popitem(last=False)
 
+    def _count_shed(self, reason: str, n: int = 1) -> None:
+        self._shed[reason].inc(n)
+        if reason != "unavailable":  # a missing model is a status, not an overload
+            self.shed_total += n
+
     def offer(self, job: Job) -> bool:
         """Queue ``job`` unless the overload policy sheds it; never blocks."""
         cfg = self.config
         status = self.scorer.status
         if not status.available and status.reason != LOADING:
-            self._shed["unavailable"].inc()
+            self._count_shed("unavailable")
             return False
         if not job.cache_key:
             job.cache_key = job.text
-        if len(self._queue) >= cfg.overload_depth and not job.priority:
-            self._shed["overload"].inc()
+        if self._size >= cfg.overload_depth and job.priority <= 0:
+            self._count_shed("overload")
             return False
-        if len(self._queue) >= cfg.queue_size:
-            victim = next((j for j in self._queue if not j.priority), None)
-            if victim is None or not job.priority:
-                self._shed["full"].inc()
+        if self._size >= cfg.queue_size:
+            victim = self._victim(job.priority)
+            if victim is None:
+                self._count_shed("full")
                 return False
-            self._queue.remove(victim)
+            victim.reason = "overload"
             self._dropped.append(victim)
-            self._shed["evicted"].inc()
+            self._drops.set()
+            self._count_shed("evicted")
         job.queued = self._now()
-        self._queue.append(job)
+        queue = self._queues.get(job.priority)
+        if queue is None:
+            queue = self._queues[job.priority] = deque()
+        queue.append(job)
+        self._size += 1
         self._metrics.toxicity_cache.labels("miss").inc()
-        self._metrics.toxicity_queue.set(len(self._queue))
+        self._metrics.toxicity_queue.set(self._size)
         self._wake.set()
-        if len(self._queue) >= cfg.max_batch:
+        if self._size >= cfg.max_batch:
             self._full.set()
         return True
 
+    def _victim(self, below: int) -> Job | None:
+        """Remove and return the oldest job of the lowest priority below ``below``."""
+        for priority in sorted(self._queues):
+            if priority >= below:
+                return None
+            queue = self._queues[priority]
+            if queue:
+                self._size -= 1
+                return queue.popleft()
+        return None
+
+    def _jobs(self) -> list[Job]:
+        """Every queued job, highest priority first, oldest first within one."""
+        return [j for p in sorted(self._queues, reverse=True) for j in self._queues[p]]
+
     def take_all(self) -> list[Job]:
         """Empty the queue and return its jobs (for synchronous use without ``run``)."""
-        jobs = [*self._dropped, *self._queue]
-        self._queue.clear()
+        jobs = [*self._dropped, *self._jobs()]
+        self._queues.clear()
+        self._size = 0
         self._dropped = []
         self._wake.clear()
         self._full.clear()
+        self._drops.clear()
         self._metrics.toxicity_queue.set(0)
         return jobs
 
@@ -194,28 +243,82 @@ class MicroBatcher(Generic[R]):
         batch: list[Job] = []
         stale: list[Job] = []
         now = self._now()
-        while self._queue and len(batch) < self.config.max_batch:
-            job = self._queue.popleft()
-            if now - job.queued > self.config.max_age:
-                stale.append(job)
-            else:
-                batch.append(job)
-        self._shed["stale"].inc(len(stale))
-        if len(self._queue) < self.config.max_batch:
+        loading = self.scorer.status.reason == LOADING
+        for priority in sorted(self._queues, reverse=True):
+            queue = self._queues[priority]
+            while queue and len(batch) < self.config.max_batch:
+                job = queue.popleft()
+                self._size -= 1
+                if now - job.queued > self.config.max_age:
+                    job.reason = "loading" if loading else "overload"
+                    stale.append(job)
+                else:
+                    batch.append(job)
+        if stale:
+            self._count_shed("stale", len(stale))
+        if self._size < self.config.max_batch:
             self._full.clear()
-        if not self._queue:
+        if not self._size:
             self._wake.clear()
-        self._metrics.toxicity_queue.set(len(self._queue))
+        self._metrics.toxicity_queue.set(self._size)
         return batch, stale
 
     async def _fill(self) -> None:
         """Wait for the first job, then up to ``max_wait`` for a full batch."""
         await self._wake.wait()
-        if len(self._queue) < self.config.max_batch and self.config.max_wait > 0:
+        if self._size < self.config.max_batch and self.config.max_wait > 0:
             try:
                 await asyncio.wait_for(self._full.wait(), self.config.max_wait)
             except TimeoutError:
                 pass
+
+    def _executor(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix=f"scorer-{self.scorer.name}",
+                initializer=_lower_priority,
+            )
+        return self._pool
+
+    async def _load(self) -> None:
+        """Load the scorer once, on the worker thread (``run`` and ``score_now`` share it)."""
+        if self._loaded is None:
+            loop = asyncio.get_running_loop()
+            self._loaded = loop.run_in_executor(self._executor(), self.scorer.load)
+            await self._loaded
+            status = self.scorer.status
+            if status.available:
+                log.info("scorer %s ready", self.scorer.name)
+            else:
+                log.warning("scorer %s unavailable: %s", self.scorer.name, status.reason)
+        else:
+            await self._loaded
+
+    async def score_now(self, texts: Sequence[str]) -> list[R]:
+        """Score ``texts`` on the worker thread in batches of ``max_batch``, bypassing the
+        queue: nothing is shed and nothing is cached. Raises what the scorer raises."""
+        await self._load()
+        loop = asyncio.get_running_loop()
+        step = self.config.max_batch
+        out: list[R] = []
+        for start in range(0, len(texts), step):
+            chunk = list(texts[start : start + step])
+            scored = await loop.run_in_executor(self._executor(), self.scorer.score, chunk)
+            if len(scored) != len(chunk):
+                raise ValueError(f"scorer returned {len(scored)} results for {len(chunk)} texts")
+            out.extend(scored)
+        self.scored += len(out)
+        return out
+
+    async def _report_drops(self, consumer: Callable[[Results[R]], Awaitable[None]]) -> None:
+        """Hand evicted jobs to the consumer as soon as they are dropped, so their
+        updates do not wait for the batch in flight (which may be a slow one)."""
+        while True:
+            await self._drops.wait()
+            self._drops.clear()
+            dropped, self._dropped = self._dropped, []
+            if dropped:
+                await _deliver(consumer, [(j, None) for j in dropped])
 
     async def run(self, consumer: Callable[[Results[R]], Awaitable[None]]) -> None:
         """Score batches until cancelled; hand each batch's results to ``consumer``."""
@@ -224,48 +327,64 @@ class MicroBatcher(Generic[R]):
         errors = self._metrics.toxicity_errors.labels(name)
         batch_size = self._metrics.toxicity_batch_size.labels(name)
         seconds = self._metrics.toxicity_batch_seconds.labels(name)
-        # Shut down without waiting: a batch still running in the thread must not block
-        # the loop on cancellation; its result is simply never read.
-        pool = ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix=f"scorer-{name}", initializer=_lower_priority
-        )
         try:
-            await loop.run_in_executor(pool, self.scorer.load)
-            status = self.scorer.status
-            if status.available:
-                log.info("scorer %s ready", name)
-            else:
-                log.warning("scorer %s unavailable: %s", name, status.reason)
-            while True:
-                await self._fill()
-                batch, stale = self._take()
-                dropped, self._dropped = self._dropped + stale, []
-                results: list[tuple[Job, R | None]] = [(j, None) for j in dropped]
-                if batch:
-                    started = time.perf_counter()
-                    texts = [j.text for j in batch]
-                    try:
-                        scored = await loop.run_in_executor(pool, self.scorer.score, texts)
-                        if len(scored) != len(batch):
-                            raise ValueError(
-                                f"scorer returned {len(scored)} results for {len(batch)} texts"
-                            )
-                    except Exception:
-                        errors.inc()
-                        log.error("scorer %s failed on a batch of %d", name, len(batch),
-                                  exc_info=True)
-                        results.extend((j, None) for j in batch)
-                    else:
-                        self.scored += len(batch)
-                        for job, scores in zip(batch, scored, strict=True):
-                            self._remember(job.cache_key, scores)
-                            results.append((job, scores))
-                    batch_size.observe(len(batch))
-                    seconds.observe(time.perf_counter() - started)
-                if results:
-                    try:
-                        await consumer(results)
-                    except Exception:
-                        log.error("toxicity consumer failed", exc_info=True)
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self._report_drops(consumer), name=f"drops-{name}")
+                await self._load()
+                await self._batches(loop, consumer, errors, batch_size, seconds)
         finally:
-            pool.shutdown(wait=False, cancel_futures=True)
+            # Shut down without waiting: a batch still running in the thread must not
+            # block the loop on cancellation; its result is simply never read.
+            if self._pool is not None:
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = None
+                self._loaded = None
+
+    async def _batches(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        consumer: Callable[[Results[R]], Awaitable[None]],
+        errors: Counter,
+        batch_size: Histogram,
+        seconds: Histogram,
+    ) -> None:
+        name = self.scorer.name
+        while True:
+            await self._fill()
+            batch, stale = self._take()
+            results: list[tuple[Job, R | None]] = [(j, None) for j in stale]
+            if batch:
+                started = time.perf_counter()
+                texts = [j.text for j in batch]
+                try:
+                    scored = await loop.run_in_executor(self._executor(), self.scorer.score,
+                                                        texts)
+                    if len(scored) != len(batch):
+                        raise ValueError(
+                            f"scorer returned {len(scored)} results for {len(batch)} texts"
+                        )
+                except Exception:
+                    errors.inc()
+                    log.error("scorer %s failed on a batch of %d", name, len(batch),
+                              exc_info=True)
+                    for job in batch:
+                        job.reason = "error"
+                    results.extend((j, None) for j in batch)
+                else:
+                    self.scored += len(batch)
+                    for job, scores in zip(batch, scored, strict=True):
+                        self._remember(job.cache_key, scores)
+                        results.append((job, scores))
+                batch_size.observe(len(batch))
+                seconds.observe(time.perf_counter() - started)
+            if results:
+                await _deliver(consumer, results)
+
+
+async def _deliver(
+    consumer: Callable[[Results[R]], Awaitable[None]], results: Results[R]
+) -> None:
+    try:
+        await consumer(results)
+    except Exception:
+        log.error("toxicity consumer failed", exc_info=True)

@@ -124,12 +124,14 @@ class DetoxifyScorer:
             self._status = ScorerStatus(self.name, True, f"{self.model_type} on {self.device}")
 
     def score(self, texts: Sequence[str]) -> list[Scores]:
+        """Scores per text. Each text is predicted alone, as Detoxify is shipped: in a
+        padded batch PyTorch's kernels sum in a shape-dependent order, so a message's
+        scores moved (in the last bits) with the rest of its batch, and a verdict near a
+        threshold could flip. Use the ONNX runtime for speed."""
         if self.model is None:
             raise RuntimeError(f"detoxify is not loaded: {self._status.reason}")
-        raw = self.model.predict(list(texts))
-        out: list[dict[str, float]] = [{} for _ in texts]
-        for category, values in raw.items():
-            column = values if isinstance(values, list) else [values]
-            for row, value in zip(out, column, strict=True):
-                row[category] = float(value)
-        return list(out)
+        out: list[Scores] = []
+        for text in texts:
+            raw = self.model.predict(text)
+            out.append({category: float(value) for category, value in raw.items()})
+        return out

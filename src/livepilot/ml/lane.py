@@ -10,6 +10,10 @@ evidence, and the policy decides on all of it at once, exactly as it did when th
 model ran inline. The German model goes first because it is cheap and always there; if
 the slower scorer fails on a batch, that is logged and counted and the batch still
 returns its German verdicts.
+
+A text's result depends on that text alone: the German model computes every row of a
+batch on its own (bit-for-bit the same as alone, tested), and the Detoxify scorers run
+each text alone. So how the batcher happens to group the queue never changes a verdict.
 """
 
 from __future__ import annotations

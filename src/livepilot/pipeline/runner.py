@@ -5,6 +5,16 @@ its insight, any alarms and prompts). ``StreamRunner`` is the async shell: one t
 stream that pumps a source into a bounded :class:`IngestQueue`, runs the pipeline on each
 event and publishes the results. A failing stage is contained: logged, counted, and the
 event still flows with what the other stages concluded.
+
+Every stage's time on every event is checked against a budget (``stage_budget_ms``): one
+clock read per stage, so it costs next to nothing; only one event in
+``STAGE_TIMING_SAMPLE`` also goes into the timing histogram. A stage over budget is
+counted (``livepilot_stage_budget_overruns{stage}``) and named in a warning, at most once
+a minute per stage. A stage's ``process`` is synchronous and cannot be interrupted, so
+the design keeps heavy work off the loop (the model lane runs on its own thread) and the
+runner hands the loop back to the other tasks (WebSocket relays, the lane's consumer)
+after every 16 events or as soon as the events since the last hand-back took a budget's
+worth of time — one slow event never starts a long run of them.
 """
 
 from __future__ import annotations
@@ -36,17 +46,26 @@ Publish = Callable[[Sequence[WireMessage]], Awaitable[None]]
 class Pipeline:
     """The ordered stage chain and the bookkeeping around it (timing, containment)."""
 
-    def __init__(self, stages: Sequence[Stage], metrics: Metrics) -> None:
+    def __init__(self, stages: Sequence[Stage], metrics: Metrics, *,
+                 budget: float = 0.05) -> None:
         names = [stage.name for stage in stages]
         if len(set(names)) != len(names):
             raise ValueError(f"stage names must be unique, got {names}")
+        if budget <= 0:
+            raise ValueError(f"the stage budget must be positive, got {budget}")
         self.stages = tuple(stages)
         self._metrics = metrics
         self._timers = [metrics.stage_seconds.labels(s.name) for s in self.stages]
         self._errors = [metrics.stage_errors.labels(s.name) for s in self.stages]
+        #: Seconds one stage may take on one event (or tick) before it is reported.
+        self.budget = budget
+        self._budgets = [_Budget(s.name, metrics.stage_overruns.labels(s.name), budget)
+                         for s in self.stages]
         # Label counters by (stage, label): a handful of pairs, looked up per message.
         self._label_counters: dict[tuple[str, str], Counter] = {}
         self._handled = 0
+        #: Seconds spent in handle() since the runner last reset it (when it yielded).
+        self.held = 0.0
 
     def stage(self, name: str) -> Stage:
         for stage in self.stages:
@@ -59,20 +78,23 @@ class Pipeline:
         draft = Draft(event=event, now=now)
         timed = self._handled % STAGE_TIMING_SAMPLE == 0  # the first event, then one in N
         self._handled += 1
-        if not timed:
-            for stage, errors in zip(self.stages, self._errors, strict=True):
-                try:
-                    stage.process(event, draft)
-                except Exception:
-                    self._contain(stage, errors, event)
-        else:
-            for stage, timer, errors in zip(self.stages, self._timers, self._errors, strict=True):
-                started = time.perf_counter()
-                try:
-                    stage.process(event, draft)
-                except Exception:
-                    self._contain(stage, errors, event)
-                timer.observe(time.perf_counter() - started)
+        budget = self.budget
+        started = clock = time.perf_counter()
+        for stage, timer, errors, watch in zip(
+            self.stages, self._timers, self._errors, self._budgets, strict=True
+        ):
+            try:
+                stage.process(event, draft)
+            except Exception:
+                self._contain(stage, errors, event)
+            after = time.perf_counter()
+            spent = after - clock
+            if timed:
+                timer.observe(spent)
+            if spent > budget:
+                watch.overrun(spent, after, f"event {event.id}")
+            clock = after
+        self.held += clock - started
         out: list[WireMessage] = []
         if not isinstance(event, CommandEvent):
             out.append(event)
@@ -97,12 +119,17 @@ class Pipeline:
 
     def tick(self, now: float) -> list[WireMessage]:
         box = Outbox()
-        for stage, errors in zip(self.stages, self._errors, strict=True):
+        clock = time.perf_counter()
+        for stage, errors, watch in zip(self.stages, self._errors, self._budgets, strict=True):
             try:
                 stage.tick(now, box)
             except Exception:
                 errors.inc()
                 log.error("stage %s failed on tick", stage.name, exc_info=True)
+            after = time.perf_counter()
+            if after - clock > self.budget:
+                watch.overrun(after - clock, after, "tick")
+            clock = after
         out: list[WireMessage] = []
         self._collect(box, out)
         return out
@@ -119,6 +146,36 @@ class Pipeline:
     @property
     def background(self) -> list[BackgroundStage]:
         return [s for s in self.stages if isinstance(s, BackgroundStage)]
+
+
+class _Budget:
+    """One stage's overruns: each counted, a warning at most once per ``_REPORT_EVERY``."""
+
+    __slots__ = ("_counter", "_last", "_limit", "_name", "_quiet")
+
+    def __init__(self, name: str, counter: Counter, limit: float) -> None:
+        self._name = name
+        self._counter = counter
+        self._limit = limit
+        self._last = float("-inf")
+        self._quiet = 0  # overruns since the last warning
+
+    def overrun(self, spent: float, now: float, where: str) -> None:
+        self._counter.inc()
+        if now - self._last < _REPORT_EVERY:
+            self._quiet += 1
+            return
+        log.warning(
+            "stage %s took %.1f ms on %s, over its %.0f ms budget (%d more overruns since "
+            "the last warning)", self._name, spent * 1000, where, self._limit * 1000,
+            self._quiet,
+        )
+        self._last = now
+        self._quiet = 0
+
+
+#: At most one budget warning per stage in this many seconds (every overrun is counted).
+_REPORT_EVERY = 60.0
 
 
 class StreamRunner:
@@ -257,9 +314,11 @@ class StreamRunner:
             out.extend(pipeline.handle(event, now))
             await self._publish(out)
             self.processed += 1
-            if self.processed % 16 == 0:
+            if self.processed % 16 == 0 or pipeline.held >= pipeline.budget:
                 # A backlog burst must not starve the client relays: yield now and then
-                # (16 events of the full chain hold the loop for ~3-5 ms).
+                # (16 events of the full chain hold the loop for ~3-5 ms), and at once
+                # after a slow event.
+                pipeline.held = 0.0
                 await asyncio.sleep(0)
             if not self._event_time:
                 latency.observe(max(0.0, self._clock.now() - event.received))

@@ -67,6 +67,8 @@ class Draft:
     hidden: bool = False
     answer: str | None = None
     pending: list[str] = field(default_factory=list)
+    #: Why no model judged this message (see :attr:`Insight.not_scored`).
+    not_scored: str | None = None
 
     def label(
         self, name: str, source: str, kind: str | None = None, score: float | None = None
@@ -100,6 +102,7 @@ class Draft:
             hidden=self.hidden,
             answer=self.answer,
             pending=tuple(self.pending),
+            not_scored=self.not_scored,
         )
 
 

@@ -37,4 +37,5 @@ def build_pipeline(names: Sequence[str], ctx: StageContext) -> Pipeline:
         raise ConfigError(
             f"unknown stage(s) {', '.join(unknown)} in LIVEPILOT_STAGES; known: {', '.join(STAGES)}"
         )
-    return Pipeline([STAGES[name](ctx) for name in names], ctx.metrics)
+    return Pipeline([STAGES[name](ctx) for name in names], ctx.metrics,
+                    budget=ctx.settings.stage_budget_ms / 1000)

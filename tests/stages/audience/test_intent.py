@@ -190,15 +190,26 @@ def test_stage_labels_skips_toxic_and_takes_native_questions() -> None:
     assert [(lb.name, lb.kind) for lb in insight.labels] == [("question", "qna"), ("lead", "price")]
 
 
-def test_stage_skips_messages_already_toxic() -> None:
+def test_stage_judges_toxic_messages_too() -> None:
+    """Intent is independent of toxicity: a flagged message is still a question, and a
+    rude tech report still counts towards the alarm."""
     from livepilot.pipeline.stage import Draft
 
     clock = FakeClock()
-    event = EventFactory(clock).chat("troll", "was kostet das du idiot")
+    events = EventFactory(clock)
+    stage = _stage()
+    event = events.chat("troll", "was kostet das du idiot")
     draft = Draft(event=event, now=clock.now())
     draft.label("toxic", "word_filter", kind="insult")
-    _stage().process(event, draft)
-    assert [lb.name for lb in draft.labels] == ["toxic"]
+    stage.process(event, draft)
+    assert [(lb.name, lb.kind) for lb in draft.labels] == [
+        ("toxic", "insult"), ("question", None), ("lead", "price")
+    ]
+    report = events.chat("grumpy", "man hört dich nicht, du penner")
+    draft = Draft(event=report, now=clock.now())
+    draft.label("toxic", "toxicity", kind="insult", score=0.7)
+    stage.process(report, draft)
+    assert ("tech_issue", "no_audio") in [(lb.name, lb.kind) for lb in draft.labels]
 
 
 @pytest.mark.parametrize(("kind", "judged"), [("link", False), ("raid", False), ("caps", True)])
@@ -293,6 +304,48 @@ def test_watch_kinds_are_independent() -> None:
     assert box.alarms == []
     watch.report("s", "lag", "c", 2.0, box)
     assert [a.data["issue"] for a in box.alarms] == ["lag"]
+
+
+def test_tech_alarm_ids_name_the_issue_and_are_numbered_across_issues() -> None:
+    rules, _ = load_intent_rules(RULES)
+    watch = TechIssueWatch(
+        TechAlarmRules(viewers=2, window=30, clear_after=60, cooldown=120),
+        dict(rules.tech_issue),
+    )
+    box = Outbox()
+    for at, kind, user in [(0, "lag", "a"), (1, "lag", "b"), (2, "no_audio", "a"),
+                           (3, "no_audio", "c")]:
+        watch.report("s", kind, user, float(at), box)
+    watch.tick(70.0, box)
+    watch.report("s", "lag", "d", 200.0, box)
+    watch.report("s", "lag", "e", 201.0, box)
+    assert [(a.id, a.state) for a in box.alarms] == [
+        ("s:tech_issue:lag:1", AlarmState.RAISED),
+        ("s:tech_issue:no_audio:2", AlarmState.RAISED),
+        ("s:tech_issue:lag:1", AlarmState.CLEARED),
+        ("s:tech_issue:no_audio:2", AlarmState.CLEARED),
+        ("s:tech_issue:lag:3", AlarmState.RAISED),
+    ]
+    assert [p.id for p in box.prompts] == [
+        "s:tech_issue:lag:1:prompt", "s:tech_issue:no_audio:2:prompt", "s:tech_issue:lag:3:prompt"
+    ]
+    assert box.alarms[2].data == {"issue": "lag", "viewers": 2}
+
+
+def test_a_reloaded_cooldown_applies_to_a_cool_down_under_way() -> None:
+    rules, _ = load_intent_rules(RULES)
+    watch = TechIssueWatch(
+        TechAlarmRules(viewers=2, window=30, clear_after=10, cooldown=600),
+        dict(rules.tech_issue),
+    )
+    box = Outbox()
+    watch.report("s", "lag", "a", 0.0, box)
+    watch.report("s", "lag", "b", 1.0, box)
+    watch.tick(20.0, box)                       # cleared at 20 s, quiet until 620 s …
+    watch.rules = TechAlarmRules(viewers=2, window=30, clear_after=10, cooldown=60)
+    watch.report("s", "lag", "c", 90.0, box)    # … but the edited rules say 60 s
+    watch.report("s", "lag", "d", 91.0, box)
+    assert [(a.id, a.state) for a in box.alarms][-1] == ("s:tech_issue:lag:2", AlarmState.RAISED)
 
 
 def test_tech_alarm_speaks_the_host_language() -> None:

@@ -8,13 +8,14 @@ import asyncio
 import threading
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from livepilot.clock import SystemClock
 from livepilot.errors import ConfigError
-from livepilot.events import LiveEvent
-from livepilot.insights import Action, Insight
+from livepilot.events import Badge, ChatEvent, LiveEvent
+from livepilot.insights import Action, AlarmState, Insight
 from livepilot.metrics import Metrics
 from livepilot.ml.batcher import BatcherConfig
 from livepilot.ml.german import GermanModel, GermanVerdict
@@ -24,10 +25,11 @@ from livepilot.ml.policy import ToxicityPolicy
 from livepilot.ml.scorer import ScorerStatus, Scores
 from livepilot.pipeline.context import StageContext
 from livepilot.pipeline.runner import Pipeline, StreamRunner
-from livepilot.pipeline.stage import Stage
+from livepilot.pipeline.stage import Outbox, Stage
+from livepilot.score import score_lines
 from livepilot.settings import Settings
-from livepilot.stages.moderation.toxicity import ToxicityStage, build, score_texts
-from livepilot.stages.registry import STAGES
+from livepilot.stages.moderation.toxicity import ToxicityStage, build
+from livepilot.stages.registry import STAGES, build_pipeline
 from livepilot.testing import EventFactory, FakeClock, ListSink
 
 INSULTS = Path(__file__).parents[2] / "data" / "german_insults_no_blockwords.txt"
@@ -318,12 +320,21 @@ async def test_repeated_text_is_answered_from_the_cache(
     factory = EventFactory(FakeClock())
     sink = ListSink()
     await run_stream(stage, [factory.chat("a", "SPAM SPAM SPAM")], sink, until=1)
-    again = Pipeline([stage], Metrics()).handle(factory.chat("b", "spam SPAM spam"), 0)
-    # normalised text is the cache key: case-folded variants share the model's verdict
-    cached = insight_of(again)
-    assert cached.version == 0 and cached.pending == ()
+    pipeline = Pipeline([stage], Metrics())
+    cached = insight_of(pipeline.handle(factory.chat("b", "SPAM SPAM SPAM"), 0))
+    assert cached.version == 0 and cached.pending == () and cached.not_scored is None
     assert "shout_toxicity" in cached.scores and "toxicity_german" in cached.scores
     assert scorer.seen == ["SPAM SPAM SPAM"]
+    # A model that reads the text as typed may judge a variant differently: the cache
+    # key is the exact text while such a model is in the lane ...
+    variant = insight_of(pipeline.handle(factory.chat("c", "spam SPAM spam"), 0))
+    assert variant.pending == ("toxicity",)
+    # ... and the normalised text when only the German model (which reads nothing else) is.
+    alone = stage_with(None, german, router, Metrics(), max_wait=0.001)
+    await run_stream(alone, [factory.chat("a", "SPAM SPAM SPAM")], ListSink(), until=1)
+    shared = insight_of(Pipeline([alone], Metrics()).handle(factory.chat("b", "spam Spam spam"),
+                                                              0))
+    assert shared.pending == () and "toxicity_german" in shared.scores
 
 
 async def test_a_failing_model_still_clears_pending(
@@ -351,23 +362,32 @@ async def test_a_failing_german_lane_keeps_the_rule_verdict(router: LanguageRout
     await run_stream([STAGES["word_filter"](ctx), stage], [event], sink, until=1)
     first, update = (m for m in sink.messages if isinstance(m, Insight))
     assert first.pending == ("toxicity",) and first.action is Action.REVIEW
-    assert update.version == 1 and update.pending == ()
-    assert update.model_copy(update={"version": 0, "pending": ("toxicity",)}) == first
+    assert first.not_scored is None
+    assert update.version == 1 and update.pending == () and update.not_scored == "error"
+    assert update.model_copy(
+        update={"version": 0, "pending": ("toxicity",), "not_scored": None}
+    ) == first
+    assert ctx.metrics.registry.get_sample_value(
+        "livepilot_toxicity_not_scored_total", {"reason": "error"}) == 1
 
 
 async def test_chat_does_not_wait_for_a_saturated_model(
     german: GermanModel, router: LanguageRouter,
 ) -> None:
-    """The model is stuck; every message still gets its insight at once, the model queue
-    sheds ordinary messages past its overload depth and counts them."""
+    """The model is stuck; every message still gets its insight at once. The lane sheds
+    by priority: trusted viewers' messages past the overload depth, then (queue full) the
+    newcomers; every shed message says so, and the stage raises an alarm."""
     scorer = ShoutScorer()
     scorer.gate.clear()
     metrics = Metrics()
     stage = stage_with(scorer, german, router, metrics, max_batch=4, max_wait=0.001,
                        queue_size=40, overload_depth=20)
     factory = EventFactory(FakeClock())
-    events: list[LiveEvent] = [factory.chat(f"u{i}", f"hello chat number {i}, great show")
-                               for i in range(200)]
+    events: list[ChatEvent] = []
+    for i in range(200):
+        # Half the viewers are subscribers (trusted), half are strangers.
+        user = factory.user(f"u{i}", *([Badge.SUBSCRIBER] if i % 2 else []))
+        events.append(factory.chat(user, f"hello chat number {i}, great show"))
     sink = ListSink()
     loop = asyncio.get_running_loop()
     task = asyncio.create_task(stage.run(sink_late(sink)))
@@ -381,22 +401,69 @@ async def test_chat_does_not_wait_for_a_saturated_model(
         first = [m for m in sink.messages if isinstance(m, Insight) and m.version == 0]
         assert len(first) == 200
         assert elapsed < 2.0  # ~0.1 ms a message; the stuck lane costs nothing
-        pending = sum(1 for i in first if i.pending)
-        shed = {
+        pending = [i for i in first if i.pending]
+        shed = [i for i in first if i.not_scored == "overload"]
+        assert len(pending) + len(shed) == 200
+        ids = {e.id: e for e in events}
+        trusted_shed = sum(1 for i in shed if ids[i.event_id].user.badges)
+        assert trusted_shed >= 80  # past depth 20 only strangers were let in ...
+        assert sum(1 for i in pending if ids[i.event_id].user.badges) <= 20
+        counted = {
             reason: metrics.registry.get_sample_value(
                 "livepilot_toxicity_shed_total", {"reason": reason}
-            )
+            ) or 0
             for reason in ("overload", "full", "evicted")
         }
-        assert shed["overload"]  # ordinary messages were turned away at the door
-        overload, full, evicted = (shed[r] or 0 for r in ("overload", "full", "evicted"))
-        assert pending + overload + full == 200
+        assert counted["overload"] == trusted_shed  # ... trusted viewers shed at the door
+        assert counted["overload"] + counted["full"] == len(shed)
+        # Evicted jobs were owed an update: it went out at once, saying why.
+        evicted = [m for m in sink.messages if isinstance(m, Insight) and m.version == 1]
+        assert len(evicted) == counted["evicted"] > 0
+        assert all(m.not_scored == "overload" and m.pending == () for m in evicted)
+        assert metrics.registry.get_sample_value(
+            "livepilot_toxicity_not_scored_total", {"reason": "overload"}
+        ) == len(shed) + len(evicted)
         # bounded: what is still owed fits the queue plus the batch stuck in the model
-        assert pending - evicted <= 40 + 4
+        assert len(pending) - counted["evicted"] <= 40 + 4
+        box = Outbox()
+        stage.tick(100.0, box)
+        (alarm,) = box.alarms
+        assert alarm.kind == "model_overload" and alarm.state is AlarmState.RAISED
+        assert alarm.source == "toxicity" and alarm.data["shed"] == len(shed) + len(evicted)
+        assert stage.overloaded
+        assert metrics.registry.get_sample_value(
+            "livepilot_toxicity_overloaded", {"stream": "default"}) == 1
     finally:
         scorer.gate.set()
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+    # The model is back: every owed update arrives, and the alarm clears.
+    for _ in range(200):
+        if not any(i.pending for i in final_insights(sink).values()):
+            break
+        await asyncio.sleep(0.02)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    final = final_insights(sink)
+    assert len(final) == 200 and not any(i.pending for i in final.values())
+    assert all((i.not_scored is None) == ("shout_toxicity" in i.scores) for i in final.values())
+    box = Outbox()
+    stage.tick(120.0, box)
+    assert box.alarms == []  # not yet: shedding stopped less than 30 s ago
+    stage.tick(131.0, box)
+    (cleared,) = box.alarms
+    assert cleared.state is AlarmState.CLEARED and cleared.id == alarm.id
+    assert not stage.overloaded
+
+
+def final_insights(sink: ListSink) -> dict[str, Insight]:
+    """The last version of each insight the sink saw."""
+    out: dict[str, Insight] = {}
+    for m in sink.messages:
+        if not isinstance(m, Insight):
+            continue
+        held = out.get(m.event_id)
+        if held is None or m.version >= held.version:
+            out[m.event_id] = m
+    return out
 
 
 def sink_late(sink: ListSink):  # type: ignore[no-untyped-def]
@@ -406,51 +473,104 @@ def sink_late(sink: ListSink):  # type: ignore[no-untyped-def]
     return late
 
 
+def test_uncertain_messages_from_strangers_go_first(
+    german: GermanModel, router: LanguageRouter,
+) -> None:
+    """The lane's priority: rules uncertain (a mild word hit) and viewer not trusted."""
+    ctx = StageContext(Settings(), Metrics())
+    stage = stage_with(ShoutScorer(), german, router, ctx.metrics, queue_size=64,
+                       overload_depth=64)
+    pipeline = Pipeline([STAGES["word_filter"](ctx), stage], ctx.metrics)
+    factory = EventFactory(FakeClock())
+    mod, anna = factory.user("mod", Badge.MODERATOR), factory.user("anna")
+    for who, text in [(mod, "hello there"), (anna, "hello there too"),
+                      (mod, "du idiot lol"), (anna, "du idiot haha")]:
+        pipeline.handle(factory.chat(who, text), 0)
+    assert stage._batcher is not None
+    order = [(job.text, job.priority) for job in stage._batcher.take_all()]
+    assert order == [("du idiot haha", 3), ("du idiot lol", 2), ("hello there too", 1),
+                     ("hello there", 0)]
+
+
 def test_pending_map_is_bounded(german: GermanModel, router: LanguageRouter) -> None:
+    """Past ``pending_size`` owed updates a message is not offered (it says why) rather
+    than an owed update forgotten."""
     metrics = Metrics()
     stage = ToxicityStage(ToxicityPolicy(), german, router, metrics, ShoutScorer(),  # type: ignore[arg-type]
                           batcher=BatcherConfig(queue_size=512, overload_depth=512),
                           pending_size=10)
     factory = EventFactory(FakeClock())
     pipeline = Pipeline([stage], metrics)
-    ids = [factory.chat("u", f"hello number {i} from here").id for i in range(1)]
     events = [factory.chat("u", f"hello number {i} from here") for i in range(30)]
-    for event in events:
-        pipeline.handle(event, 0)
-    assert stage.update(events[0].id, LaneScores(model={"toxicity": 1.0})) is None  # evicted
-    assert stage.update(ids[0], None) is None
-    late = stage.update(events[-1].id, LaneScores(model={"toxicity": 0.0}))
+    first = [insight_of(pipeline.handle(event, 0)) for event in events]
+    assert [bool(i.pending) for i in first] == [True] * 10 + [False] * 20
+    assert all(i.not_scored == "overload" for i in first[10:])
+    late = stage.update(events[0].id, LaneScores(model={"toxicity": 0.0}))
     assert late is not None and late.version == 1 and late.pending == ()
+    assert late.not_scored is None
+    assert stage.update(events[0].id, None) is None  # one update per message, not two
+    assert stage.update(events[-1].id, None) is None  # never pending
+
+
+def test_a_late_verdict_takes_the_place_of_the_rule_verdict(
+    german: GermanModel, router: LanguageRouter,
+) -> None:
+    """Labels and reasons read the same whether the model ran inline or in the lane."""
+    finals = []
+    for inline in (False, True):
+        ctx = StageContext(Settings(toxicity_german_inline=inline), Metrics())
+        stage = stage_with(None, german, router, ctx.metrics, inline=inline)
+        pipeline = Pipeline([STAGES["word_filter"](ctx), stage, STAGES["intent"](ctx)],
+                            ctx.metrics)
+        event = EventFactory(FakeClock()).chat("troll", f"was kostet das, {INSULT.lower()}")
+        first = insight_of(pipeline.handle(event, 0))
+        if not inline:
+            assert not first.has("toxic") and first.label_names == ["question", "lead"]
+            jobs = stage._batcher.take_all()  # type: ignore[union-attr]
+            scores = stage._lane.score([j.text for j in jobs])  # type: ignore[union-attr]
+            first = stage.update(event.id, scores[0])  # type: ignore[assignment]
+        finals.append(first)
+    lane, inline_ = finals
+    assert lane.label_names == ["toxic", "question", "lead"]
+    assert (lane.labels, lane.reasons, lane.scores, lane.action) == (
+        inline_.labels, inline_.reasons, inline_.scores, inline_.action)
+
+
+def score(lines: Sequence[str], settings: Settings, metrics: Metrics | None = None,
+          ) -> list[dict[str, Any]]:
+    """``livepilot score``'s rows for ``lines`` (the default stage chain)."""
+    ctx = StageContext(settings, metrics or Metrics(), stream="score")
+    return list(score_lines(lines, build_pipeline(settings.stages, ctx)))
+
+
+TOO_LONG = "Du bist so langweilig. " * 50
 
 
 @pytest.mark.parametrize("inline", [False, True], ids=["lane", "inline"])
-def test_score_texts_gives_the_final_verdict_per_text(inline: bool) -> None:
+def test_score_gives_every_line_a_model_verdict_or_a_reason(inline: bool) -> None:
     lines = insult_lines()
     friendly = ["Danke für den Stream!", "Wie teuer ist der Hoodie?", "hallo aus Wien 👋"]
-    insights = score_texts([*lines, *friendly], Settings(toxicity_german_inline=inline))
-    assert len(insights) == len(lines) + len(friendly)
-    assert all("toxicity" in i.scores and i.pending == () for i in insights)
-    flagged = sum(i.has("toxic") for i in insights[: len(lines)])
+    others = ["😂😂😂 !!!", "du hurensohn", TOO_LONG,
+              "je suis vraiment très content de vous voir ce soir mes amis"]
+    metrics = Metrics()
+    rows = score([*lines, *friendly, *others], Settings(toxicity_german_inline=inline),
+                 metrics)
+    assert len(rows) == len(lines) + len(friendly) + len(others)
+    judged, rest = rows[: -len(others)], rows[-len(others):]
+    assert all(r["not_scored"] is None and r["toxicity"] is not None for r in judged)
+    flagged = sum("toxic" in r["labels"] for r in judged[: len(lines)])
     assert flagged / len(lines) >= 0.75
-    assert not any(i.has("toxic") for i in insights[len(lines):])
-    blocked = score_texts(["du hurensohn"], Settings())[0]
-    assert blocked.hidden and {lb.source for lb in blocked.labels} >= {"word_filter"}
-
-
-def test_lane_and_inline_reach_the_same_final_verdicts() -> None:
-    texts = [*insult_lines(), "Danke für den Stream!", "du idiot", "du hurensohn", "😂😂",
-             "nice stream, how much is the hoodie?", "was für ein langweiliger stream"]
-    lane, inline = (score_texts(texts, Settings(toxicity_german_inline=flag))
-                    for flag in (False, True))
-    # Same verdicts; only messages the rules already decided miss the German model's
-    # score in the lane: they are not sent to a model at all.
-    assert [(i.scores.get("toxicity"), i.labels, i.reasons, i.action, i.hidden)
-            for i in lane] == [
-        (i.scores.get("toxicity"), i.labels, i.reasons, i.action, i.hidden) for i in inline
-    ]
-    for a, b in zip(lane, inline, strict=True):
-        assert a.scores == b.scores or (a.hidden and a.scores == {
-            k: v for k, v in b.scores.items() if k != "toxicity_german"})
+    assert not any("toxic" in r["labels"] for r in judged[len(lines):])
+    assert [r["not_scored"] for r in rest] == ["no_letters", "rules", "too_long", "no_language"]
+    blocked = rest[1]
+    assert blocked["action"] == "hide" and "toxic" in blocked["labels"]
+    counted = {
+        reason: metrics.registry.get_sample_value(
+            "livepilot_toxicity_not_scored_total", {"reason": reason})
+        for reason in ("no_letters", "rules", "too_long", "no_language", "overload")
+    }
+    assert counted == {"no_letters": 1, "rules": 1, "too_long": 1, "no_language": 1,
+                       "overload": 0}
 
 
 @pytest.mark.parametrize("inline", [False, True], ids=["lane", "inline"])

@@ -68,7 +68,10 @@ class IntentStage:
                 if hit.label != "question":
                     self._add(hit, draft)
             return
-        if not isinstance(event, ChatEvent) or draft.has("toxic") or _promotes(draft):
+        # Judged whether or not a filter or the model flagged the message: a rude
+        # "man hört dich nicht" is still a tech report (and the model's verdict may come
+        # later anyway). The questions stage keeps toxic messages off the host's screen.
+        if not isinstance(event, ChatEvent) or _promotes(draft):
             return
         for hit in classifier.classify(event.text):
             self._add(hit, draft)

@@ -120,6 +120,9 @@ class QuestionsStage:
             return
         if not isinstance(event, ChatEvent | QuestionEvent):
             return
+        # A toxic question keeps its labels (the moderators see it flagged, as a
+        # question) but stays out of the queue, whose items reach the host's prompts and
+        # the on-screen spotlight.
         if draft.has("toxic") or draft.has("spam") or draft.has("tech_issue"):
             return
         label, kind = self._pick(draft, native=isinstance(event, QuestionEvent))

@@ -8,15 +8,30 @@ rules have not already decided it), it offers the text to the model lane — a
 :class:`~livepilot.ml.batcher.MicroBatcher` running :class:`~livepilot.ml.lane.ToxicityLane`
 (the German model, plus Detoxify if configured) batched on a worker thread — and marks the
 draft ``pending``. ``run`` consumes the lane's results and publishes version 1 of the same
-insight with the merged verdict. Nobody waits for a model; a text the lane has seen
-recently is answered from its cache at once.
+insight with the merged verdict, its label and reason at the place in the insight where
+the rule verdict stood. Nobody waits for a model; a text the lane has seen recently is
+answered from its cache at once.
+
+Every chat message ends with exactly one final verdict: a model's, or an explicit
+``not_scored`` reason on its insight (``no_letters``, ``rules`` — the word filter already
+decided —, ``too_long``, ``no_language``, ``overload``, ``loading``, ``error``,
+``unavailable``), counted in ``livepilot_toxicity_not_scored{reason}``. Under overload
+the lane sheds by priority (:mod:`~livepilot.ml.triage`: uncertain messages and viewers
+not trusted yet are scored first) and the stage raises a ``model_overload`` alarm until
+it has caught up.
 
 Why the German model belongs in the lane: alone it costs ~150 µs a message on the loop
 (~25 µs batched on the worker thread), which at 2,000 events/s pushes every console's p99
 up several-fold. ``german_inline=True`` (``LIVEPILOT_TOXICITY_GERMAN_INLINE``; headless replay
 always sets it, to be reproducible) runs it in ``process`` instead,
 so its verdict is in version 0 and only Detoxify, if configured, comes late. Either way
-the final verdict is the same: what the lane finds is merged exactly as inline evidence.
+the final verdict is the same: what the lane finds is merged exactly as inline evidence,
+and a model's scores for a text never depend on the other texts of its batch.
+
+``livepilot score`` calls :meth:`ToxicityStage.prefetch` with each chunk of lines before
+it runs them: the lane scores them all (nothing shed, nothing timed), so every line is
+judged in ``process`` with its model verdict already known — as inline, whatever the
+setting, and the same on every run.
 
 Without ``LIVEPILOT_DETOXIFY_CHECKPOINT`` only the German model runs and nothing is loaded
 from the network; :attr:`ToxicityStage.status` tells the console why.
@@ -42,26 +57,39 @@ from livepilot.ml.german import GermanModel, GermanVerdict
 from livepilot.ml.lane import LaneScores, ToxicityLane
 from livepilot.ml.language import Language, LanguageRouter
 from livepilot.ml.policy import Evidence, PolicyConfig, ToxicityPolicy, Verdict
-from livepilot.ml.scorer import Scorer, ScorerStatus
+from livepilot.ml.scorer import LOADING, Scorer, ScorerStatus
 from livepilot.ml.text import normalize
+from livepilot.ml.triage import Trust, priority
 from livepilot.pipeline.stage import ACTION_ORDER, Draft, LateSink, Outbox
+from livepilot.stages.moderation.model_overload import OverloadAlarm
 
 if TYPE_CHECKING:
     from livepilot.pipeline.context import StageContext
     from livepilot.settings import Settings
 
-__all__ = ["ToxicityStage", "build", "build_scorer", "score_texts"]
+__all__ = ["MAX_CHARS", "NOT_SCORED", "ToxicityStage", "build", "build_scorer"]
 
 log = logging.getLogger(__name__)
 
 _LETTER = re.compile(r"[^\W\d_]")
 
+#: Longer messages are not given to a model (``not_scored: too_long``): platform chat
+#: stops far below this, and one huge text must not hold up everyone's batch.
+MAX_CHARS = 1000
+
+#: Every reason a chat message's final insight can give for having no model verdict.
+NOT_SCORED = ("no_letters", "rules", "too_long", "no_language", "overload", "loading",
+              "error", "unavailable")
 
 @dataclass(slots=True)
 class _Pending:
     draft: Draft
     evidence: Evidence
     queued: float
+    #: Where the rule verdict's labels and reasons stand in the draft: the late verdict's
+    #: go in their place, so the final insight reads as if the model had run inline.
+    labels: tuple[int, int]
+    reasons: tuple[int, int]
 
 
 class ToxicityStage:
@@ -86,6 +114,10 @@ class ToxicityStage:
         batcher: BatcherConfig | None = None,
         pending_size: int = 4096,
         german_status: ScorerStatus | None = None,
+        stream: str = "default",
+        language: str = "de",
+        max_chars: int = MAX_CHARS,
+        trust: Trust | None = None,
     ) -> None:
         self.policy = policy
         self._german = german
@@ -108,6 +140,13 @@ class ToxicityStage:
         self._german_status = german_status or ScorerStatus(
             "german", german is not None, "" if german is not None else "not loaded"
         )
+        self._max_chars = max_chars
+        self._trust = trust or Trust()
+        self._not_scored = {r: metrics.toxicity_not_scored.labels(r) for r in NOT_SCORED}
+        self._overload = OverloadAlarm(stream, self.name, language)
+        self._overloaded = metrics.toxicity_overloaded.labels(stream)
+        #: Lane results for the texts of the last :meth:`prefetch`, by cache key.
+        self._ahead: dict[str, LaneScores] = {}
         self.published = 0
 
     @property
@@ -124,6 +163,11 @@ class ToxicityStage:
                 ).as_dict()
             )
         return out
+
+    @property
+    def overloaded(self) -> bool:
+        """Whether the ``model_overload`` alarm is up (the lane is shedding)."""
+        return self._overload.raised is not None
 
     # -- the synchronous part -------------------------------------------------------
 
@@ -148,40 +192,88 @@ class ToxicityStage:
             return
         text = event.text
         hits = _word_hits(draft, self.name, self.policy.config.review)
+        skip = self._skip(text, hits)
+        if skip is not None:
+            self._final(draft, self.policy.decide(Evidence("other", tuple(hits))), skip)
+            return
         evidence = self.evidence(text, hits, german=self.german_inline)
         batcher = self._batcher
-        if batcher is None or not self._wants_model(text, hits):
-            _apply(draft, self.name, self.policy.decide(evidence))
+        if batcher is None:
+            self._final(draft, self.policy.decide(evidence), self._missing(evidence), event)
             return
-        key = normalize(text)
-        cached = batcher.cached(key)
-        if cached is not None:
-            _apply(draft, self.name, self.policy.decide(self._merge(evidence, cached)))
+        key = self._cache_key(text)
+        known = self._ahead.get(key) or batcher.cached(key)
+        if known is not None:
+            merged = self._merge(evidence, known)
+            self._final(draft, self.policy.decide(merged), self._missing(merged), event)
             return
         verdict = self.policy.decide(evidence)
-        _apply(draft, self.name, verdict)
         # Uncertain: the verdict so far saw something but not enough to hide. Under
-        # overload only these reach the lane.
+        # overload these, and viewers not trusted yet, are scored first.
         uncertain = self._uncertain(verdict)
         if not self._needs_lane(evidence, uncertain):
+            self._final(draft, verdict, self._missing(evidence), event)
             return
-        if batcher.offer(Job(event.id, text, priority=uncertain, cache_key=key)):
-            draft.pending.append(self.name)
-            self._pending[event.id] = _Pending(draft, evidence, time.monotonic())
-            self._idle.clear()
-            while len(self._pending) > self._pending_size:
-                self._pending.popitem(last=False)
+        at = (len(draft.labels), len(draft.reasons))
+        _apply(draft, self.name, verdict)
+        job = Job(event.id, text, priority=priority(uncertain, self._trust.trusted(event.user)),
+                  cache_key=key)
+        if len(self._pending) >= self._pending_size or not batcher.offer(job):
+            missing = self._missing(evidence)
+            if missing is not None:  # the lane's models were the only ones to ask
+                status = batcher.scorer.status
+                missing = "overload" if status.available or status.reason == LOADING \
+                    else "unavailable"
+            else:
+                self._trust.judged(event.user.id, verdict.toxic)
+            self._mark(draft, missing)
+            return
+        draft.pending.append(self.name)
+        self._pending[event.id] = _Pending(
+            draft, evidence, time.monotonic(),
+            (at[0], len(draft.labels)), (at[1], len(draft.reasons)),
+        )
+        self._idle.clear()
+
+    def _skip(self, text: str, hits: Sequence[Label]) -> str | None:
+        """Why no model is asked about ``text`` at all, or ``None``."""
+        if not _LETTER.search(text):
+            return "no_letters"  # emote-only, numbers, punctuation
+        if hits and any(h.score is None or h.score >= self.policy.config.hide for h in hits):
+            return "rules"  # the word filter already decided
+        if len(text) > self._max_chars:
+            return "too_long"
+        return None
+
+    def _missing(self, evidence: Evidence) -> str | None:
+        """Why ``evidence`` holds no model's verdict, or ``None`` when it does."""
+        if evidence.german is not None or evidence.model is not None:
+            return None
+        if evidence.language == "other":
+            return "no_language"  # the German model does not judge it, nothing else did
+        return "unavailable"
+
+    def _final(self, draft: Draft, verdict: Verdict, missing: str | None,
+               event: ChatEvent | QuestionEvent | None = None) -> None:
+        _apply(draft, self.name, verdict)
+        self._mark(draft, missing)
+        if missing is None and event is not None:
+            self._trust.judged(event.user.id, verdict.toxic)
+
+    def _mark(self, draft: Draft, missing: str | None) -> None:
+        draft.not_scored = missing
+        if missing is not None:
+            self._not_scored[missing].inc()
+
+    def _cache_key(self, text: str) -> str:
+        # The German model reads normalised text only, so variants share its verdict; a
+        # model that reads the text as typed (Detoxify) may score variants differently.
+        lane = self._lane
+        return normalize(text) if lane is None or lane.model is None else text
 
     def _uncertain(self, verdict: Verdict) -> bool:
         cfg = self.policy.config
         return cfg.review * 0.4 <= verdict.score < cfg.hide
-
-    def _wants_model(self, text: str, hits: Sequence[Label]) -> bool:
-        if not _LETTER.search(text):
-            return False  # emote-only, numbers, punctuation
-        if hits and any(h.score is None or h.score >= self.policy.config.hide for h in hits):
-            return False  # the rules already decided
-        return True
 
     def _needs_lane(self, evidence: Evidence, uncertain: bool) -> bool:
         """Whether a model in the lane has something to say about this message."""
@@ -212,46 +304,96 @@ class ToxicityStage:
         return replace(evidence, model=result.model, model_name=model.name,
                        model_covers_german=model.covers_german)
 
-    def update(self, event_id: str, scores: LaneScores | None) -> Insight | None:
+    def update(
+        self, event_id: str, scores: LaneScores | None, reason: str = ""
+    ) -> Insight | None:
         """Version 1 of a pending event's insight with the lane's verdict merged in.
 
-        ``None`` scores (shed or failed) still produce an update that clears ``pending``.
-        Returns ``None`` if the event is no longer pending (evicted from the bounded map).
+        ``None`` scores (shed, or the lane failed: ``reason``) still produce an update: it
+        clears ``pending`` and says why no model judged the message. Returns ``None`` if
+        the event is not pending.
         """
         entry = self._pending.pop(event_id, None)
         if entry is None:
             return None
         base = entry.draft.freeze()
         if scores is None:
-            return base.model_copy(
-                update={"version": base.version + 1, "pending": _without(base.pending, self.name)}
-            )
-        verdict = self.policy.decide(self._merge(entry.evidence, scores))
-        labels = tuple(lb for lb in base.labels if lb.source != self.name)
-        reasons = tuple(r for r in base.reasons if r.source != self.name)
+            missing = self._missing(entry.evidence) and (reason or "error")
+            self._mark(entry.draft, missing)
+            return base.model_copy(update={
+                "version": base.version + 1, "pending": _without(base.pending, self.name),
+                "not_scored": missing,
+            })
+        merged = self._merge(entry.evidence, scores)
+        verdict = self.policy.decide(merged)
+        missing = self._missing(merged)
+        if missing is not None and scores.model is None and self._lane is not None \
+                and self._lane.model is not None:
+            missing = "error"  # the lane contained its slower model's failure
+        self._mark(entry.draft, missing)
+        event = entry.draft.event
+        if missing is None and isinstance(event, ChatEvent | QuestionEvent):
+            self._trust.judged(event.user.id, verdict.toxic)
+        own_labels: tuple[Label, ...] = ()
+        own_reasons: tuple[Reason, ...] = ()
         if verdict.action is not None:
-            labels += (Label(name="toxic", source=self.name, kind=verdict.kind,
-                             score=verdict.score),)
-            reasons += tuple(Reason(source=self.name, text=t) for t in verdict.reasons)
+            own_labels = (Label(name="toxic", source=self.name, kind=verdict.kind,
+                                score=verdict.score),)
+            own_reasons = tuple(Reason(source=self.name, text=t) for t in verdict.reasons)
+        (l0, l1), (r0, r1) = entry.labels, entry.reasons
         action = base.action
         if verdict.action is not None and ACTION_ORDER[verdict.action] > ACTION_ORDER[action]:
             action = verdict.action
         return base.model_copy(
             update={
                 "version": base.version + 1,
-                "labels": labels,
-                "reasons": reasons,
+                "labels": (*base.labels[:l0], *own_labels, *base.labels[l1:]),
+                "reasons": (*base.reasons[:r0], *own_reasons, *base.reasons[r1:]),
                 "scores": {**base.scores, **verdict.scores, "toxicity": verdict.score},
                 "action": action,
                 "hidden": base.hidden or verdict.hidden,
                 "pending": _without(base.pending, self.name),
+                "not_scored": missing,
             }
         )
 
     def tick(self, now: float, out: Outbox) -> None:
-        pass
+        batcher = self._batcher
+        if batcher is None:
+            return
+        changed = self._overload.tick(now, batcher.shed_total, batcher.depth, out)
+        if changed is not None:
+            self._overloaded.set(1 if changed else 0)
+            if changed:
+                log.warning("toxicity model lane overloaded: shedding messages by priority")
+            else:
+                log.info("toxicity model lane caught up (%d messages were not scored)",
+                         batcher.shed_total)
 
     # -- the background part --------------------------------------------------------
+
+    async def prefetch(self, texts: Sequence[str]) -> None:
+        """Score ``texts`` with the lane now (on its worker thread, nothing shed) and keep
+        the results for the ``process`` calls that follow — for a caller that waits for
+        every verdict (``livepilot score``). Holds only the last call's results."""
+        self._ahead = {}
+        batcher = self._batcher
+        if batcher is None:
+            return
+        wanted: dict[str, str] = {}
+        for text in texts:
+            if _LETTER.search(text) and len(text) <= self._max_chars:
+                wanted.setdefault(self._cache_key(text), text)
+        if not wanted:
+            return
+        try:
+            scored = await batcher.score_now(list(wanted.values()))
+        except Exception:
+            # The lines then go through the lane one by one, and fail there as live.
+            log.error("scorer %s failed on a prefetch of %d", batcher.scorer.name,
+                      len(wanted), exc_info=True)
+            return
+        self._ahead = dict(zip(wanted, scored, strict=True))
 
     async def run(self, late: LateSink) -> None:
         if self._batcher is None:
@@ -263,7 +405,7 @@ class ToxicityStage:
             queued: list[float] = []
             for job, scores in results:
                 entry = self._pending.get(job.key)
-                insight = self.update(job.key, scores)
+                insight = self.update(job.key, scores, job.reason)
                 if insight is None or entry is None:
                     continue
                 updates.append(insight)
@@ -403,60 +545,10 @@ def build(ctx: StageContext) -> ToxicityStage:
         scorer,
         german_inline=s.toxicity_german_inline,
         batcher=config,
-        # Never smaller than what the batcher can hold, so no owed update is forgotten.
+        # Room for what the batcher can hold plus a batch in flight; past it a message
+        # is not offered (not_scored: overload) rather than an owed update forgotten.
         pending_size=max(4096, s.toxicity_queue_size + 4 * s.toxicity_batch_size),
         german_status=german_status,
+        stream=ctx.stream,
+        language=_router_language(s),
     )
-
-
-def score_texts(
-    texts: Sequence[str], settings: Settings, *, metrics: Metrics | None = None
-) -> list[Insight]:
-    """Judge texts as chat messages, synchronously: the final insight per text.
-
-    Runs the word filter (if it is in ``settings.stages``) and this stage, then the model
-    lane (the German model, and Detoxify if configured: loaded here) on this thread, so
-    the result is what the console shows once the late update has arrived. This is
-    ``livepilot score``.
-    """
-    from livepilot.events import User
-    from livepilot.pipeline.context import StageContext
-    from livepilot.pipeline.runner import Pipeline
-    from livepilot.stages.registry import STAGES
-
-    ctx = StageContext(settings, metrics or Metrics(), stream="score")
-    names = [n for n in ("word_filter",) if n in settings.stages]
-    stage = build(ctx)
-    pipeline = Pipeline([*(STAGES[n](ctx) for n in names), stage], ctx.metrics)
-    batcher, lane = stage._batcher, stage._lane
-    if lane is not None:
-        lane.load()
-        if lane.model is not None and not lane.model.status.available:
-            log.warning("scorer %s unavailable: %s", lane.model.name, lane.model.status.reason)
-    user = User(id="score", unique_id="score")
-    results: dict[str, Insight] = {}
-    order: list[str] = []
-    step = batcher.config.max_batch if batcher is not None else 256
-    for start in range(0, len(texts), step):
-        for i, text in enumerate(texts[start : start + step], start=start):
-            event = ChatEvent(id=f"score-{i}", stream="score", at=0.0, received=0.0,
-                              user=user, text=text)
-            order.append(event.id)
-            for message in pipeline.handle(event, 0.0):
-                if isinstance(message, Insight):
-                    results[event.id] = message
-        if batcher is None:
-            continue
-        jobs = batcher.take_all()
-        if not jobs:
-            continue
-        try:
-            scored: Sequence[LaneScores | None] = batcher.scorer.score([j.text for j in jobs])
-        except Exception:
-            log.error("scorer %s failed", batcher.scorer.name, exc_info=True)
-            scored = [None] * len(jobs)
-        for job, scores in zip(jobs, scored, strict=True):
-            late = stage.update(job.key, scores)
-            if late is not None:
-                results[job.key] = late
-    return [results[key] for key in order]
