@@ -47,9 +47,9 @@ class Access(StrEnum):
 
 
 #: Moderator actions by group, and the roles that may run each group. The action names are
-#: the ones the stages apply (moderation, questions, prompts, run-of-show cues, polls);
-#: the server keeps its own copy because it never imports a stage. An action in no group
-#: is left to ``lead``: a new action stays closed to the others until it is listed here.
+#: those of ``livepilot.commands.ACTIONS`` (every action has a schema there, and the tests
+#: check both tables name the same actions). An action in no group is left to ``lead``: a
+#: new action stays closed to the others until it is listed here.
 ACTION_GROUPS: dict[str, tuple[frozenset[str], frozenset[ModeratorRole]]] = {
     "chat": (
         frozenset({"hide", "approve", "pin", "unpin"}),
