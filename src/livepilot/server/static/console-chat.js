@@ -1,0 +1,95 @@
+// livepilot console: the chat list, its judged rows, and the flagged and
+// questions-and-leads lists that copy from it.
+import {$, esc} from "./console-dom.js";
+import {counts, currentStream, rows, setCurrentStream, trim} from "./console-state.js";
+import {command} from "./console-commands.js";
+import {refreshPanels} from "./console-questions.js";
+import {refreshShow} from "./console-show.js";
+import {renderUserMessages, userPanel} from "./console-users.js";
+
+function describe(ev) {
+  const u = ev.user ? "@" + ev.user.unique_id : "";
+  switch (ev.type) {
+    case "gift": return `${u} sent ${ev.gift_name} ×${ev.count}${ev.final ? "" : " …"} (${ev.count * ev.diamond_value} 💎)`;
+    case "like": return `${u} liked ×${ev.count}`;
+    case "join": return `${u} joined`;
+    case "follow": return `${u} followed`;
+    case "share": return `${u} shared`;
+    case "viewers": return `viewers: ${ev.count}`;
+    case "status": return `stream ${ev.stream}: ${ev.state} ${ev.detail || ""}`;
+    case "delete": return `platform deleted ${ev.target}`;
+    case "gap": return `⚠ data gap: ${ev.cause || ""} (${Math.round((ev.end || 0) - (ev.start || 0))} s)`;
+    case "subscribe": return `${u} subscribed`;
+    case "poll": return `poll: ${ev.title || ev.question || ""}`;
+    default: return ev.type;
+  }
+}
+
+// The word filter and the model may both say "toxic:insult": one badge, both sources in its title.
+export function uniqueLabels(labels) {
+  const seen = new Map();
+  for (const l of labels) {
+    const key = l.name + ":" + (l.kind || "");
+    if (seen.has(key)) seen.get(key).sources.push(l.source);
+    else seen.set(key, {name: l.name, kind: l.kind, sources: [l.source]});
+  }
+  return [...seen.values()];
+}
+
+function renderRow(r) {
+  const ev = r.event, ins = r.insight;
+  const labels = ins ? uniqueLabels(ins.labels).map(l => `<span class="label ${esc(l.name)}" title="${esc(l.sources.join(", "))}">${esc(l.name)}${l.kind ? ":" + esc(l.kind) : ""}</span>`).join(" ") : "";
+  const reasons = ins && ins.reasons.length ? `<span class="reason">${ins.reasons.map(x => esc(x.text)).join(" · ")}${ins.action ? " → " + esc(ins.action) : ""}</span>` : "";
+  const tox = ins && ins.scores && ins.scores.toxicity != null ? ` <span class="label">tox ${ins.scores.toxicity.toFixed(2)}</span>` : "";
+  const pending = ins && ins.pending && ins.pending.length ? ` <span class="label">…${esc(ins.pending.join(","))}</span>` : "";
+  r.el.className = "msg" + (ins && ins.labels.some(l => l.name === "toxic" || l.name === "spam") ? " flagged" : "") + (ins && ins.hidden ? " hidden" : "");
+  r.el.innerHTML = `${who(ev)}<span class="text">${esc(ev.text)}${reasons}</span>${labels}${tox}${pending}
+    <button data-act="${ins && ins.hidden ? "approve" : "hide"}">${ins && ins.hidden ? "approve" : "hide"}</button>`;
+  r.el.querySelector("button").onclick = (e) => command(ev.stream, e.target.dataset.act, ev.id);
+  if (userPanel.user && ev.user.id === userPanel.user.id) renderUserMessages();
+}
+
+// The author's @handle; a click opens the user panel (the flagged copy carries it along).
+function who(ev) {
+  return `<span class="who" data-user="${esc(ev.user.id)}" data-stream="${esc(ev.stream)}" data-handle="${esc(ev.user.unique_id)}" data-nick="${esc(ev.user.nickname || "")}" title="open @${esc(ev.user.unique_id)}">@${esc(ev.user.unique_id)}</span>`;
+}
+
+export function onEvent(ev) {
+  counts.events++;
+  if (!currentStream && ev.stream) { setCurrentStream(ev.stream); refreshPanels(); refreshShow(); }
+  if (ev.type === "chat" || ev.type === "question") {
+    const el = document.createElement("div");
+    el.dataset.id = ev.id;
+    const r = {el, event: ev, insight: null};
+    rows.set(ev.id, r);
+    renderRow(r);
+    $("chat").prepend(el); trim($("chat"));
+    return;
+  }
+  if (ev.type === "like" || ev.type === "join") return;  // too many to list; counted in stats
+  if (ev.type === "delete" && rows.has(ev.target)) { rows.get(ev.target).el.classList.add("hidden"); }
+  if (ev.type === "status") { $("streams").textContent = `${ev.stream}: ${ev.state}`; }
+  const el = document.createElement("div");
+  el.className = "msg other"; el.textContent = describe(ev);
+  $("chat").prepend(el); trim($("chat"));
+}
+
+export function onInsight(ins) {
+  const r = rows.get(ins.event_id);
+  if (!r || (r.insight && r.insight.version > ins.version)) return;
+  const wasFlagged = r.insight && r.insight.labels.some(l => l.name === "toxic" || l.name === "spam");
+  r.insight = ins; renderRow(r);
+  const names = ins.labels.map(l => l.name);
+  if (!wasFlagged && (names.includes("toxic") || names.includes("spam"))) {
+    counts.flagged++;
+    const copy = document.createElement("div"); copy.className = "msg flagged";
+    copy.innerHTML = r.el.innerHTML; copy.querySelector("button")?.remove();
+    $("flagged").prepend(copy); trim($("flagged"));
+  }
+  if (names.includes("question") || names.includes("lead")) {
+    const q = document.createElement("div"); q.className = "msg";
+    q.innerHTML = `${who(r.event)}<span class="text">${esc(r.event.text)}${ins.answer ? `<span class="reason">💡 ${esc(ins.answer)}</span>` : ""}</span>` +
+      ins.labels.filter(l => l.name === "question" || l.name === "lead").map(l => `<span class="label ${l.name}">${l.name}${l.kind ? ":" + esc(l.kind) : ""}</span>`).join(" ");
+    $("questions").prepend(q); trim($("questions"));
+  }
+}
