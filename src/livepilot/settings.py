@@ -182,9 +182,12 @@ class Settings(BaseSettings):
     moderators: Annotated[tuple[Moderator, ...], NoDecode] = Field(
         default=(), validate_default=True
     )
+    #: Address the server listens on; ``0.0.0.0`` to reach it from other machines.
     host: str = "127.0.0.1"
+    #: Port the server listens on.
     port: int = Field(default=8080, ge=0, le=65535)
 
+    #: Rule packs, FAQ, alarm thresholds, run-of-show (see ``docs/rules.md``).
     rules_dir: Path = Field(default_factory=default_rules_dir)
     #: OBS overlay pages served at ``/overlay/{name}``.
     overlays_dir: Path = Field(default_factory=default_overlays_dir)
@@ -234,7 +237,10 @@ class Settings(BaseSettings):
             raise ValueError("expected origins separated by commas")
         return tuple(str(item).strip() for item in items if str(item).strip())
 
+    #: ``memory`` (one process) or ``redis`` (Redis Streams as event log and fan-out
+    #: across processes).
     bus: Literal["memory", "redis"] = "memory"
+    #: The Redis server of the ``redis`` bus.
     redis_url: str = "redis://127.0.0.1:6379/0"
     #: Key prefix for the Redis bus (one per deployment sharing a Redis).
     redis_prefix: str = Field(default="livepilot", min_length=1)
@@ -252,11 +258,13 @@ class Settings(BaseSettings):
     tiktok_watchdog_seconds: float = Field(default=60.0, gt=0)
     #: First reconnect delay; doubles per failed attempt (with jitter) up to the max.
     tiktok_backoff_initial: float = Field(default=1.0, gt=0)
+    #: Longest reconnect delay.
     tiktok_backoff_max: float = Field(default=300.0, gt=0)
     #: How often to check whether an offline creator went live.
     tiktok_offline_poll_seconds: float = Field(default=60.0, ge=5)
-    #: Connects allowed per minute / per hour (sign-server budget). 0 means no limit.
+    #: Connects allowed per minute (sign-server budget). 0 means no limit.
     tiktok_connects_per_minute: int = Field(default=5, ge=0)
+    #: Connects allowed per hour (sign-server budget). 0 means no limit.
     tiktok_connects_per_hour: int = Field(default=30, ge=0)
     #: A gift streak without an end message is counted this long after its last update.
     tiktok_streak_timeout: float = Field(default=20.0, gt=0)
@@ -277,6 +285,8 @@ class Settings(BaseSettings):
     #: Toxicity score (0–1) from which a message is flagged for moderators / kept off
     #: overlays and filtered chat until a moderator approves. review must be below hide.
     toxicity_review: float = Field(default=0.5, gt=0, le=1)
+    #: Toxicity score from which a message is held off overlays until a moderator
+    #: approves it (above ``toxicity_review``).
     toxicity_hide: float = Field(default=0.85, gt=0, le=1)
     #: The German model file; empty means the one shipped in the package.
     toxicity_german_model: Path | None = None
@@ -292,23 +302,27 @@ class Settings(BaseSettings):
     detoxify_checkpoint: Path | None = None
     #: Hugging Face config directory (config.json + tokenizer files) for the checkpoint.
     detoxify_config_dir: Path | None = None
+    #: Which Detoxify model the checkpoint is (``original``, ``unbiased``, ``multilingual``).
     detoxify_model: Literal[
         "original", "unbiased", "multilingual", "original-small", "unbiased-small"
     ] = "multilingual"
+    #: Where Detoxify runs (``cpu``, or a torch device such as ``cuda``).
     detoxify_device: Literal["cpu", "cuda"] = "cpu"
     #: ``torch`` runs Detoxify as shipped; ``onnx`` exports an int8 ONNX model once
     #: (needs the ``onnx`` package) and truncates chat to 64 tokens.
     detoxify_runtime: Literal["torch", "onnx"] = "torch"
-    #: Micro-batching: at most this many texts per model call, waiting at most this long
-    #: for a batch to fill.
+    #: Micro-batching: at most this many texts per model call.
     toxicity_batch_size: int = Field(default=32, ge=1, le=512)
+    #: How long the model lane waits for a batch to fill.
     toxicity_batch_wait_ms: float = Field(default=5.0, ge=0, le=1000)
-    #: Shedding: the model queue's size, the depth from which the lowest-priority messages
-    #: (trusted viewers, nothing the rules saw) are turned away, and the age after which a
-    #: queued message is no longer worth scoring. Shed messages say ``not_scored:
+    #: The model queue's size. Under overload the lowest-priority messages (trusted
+    #: viewers, nothing the rules saw) are shed first; shed messages say ``not_scored:
     #: overload`` and raise the ``model_overload`` alarm. ``livepilot score`` never sheds.
     toxicity_queue_size: int = Field(default=512, ge=1)
+    #: Queue depth from which the lowest-priority messages are turned away.
     toxicity_overload_depth: int = Field(default=128, ge=1)
+    #: Seconds after which a queued message is no longer worth scoring (it says
+    #: ``not_scored: overload``).
     toxicity_max_age: float = Field(default=2.0, gt=0)
 
     # questions
@@ -322,10 +336,12 @@ class Settings(BaseSettings):
     question_expiry: float = Field(default=600.0, gt=0)
     #: Host prompt once this many people asked the same (or about the same lead kind).
     question_prompt_after: int = Field(default=3, ge=2)
-    #: Lead exports: ``handle`` (@name), ``pseudonym`` (keyed hash of the user id) or
-    #: ``none``; whether the message text is kept at all; how long leads are kept.
+    #: How lead exports name the user: ``handle`` (@name), ``pseudonym`` (keyed hash of
+    #: the user id) or ``none``.
     lead_user: Literal["handle", "pseudonym", "none"] = "pseudonym"
+    #: Whether lead exports keep the message text at all.
     lead_message: bool = False
+    #: How long leads are kept, in the stream's own time.
     lead_retention_hours: float = Field(default=72.0, gt=0)
     #: Key for lead pseudonyms; empty means a new random key per run (pseudonyms then
     #: cannot be linked across runs).
