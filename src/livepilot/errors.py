@@ -6,7 +6,8 @@
     ├── SourceError            a source cannot deliver events
     │   └── SourceUnavailable  offline / not found / rate limited (carries retry_after)
     ├── StageError             a stage failed on one event (names the stage)
-    └── BusUnavailable         the bus backend (Redis) cannot be reached
+    ├── BusUnavailable         the bus backend (Redis) cannot be reached
+    └── StoreUnavailable       the history store (SQLite file, PostgreSQL) cannot be used
 
 Adapters map third-party exceptions into these (``raise BusUnavailable(...) from exc``).
 """
@@ -21,6 +22,7 @@ __all__ = [
     "SourceError",
     "SourceUnavailable",
     "StageError",
+    "StoreUnavailable",
 ]
 
 
@@ -53,4 +55,8 @@ class StageError(LivepilotError):
 
 
 class BusUnavailable(LivepilotError):
+    pass
+
+
+class StoreUnavailable(LivepilotError):
     pass

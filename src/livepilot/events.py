@@ -149,8 +149,13 @@ class DeleteEvent(_Event):
 
 
 class ViewerCountEvent(_Event):
+    """How many watch now (``count``) and, when the platform says, how many different
+    viewers the stream has had so far (``total``: TikTok's cumulative ``total_user``).
+    ``total`` is left out of the wire when unknown."""
+
     type: Literal["viewers"] = "viewers"
     count: int = Field(ge=0)
+    total: int | None = Field(default=None, ge=0, exclude_if=lambda value: value is None)
 
 
 class StreamState(StrEnum):

@@ -16,16 +16,22 @@ import webbrowser
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, TextIO
+from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 import uvicorn
+from prometheus_client import CollectorRegistry
 
 from livepilot.bus import create_bus
 from livepilot.cli._app import Host, Port, Verbose, app, configure_logging, load_settings
 from livepilot.metrics import Metrics
 from livepilot.settings import Settings
 from livepilot.sources.base import Source
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from livepilot.store import History, Recorder, StoreSettings
 
 __all__ = ["demo_settings", "serve_streams"]
 
@@ -35,19 +41,78 @@ log = logging.getLogger("livepilot")
 SourceFactory = Callable[[Metrics], list[Source]]
 
 
-def serve_streams(settings: Settings, sources: SourceFactory, *, open_browser: bool) -> None:
-    """Run the server with the sources until Ctrl-C; print the URLs first."""
+def _store_settings() -> StoreSettings:
+    from livepilot.store import StoreSettings
+
+    try:
+        return StoreSettings()
+    except ValueError as exc:
+        raise typer.BadParameter(f"store settings: {exc}") from None
+
+
+def start_recorder(settings: Settings, registry: CollectorRegistry) -> Recorder | None:
+    """The stream-history recorder, unless ``LIVEPILOT_STORE=false``."""
+    from livepilot.store.wiring import start_recorder as start
+
+    store = _store_settings()
+    return start(settings, registry, store) if store.store else None
+
+
+def open_history() -> History | None:
+    """Read access to stream history for the server's reports (connects on first use)."""
+    from livepilot.store import History
+    from livepilot.store.database import connect
+
+    store = _store_settings()
+    return History(connect(store)) if store.store else None
+
+
+def stop_recorder(recorder: Recorder | None) -> str:
+    """Write what the recorder holds; a note for the summary line."""
+    if recorder is None:
+        return ""
+    keys = recorder.stored
+    complete = recorder.close(deadline=15.0)
+    if not keys:
+        return ""
+    where = ", ".join(keys)
+    return f"; stored as {where}" if complete else f"; stored INCOMPLETELY as {where} (see log)"
+
+
+def serve_streams(
+    settings: Settings,
+    sources: SourceFactory,
+    *,
+    open_browser: bool,
+    event_time: bool = False,
+    record: bool = True,
+) -> None:
+    """Run the server with the sources until Ctrl-C; print the URLs first. Each stream is
+    recorded as stream history (unless ``record`` is off or ``LIVEPILOT_STORE=false``);
+    ``event_time`` runs the streams on the events' own clock (replays)."""
     from livepilot.server.app import create_app
     from livepilot.service import StreamService
 
     settings = settings.ensure_tokens()
     metrics = Metrics()
     bus = create_bus(settings)
-    service = StreamService(settings, bus, metrics)
+    recorder = start_recorder(settings, metrics.registry) if record else None
+    service = StreamService(settings, bus, metrics, recorder=recorder)
     for source in sources(metrics):
-        service.add(source)
+        service.add(source, event_time=event_time)
     application = create_app(settings, bus=bus, metrics=metrics, service=service)
+    application.state.recorder = recorder
+    application.state.history = open_history()
+    try:
+        _serve(application, settings, open_browser)
+    finally:
+        note = stop_recorder(recorder)
+        if note:
+            log.info("stream history%s", note.replace(";", ":", 1))
 
+
+def _serve(application: FastAPI, settings: Settings, open_browser: bool) -> None:
+    """Listen, print the URLs, serve until a signal."""
     sock = socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
@@ -68,6 +133,7 @@ def serve_streams(settings: Settings, sources: SourceFactory, *, open_browser: b
         f"  Console:  {base}/?token={token}\n"
         f"  Overlays: {base}/overlay/chat?key={key}  (also: alerts, prompts, stats, poll, all)\n"
         f"  Metrics:  {base}/metrics\n"
+        f"  Reports:  {base}/reports/last?token={token}  (stream history)\n"
         f"Press Ctrl-C to stop.\n"
     )
     config = uvicorn.Config(
@@ -129,7 +195,7 @@ def demo(
     settings = demo_settings(load_settings(port=port, host=host))
     serve_streams(
         settings,
-        lambda _: [Simulator("demo", seed=seed, speed=speed)],
+        lambda _: [Simulator("demo", seed=seed, speed=speed, raids=True)],
         open_browser=not no_browser,
     )
 
@@ -149,6 +215,9 @@ def replay(
             help="No server: write every result to stdout as JSONL, "
             "in event time, as fast as possible.",
         ),
+    ] = False,
+    no_store: Annotated[
+        bool, typer.Option("--no-store", help="Don't keep this replay in the stream history.")
     ] = False,
     port: Port = None,
     host: Host = None,
@@ -172,15 +241,24 @@ def replay(
     if jsonl:
         configure_logging(verbose, logging.WARNING)
         settings = load_settings()
-        if capture:
-            metrics = Metrics()
-            source = CaptureSource(file, metrics=metrics)
-            result = asyncio.run(run_headless(source, sys.stdout, settings, metrics))
-        else:
-            result = asyncio.run(replay_headless(file, sys.stdout, settings))
+        recorder = None if no_store else start_recorder(settings, CollectorRegistry())
+        try:
+            if capture:
+                metrics = Metrics()
+                source = CaptureSource(file, metrics=metrics)
+                result = asyncio.run(
+                    run_headless(source, sys.stdout, settings, metrics, recorder=recorder)
+                )
+            else:
+                result = asyncio.run(
+                    replay_headless(file, sys.stdout, settings, recorder=recorder)
+                )
+        finally:
+            stored = stop_recorder(recorder)
         typer.echo(
             f"replayed {result.events} events, wrote {result.written} messages"
-            + (f", skipped {result.bad_lines} bad line(s)" if result.bad_lines else ""),
+            + (f", skipped {result.bad_lines} bad line(s)" if result.bad_lines else "")
+            + stored,
             err=True,
         )
         return
@@ -197,7 +275,10 @@ def replay(
 
         return [ReplaySource(file, speed=speed, on_error=on_error)]
 
-    serve_streams(load_settings(port=port, host=host), sources, open_browser=not no_browser)
+    # A replay runs on its events' clock: its alarms and stored numbers are the ones the
+    # stream had, at any speed.
+    serve_streams(load_settings(port=port, host=host), sources, open_browser=not no_browser,
+                  event_time=True, record=not no_store)
 
 
 @app.command()
@@ -260,6 +341,9 @@ def simulate(
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Write here instead of stdout.")
     ] = None,
+    raids: Annotated[
+        bool, typer.Option("--raids", help="A TikTok-shaped raid once every 15 minutes.")
+    ] = False,
 ) -> None:
     """Write a simulated stream as a JSONL recording (for replay, tests and benchmarks)."""
     from livepilot.sources.simulator import Simulator
@@ -267,7 +351,7 @@ def simulate(
 
     async def write(handle: TextIO) -> int:
         count = 0
-        sim = Simulator(stream, seed=seed, speed=0, duration=duration, start=start)
+        sim = Simulator(stream, seed=seed, speed=0, duration=duration, start=start, raids=raids)
         async for event in sim.events():
             handle.write(encode(event) + "\n")
             count += 1

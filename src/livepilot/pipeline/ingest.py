@@ -5,6 +5,8 @@ Policy: chat, gifts and every other kind are never dropped; when the queue is fu
 queue is full they are merged into one pending like and one pending join whose counts add
 up, counted in ``livepilot_coalesced_events``. So memory stays bounded under a like storm
 and the totals stay right; only the per-user attribution of merged likes/joins is lost.
+A replay in event time (``coalesce=False``) waits for every kind instead: it has no live
+latency to protect, and merging would make its results depend on the machine's speed.
 """
 
 from __future__ import annotations
@@ -20,8 +22,11 @@ _CLOSED = object()
 
 
 class IngestQueue:
-    def __init__(self, stream: str, maxsize: int, metrics: Metrics) -> None:
+    def __init__(
+        self, stream: str, maxsize: int, metrics: Metrics, *, coalesce: bool = True
+    ) -> None:
         self._queue: asyncio.Queue[object] = asyncio.Queue(maxsize)
+        self._coalesce = coalesce
         self._pending: dict[str, LikeEvent | JoinEvent] = {}
         self._closed = False
         self._depth = metrics.queue_depth.labels(stream)
@@ -31,7 +36,7 @@ class IngestQueue:
         return self._queue.qsize() + len(self._pending)
 
     async def put(self, event: LiveEvent) -> None:
-        if isinstance(event, LikeEvent | JoinEvent) and self._queue.full():
+        if self._coalesce and isinstance(event, LikeEvent | JoinEvent) and self._queue.full():
             self._merge(event)
             return
         await self._queue.put(event)

@@ -22,8 +22,10 @@ __all__ = ["ReplaySource"]
 class ReplaySource:
     """Events from a recording. ``speed=0`` means as fast as possible, with recorded times.
 
-    At a finite speed, events are paced by their recorded ``at`` times and re-stamped with
-    the current time (so live latency metrics and time-based stages see "now").
+    At a finite speed, events are paced by their recorded ``at`` times and re-stamped: ``at``
+    with the time they were due (start + recorded offset ÷ speed, so offsets within the
+    stream stay exactly as recorded and stored history matches a max-speed replay),
+    ``received`` with the current time (so live latency metrics see "now").
     ``stream`` overrides the recorded stream id when given.
     """
 
@@ -70,11 +72,11 @@ class ReplaySource:
                 event = event.model_copy(update={"stream": self._stream_override})
             if self._speed > 0:
                 first_at = event.at if first_at is None else first_at
-                delay = wall0 + (event.at - first_at) / self._speed - self._clock.now()
+                due = wall0 + (event.at - first_at) / self._speed
+                delay = due - self._clock.now()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                now = self._clock.now()
-                event = event.model_copy(update={"at": now, "received": now})
+                event = event.model_copy(update={"at": due, "received": self._clock.now()})
             elif count % 256 == 0:
                 await asyncio.sleep(0)  # let the rest of the loop breathe at max speed
             yield event

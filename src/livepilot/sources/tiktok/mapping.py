@@ -245,7 +245,8 @@ class Mapper:
         return ShareEvent(**base, user=self._user_of(ev))
 
     def _viewers(self, ev: Any, base: dict[str, Any]) -> Mapped:
-        return ViewerCountEvent(**base, count=max(0, int(ev.total or 0)))
+        total = max(0, int(getattr(ev, "total_user", 0) or 0))
+        return ViewerCountEvent(**base, count=max(0, int(ev.total or 0)), total=total or None)
 
     def _question(self, ev: Any, base: dict[str, Any]) -> Mapped | None:
         data = getattr(ev, "data", None)
