@@ -13,6 +13,7 @@ every string and list, so what passes is small enough to keep in the audit log.
 action             target                  args
 =================  ======================  =============================================
 hide, approve,     message (event id)      none
+unhide, hold,
 pin, unpin
 strike             user id                 points, label, kind, handle (all optional)
 pardon, timeout,   user id                 none
@@ -176,6 +177,8 @@ _NO_TARGET = ActionSchema(None, target_required=False)
 ACTIONS: Mapping[str, ActionSchema] = MappingProxyType({
     "hide": _MESSAGE,
     "approve": _MESSAGE,
+    "unhide": _MESSAGE,
+    "hold": _MESSAGE,
     "pin": _MESSAGE,
     "unpin": _MESSAGE,
     "strike": ActionSchema("user id", _Strike),

@@ -1,5 +1,5 @@
-"""What livepilot concludes: insights about events, alarms, prompts for the host, and
-the live tally of a chat poll or giveaway.
+"""What livepilot concludes: insights about events, alarms, prompts for the host, the
+live tally of a chat poll or giveaway, and moderation decisions on chat messages.
 
 An :class:`Insight` belongs to one event (``event_id``). The pipeline publishes version 0
 at once with the rule verdict; a slow stage (the ML toxicity model) publishes a later
@@ -20,11 +20,13 @@ __all__ = [
     "AlarmState",
     "Insight",
     "Label",
+    "ModerationDecision",
     "Prompt",
     "Reason",
     "Severity",
     "Tally",
     "TallyOption",
+    "Visibility",
 ]
 
 
@@ -183,3 +185,42 @@ class Tally(_Frozen):
         if self.kind == "giveaway" and (not self.keyword or self.options):
             raise ValueError("a giveaway tally needs a keyword and no options")
         return self
+
+
+class Visibility(StrEnum):
+    """Where a chat message may be seen.
+
+    ``visible``: everywhere, overlays included. ``held``: on the consoles only, awaiting a
+    moderator (a stage's verdict or a moderator held it). ``hidden``: kept off the
+    overlays by a moderator's decision (or a local block of its author).
+    """
+
+    VISIBLE = "visible"
+    HELD = "held"
+    HIDDEN = "hidden"
+
+
+class ModerationDecision(_Frozen):
+    """One chat message changed its :class:`Visibility`, as the moderation stage applied it.
+
+    A moderator's ``hide``, ``approve``, ``unhide`` or ``hold`` (``moderator`` true,
+    ``command`` the id of the command that asked for it); a message from an author a
+    moderator blocked, hidden as it arrives (``block``, ``by`` who blocked, no command); or
+    a stage's late verdict that held a visible message (``moderator`` false, ``by`` the
+    stage). A moderator's decision is final for that message: later verdicts no longer
+    change it.
+    """
+
+    type: Literal["moderation"] = "moderation"
+    event_id: str
+    stream: str
+    at: float
+    previous: Visibility
+    state: Visibility
+    #: ``hide``, ``approve``, ``unhide``, ``hold``, ``block`` (a moderator), ``hold`` (a stage).
+    action: str
+    #: The moderator's name, or the stage(s) whose verdict held the message.
+    by: str
+    moderator: bool
+    reason: str = ""
+    command: str | None = None

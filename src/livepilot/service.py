@@ -104,12 +104,16 @@ VIEWS: Mapping[str, StageView] = MappingProxyType({
     # Each scorer's status is {"scorer": str, "available": bool, "reason": str}.
     "toxicity": _view("toxicity", ToxicityStage, lambda s, now: cast(JSONValue, s.status)),
     "users": _view("moderation", ModerationStage, lambda s, now: s.watch_list(now)),
+    # The review queue: open and handled counts, open items, the latest decisions.
+    "review": _view("moderation", ModerationStage, lambda s, now: s.messages.review()),
 })
 
 #: Views of one item in a stage's state, served at ``…/{view}/{key}``. ``users/{user_id}``
-#: is one user's strike state; an unknown key reads as a clean state, not an error.
+#: is one user's strike state, ``messages/{event_id}`` one chat message's moderation state;
+#: an unknown key reads as a clean state, not an error.
 KEYED_VIEWS: Mapping[str, KeyedStageView] = MappingProxyType({
     "users": _keyed("moderation", ModerationStage, lambda s, key, now: s.user_state(key, now)),
+    "messages": _keyed("moderation", ModerationStage, lambda s, key, now: s.messages.message(key)),
 })
 
 

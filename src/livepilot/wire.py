@@ -1,8 +1,8 @@
 """The one JSON wire format: WebSocket frames, headless output and recordings.
 
 Each message is one JSON object with a ``type``: an event kind (``chat``, ``gift`` …), or
-``insight``, ``alarm``, ``prompt``, ``tally``. A recording is a JSONL file of such
-messages; replay reads the event lines and ignores the rest, so headless output can be
+``insight``, ``alarm``, ``prompt``, ``tally``, ``moderation``. A recording is a JSONL file
+of such messages; replay reads the event lines and ignores the rest, so headless output can be
 replayed again.
 See ``docs/wire-format.md``.
 """
@@ -17,7 +17,7 @@ from typing import Annotated, TypeAlias
 from pydantic import Field, TypeAdapter, ValidationError
 
 from livepilot.events import EVENT_TYPES, AnyEvent
-from livepilot.insights import Alarm, Insight, Prompt, Tally
+from livepilot.insights import Alarm, Insight, ModerationDecision, Prompt, Tally
 
 __all__ = [
     "EVENT_TYPES",
@@ -29,7 +29,8 @@ __all__ = [
 ]
 
 WireMessage: TypeAlias = Annotated[
-    AnyEvent | Insight | Alarm | Prompt | Tally, Field(discriminator="type")
+    AnyEvent | Insight | Alarm | Prompt | Tally | ModerationDecision,
+    Field(discriminator="type"),
 ]
 
 _adapter: TypeAdapter[WireMessage] = TypeAdapter(WireMessage)

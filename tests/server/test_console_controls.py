@@ -217,7 +217,9 @@ async def test_api_me_names_who_is_signed_in_and_decides_the_controls(browser: B
     source = ScriptedSource(STREAM)
     async with running_server([source]) as srv:
         source.chat("anna", "hallo zusammen")
-        hide = "#chat .msg:not(.other) button[data-act=hide]"
+        # The message's first action: "hide" while it is visible, "unhide" once a page
+        # below has hidden it (every console follows the moderation stage's decisions).
+        hide = "#chat .msg:not(.other) .acts button:first-child"
 
         # an observer watches: no command buttons at all
         page = await open_console(

@@ -268,7 +268,8 @@ async def test_websocket_commands_follow_the_role() -> None:
     assert "may not run 'poll_close'" in mod[1]["message"]
     assert "cannot act as 'otto'" in mod[2]["message"]
     assert lead["type"] == "ack"
-    assert [(a["by"], a["action"], a["verified"]) for a in audit] == [
+    # the requests (what the moderation stage applied is a linked entry: test_review.py)
+    assert [(a["by"], a["action"], a["verified"]) for a in audit if not a["applied"]] == [
         ("mia", "hide", True),
         ("lena", "poll_close", True),
     ]

@@ -32,7 +32,7 @@ from livepilot.events import ChatEvent, CommandEvent, LiveEvent, StatusEvent, St
 from livepilot.insights import Insight
 from livepilot.metrics import STAGE_TIMING_SAMPLE, Metrics
 from livepilot.pipeline.ingest import IngestQueue
-from livepilot.pipeline.stage import BackgroundStage, Draft, Outbox, Stage
+from livepilot.pipeline.stage import BackgroundStage, Draft, Outbox, RevisingStage, Stage
 from livepilot.wire import WireMessage
 
 __all__ = ["Pipeline", "Publish", "StreamRunner"]
@@ -61,6 +61,8 @@ class Pipeline:
         self.budget = budget
         self._budgets = [_Budget(s.name, metrics.stage_overruns.labels(s.name), budget)
                          for s in self.stages]
+        self._revisers = [(s, e) for s, e in zip(self.stages, self._errors, strict=True)
+                          if isinstance(s, RevisingStage)]
         # Label counters by (stage, label): a handful of pairs, looked up per message.
         self._label_counters: dict[tuple[str, str], Counter] = {}
         self._handled = 0
@@ -142,6 +144,24 @@ class Pipeline:
             self._metrics.prompts.labels(prompt.stream).inc()
             out.append(prompt)
         out.extend(box.tallies)
+        out.extend(box.decisions)
+
+    def revise(self, insights: Sequence[Insight], now: float) -> list[WireMessage]:
+        """Late insight updates as the stages that own state on their events make them
+        (:class:`RevisingStage`, in chain order), then what those stages publish."""
+        box = Outbox()
+        out: list[WireMessage] = []
+        for insight in insights:
+            for stage, errors in self._revisers:
+                try:
+                    insight = stage.revise(insight, now, box)
+                except Exception:
+                    errors.inc()
+                    log.error("stage %s failed to revise the update of %s", stage.name,
+                              insight.event_id, exc_info=True)
+            out.append(insight)
+        self._collect(box, out)
+        return out
 
     @property
     def background(self) -> list[BackgroundStage]:
@@ -205,7 +225,11 @@ class StreamRunner:
         self._publish = publish
         self._clock = clock
         self._metrics = metrics
-        self._queue = IngestQueue(stream, queue_size, metrics)
+        # In event time (a replay) nothing is live to protect: a full queue waits rather
+        # than merging likes/joins, so a replay stores the same numbers at any speed.
+        self._queue = IngestQueue(
+            stream, queue_size, metrics, coalesce=not isinstance(clock, EventClock)
+        )
         self._tick_interval = tick_interval
         self._commands = commands
         self._event_time = isinstance(clock, EventClock)
@@ -265,7 +289,7 @@ class StreamRunner:
             self._pump_task.cancel()
 
     async def _publish_late(self, messages: Sequence[Insight | CommandEvent]) -> None:
-        insights: list[WireMessage] = []
+        insights: list[Insight] = []
         for message in messages:
             if isinstance(message, CommandEvent):
                 if not self._drained:  # after the end there is no stage left to apply it
@@ -273,7 +297,7 @@ class StreamRunner:
             else:
                 insights.append(message)
         if insights:
-            await self._publish(insights)
+            await self._publish(self._pipeline.revise(insights, self._clock.now()))
 
     async def _pump(self, source: AsyncIterator[LiveEvent]) -> None:
         try:

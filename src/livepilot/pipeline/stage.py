@@ -4,7 +4,8 @@ A stage's decision logic is plain synchronous code with no I/O. The runner calls
 ``process`` for every event in order and ``tick`` about once a second of stream time,
 so stateful stages (engagement, run-of-show) can raise alarms when *nothing* happens.
 Stages that need background work (the ML batcher) also implement ``run``; the runner
-owns that task.
+owns that task. A stage that owns state about earlier events (a moderator's decision on a
+message) also implements ``revise``: every late insight update passes through it.
 """
 
 from __future__ import annotations
@@ -14,9 +15,20 @@ from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from livepilot.events import CommandEvent, LiveEvent
-from livepilot.insights import Action, Alarm, Insight, Label, Prompt, Reason, Tally
+from livepilot.insights import (
+    Action,
+    Alarm,
+    Insight,
+    Label,
+    ModerationDecision,
+    Prompt,
+    Reason,
+    Tally,
+)
 
-__all__ = ["ACTION_ORDER", "BackgroundStage", "Draft", "LateSink", "Outbox", "Stage"]
+__all__ = [
+    "ACTION_ORDER", "BackgroundStage", "Draft", "LateSink", "Outbox", "RevisingStage", "Stage",
+]
 
 ACTION_ORDER: dict[Action | None, int] = {
     None: 0,
@@ -37,11 +49,13 @@ LateSink = Callable[[Sequence[Insight | CommandEvent]], Awaitable[None]]
 
 @dataclass(slots=True)
 class Outbox:
-    """Alarms, prompts and tallies a stage publishes, outside any one event's insight."""
+    """Alarms, prompts, tallies and moderation decisions a stage publishes, outside any
+    one event's insight."""
 
     alarms: list[Alarm] = field(default_factory=list)
     prompts: list[Prompt] = field(default_factory=list)
     tallies: list[Tally] = field(default_factory=list)
+    decisions: list[ModerationDecision] = field(default_factory=list)
 
     def alarm(self, alarm: Alarm) -> None:
         self.alarms.append(alarm)
@@ -51,6 +65,9 @@ class Outbox:
 
     def tally(self, tally: Tally) -> None:
         self.tallies.append(tally)
+
+    def decide(self, decision: ModerationDecision) -> None:
+        self.decisions.append(decision)
 
 
 @dataclass(slots=True)
@@ -133,4 +150,13 @@ class BackgroundStage(Stage, Protocol):
         The runner awaits this (with a deadline) after the last event, before it cancels
         ``run`` — so a replay's output includes the model's late verdicts.
         """
+        ...
+
+
+@runtime_checkable
+class RevisingStage(Stage, Protocol):
+    def revise(self, insight: Insight, now: float, out: Outbox) -> Insight:
+        """A late version of an event's insight (e.g. the model's verdict) as this stage's
+        state makes it, before it is published: a moderator's decision on the message
+        outlives any later verdict. Return ``insight`` itself when nothing changes."""
         ...

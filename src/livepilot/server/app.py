@@ -112,6 +112,7 @@ def _build_parts(
         max_backlog=settings.client_queue_size,
         coalesce_ms=settings.coalesce_ms,
         overlay_hold_ms=settings.overlay_hold_ms,
+        recent_size=settings.event_log_size,
     )
     return ServerParts(
         settings=settings,
@@ -133,7 +134,15 @@ async def _lifespan(
 ) -> AsyncIterator[None]:
     bus, hub = parts.bus, parts.hub
     await bus.start()
-    unsubscribe = bus.subscribe(hub.dispatch)
+    hub.seed(bus.recent(parts.settings.event_log_size))
+    unsubscribe_hub = bus.subscribe(hub.dispatch)
+    # The stages' moderation decisions come back on the bus: each is audited as applied.
+    unsubscribe_audit = bus.subscribe(parts.audit.listen)
+
+    def unsubscribe() -> None:
+        unsubscribe_hub()
+        unsubscribe_audit()
+
     runner: asyncio.Task[None] | None = None
     if service is not None:
         runner = asyncio.create_task(service.run(), name="streams")

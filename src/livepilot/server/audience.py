@@ -2,8 +2,9 @@
 
 Consoles see everything as published. Overlays (OBS browser sources, read with the
 read-only overlay key) see a projection: chat only once the rule verdict allows it and
-without ids or reasons, ``hide`` when a later verdict hides a message already shown,
-gifts, follows, shares, likes, viewer counts, host prompts and poll/giveaway tallies
+without ids or reasons, ``hide`` when a later verdict or a moderator hides or holds a
+message already shown (a held or hidden message is never shown; one a moderator approves
+is shown then), gifts, follows, shares, likes, viewer counts, host prompts and poll/giveaway tallies
 (counts and eligible winners only). Each overlay name picks the kinds it needs.
 """
 
@@ -16,7 +17,7 @@ from typing import Any
 
 from livepilot.bus.base import Published
 from livepilot.events import ChatEvent, DeleteEvent, GiftEvent, LikeEvent, User
-from livepilot.insights import Insight
+from livepilot.insights import Insight, ModerationDecision, Visibility
 
 __all__ = ["OVERLAY_KINDS", "OverlayProjector"]
 
@@ -47,12 +48,16 @@ class OverlayProjector:
     held back for up to ``hold`` seconds: overlays are on stream, and a message the model
     is about to hide should not flash there first. The update releases it (or hides it);
     :meth:`expire` releases what waited too long.
+
+    A ``moderation`` decision is the message's state from then on, whatever an insight
+    published later says (the moderation stage makes them agree; this is the guard).
     """
 
     def __init__(self, memory: int = 2_000, hold: float = 1.5) -> None:
         self._chats: OrderedDict[str, str] = OrderedDict()  # id -> overlay json
         self._shown: OrderedDict[str, None] = OrderedDict()
         self._held: OrderedDict[str, float] = OrderedDict()  # id -> release deadline
+        self._decided: OrderedDict[str, bool] = OrderedDict()  # id -> off the overlays
         self._memory = memory
         self._hold = hold
 
@@ -64,6 +69,8 @@ class OverlayProjector:
                 self._remember(self._chats, message.id, _chat_json(message))
             elif isinstance(message, Insight):
                 self._apply(message, out, now)
+            elif isinstance(message, ModerationDecision):
+                self._decide(message, out)
             elif isinstance(message, DeleteEvent):
                 if message.target in self._shown:
                     out.append(("hide", _hide_json(message.target)))
@@ -107,16 +114,32 @@ class OverlayProjector:
                 out.append((message.type, _strip_ids(item.json)))
         return out
 
+    def _decide(self, decision: ModerationDecision, out: list[tuple[str, str]]) -> None:
+        event_id = decision.event_id
+        hidden = decision.state is not Visibility.VISIBLE
+        self._remember(self._decided, event_id, hidden)
+        self._held.pop(event_id, None)
+        if hidden:
+            self._take_down(event_id, out)
+        else:
+            self._show(event_id, out)
+
+    def _take_down(self, event_id: str, out: list[tuple[str, str]]) -> None:
+        if event_id in self._shown:
+            self._shown.pop(event_id)
+            out.append(("hide", _hide_json(event_id)))
+
     def _apply(self, insight: Insight, out: list[tuple[str, str]], now: float) -> None:
         event_id = insight.event_id
         chat = self._chats.get(event_id)
         if chat is None:
             return
+        decided = self._decided.get(event_id)
+        if decided is not None:
+            return  # a moderator's (or stage's) decision stands; it was applied then
         if insight.hidden:
             self._held.pop(event_id, None)
-            if event_id in self._shown:
-                self._shown.pop(event_id)
-                out.append(("hide", _hide_json(event_id)))
+            self._take_down(event_id, out)
         elif insight.pending and event_id not in self._shown:
             self._held.setdefault(event_id, now + self._hold)
             while len(self._held) > self._memory:

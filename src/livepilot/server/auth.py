@@ -52,7 +52,7 @@ class Access(StrEnum):
 #: new action stays closed to the others until it is listed here.
 ACTION_GROUPS: dict[str, tuple[frozenset[str], frozenset[ModeratorRole]]] = {
     "chat": (
-        frozenset({"hide", "approve", "pin", "unpin"}),
+        frozenset({"hide", "approve", "unhide", "hold", "pin", "unpin"}),
         frozenset({ModeratorRole.LEAD, ModeratorRole.MODERATOR}),
     ),
     "users": (

@@ -9,6 +9,10 @@ The same path serves ``POST /api/commands`` and command frames on ``/ws/console`
    (:func:`livepilot.commands.check_command`, 422 naming the field);
 5. the command is audited, then sent to the stream's stages on the bus (202).
 
+The audit entry records the request under the command's id; when the stage that owns the
+state publishes what it applied (a ``moderation`` decision), the audit log adds a second
+entry linked by that id (:meth:`livepilot.server.audit.AuditLog.listen`).
+
 Nothing refused reaches the audit log or the bus. Every outcome is counted in
 ``livepilot_commands_total`` (actions outside the table share the label ``other``).
 """
@@ -114,6 +118,7 @@ class CommandDesk:
         self._audit.record(AuditEntry(
             at=now, stream=body.stream, action=body.action, target=body.target, by=by,
             args=args, role=str(principal.role), verified=principal.verified,
+            command=command.id,
         ))
         await self._bus.send_command(command)
         self._count(body.action, "sent")

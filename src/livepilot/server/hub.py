@@ -9,6 +9,9 @@ per-message compression is what caps fan-out on small machines.
 A client whose buffer exceeds ``max_backlog`` messages has fallen too far behind; it is
 disconnected with close code 4429 and a reason, and counted. A slow or stalled client
 never slows the pipeline or the other clients.
+
+The hub also keeps the recent messages as they stand now (:class:`Backlog`: insight
+updates and moderation decisions folded in), for a console's backlog and ``/api/recent``.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from livepilot.bus.base import Published
 from livepilot.metrics import Metrics
 from livepilot.server.audience import OverlayProjector
+from livepilot.server.backlog import Backlog
 
 __all__ = ["CLOSE_TOO_SLOW", "Hub"]
 
@@ -61,6 +65,7 @@ class Hub:
         max_backlog: int = 5_000,
         coalesce_ms: float = 15.0,
         overlay_hold_ms: float = 1_500.0,
+        recent_size: int = 50_000,
         clock: Callable[[], float] = time.monotonic,
     ):
         self._metrics = metrics
@@ -69,6 +74,7 @@ class Hub:
         self._consoles: set[_Client] = set()
         self._overlays: set[_Client] = set()
         self._projector = OverlayProjector(hold=overlay_hold_ms / 1000)
+        self._backlog = Backlog(recent_size)
         self._console_messages = metrics.hub_messages.labels("console")
         self._clock = clock
         self._closing = False
@@ -77,8 +83,17 @@ class Hub:
     def client_count(self) -> int:
         return len(self._consoles) + len(self._overlays)
 
+    def seed(self, raw: Sequence[str]) -> None:
+        """Start the recent messages from the bus's log (its JSON, oldest first)."""
+        self._backlog.seed(raw)
+
+    def recent(self, limit: int) -> list[str]:
+        """The newest ``limit`` messages as they stand now, oldest first (JSON)."""
+        return self._backlog.recent(limit)
+
     def dispatch(self, batch: Sequence[Published]) -> None:
         """Bus listener: queue ``batch`` for every client. Never blocks."""
+        self._backlog.add(batch)
         if self._consoles:
             console = [p.json for p in batch]
             queued = sum(self._offer(client, console) for client in tuple(self._consoles))

@@ -2,9 +2,9 @@
 
 GET  /api/me                 who is signed in, and what they may do
 GET  /api/streams            stream states
-GET  /api/recent?limit=N     recent wire messages
+GET  /api/recent?limit=N     recent wire messages, as they stand now (updates applied)
 GET  /api/streams/{s}/{view} a stage's live state (summary, users, …)
-GET  /api/streams/{s}/{view}/{key}  one item of it (users/{user_id})
+GET  /api/streams/{s}/{view}/{key}  one item of it (users/{user_id}, messages/{event_id})
 GET  /api/audit              moderator actions
 POST /api/commands           a moderator action → the stream's stages (by role)
 GET  /openapi.json           this API's schema
@@ -58,7 +58,8 @@ def _reader(parts: Parts, stream: str) -> StateReader:
 
 @router.get("/api/streams/{stream}/{view}", dependencies=ConsoleOnly, response_model=None)
 async def stream_view(stream: str, view: str, parts: Parts) -> JSONValue:
-    """Live state: summary, rates, prompts, polls, questions, kpi, toxicity, show, users."""
+    """Live state: summary, rates, prompts, polls, questions, kpi, toxicity, show, users,
+    review (the review queue: open and handled counts and items)."""
     try:
         return _reader(parts, stream).view(stream, view, time.time())
     except ViewUnavailable as exc:
@@ -82,7 +83,7 @@ async def stream_keyed_view(stream: str, view: str, key: str, parts: Parts) -> J
 @router.get("/api/recent", dependencies=ConsoleOnly)
 async def recent(parts: Parts, limit: int = 200) -> Response:
     limit = max(0, min(limit, parts.settings.event_log_size))
-    body = "[" + ",".join(parts.bus.recent(limit)) + "]"
+    body = "[" + ",".join(parts.hub.recent(limit)) + "]"
     return Response(body, media_type="application/json")
 
 

@@ -59,7 +59,7 @@ async def console_socket(ws: WebSocket) -> None:
     async def on_frame(text: str) -> str:
         return await parts.desk.frame(text, principal)
 
-    backlog = parts.bus.recent(parts.settings.backlog)
+    backlog = parts.hub.recent(parts.settings.backlog)
     await parts.hub.serve(ws, "console", backlog=backlog, on_frame=on_frame)
 
 

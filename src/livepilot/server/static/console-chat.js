@@ -1,8 +1,9 @@
-// livepilot console: the chat list, its judged rows, and the flagged and
-// questions-and-leads lists that copy from it.
+// livepilot console: the chat list, its judged rows and their moderation state, and the
+// questions-and-leads list that copies from it (the review queue is console-review.js).
 import {$, esc} from "./console-dom.js";
 import {counts, currentStream, rows, setCurrentStream, trim} from "./console-state.js";
 import {command} from "./console-commands.js";
+import {decide, offer, refreshReview} from "./console-review.js";
 import {refreshPanels} from "./console-questions.js";
 import {refreshShow} from "./console-show.js";
 import {renderUserMessages, userPanel} from "./console-users.js";
@@ -36,16 +37,37 @@ export function uniqueLabels(labels) {
   return [...seen.values()];
 }
 
+// A message's state: the moderation stage's latest decision on it, else its verdict
+// (a stage hid it: held for review), else visible.
+export function rowState(r) {
+  if (r.decision) return r.decision.state;
+  return r.insight && r.insight.hidden ? "held" : "visible";
+}
+
+const STATE_BUTTONS = {
+  visible: `<button data-act="hide" title="take it off the overlays">hide</button><button data-act="hold" title="off the overlays, into the review queue">hold</button>`,
+  held: `<button data-act="approve" title="show it on the overlays">approve</button><button data-act="hide" title="keep it off the overlays">hide</button>`,
+  hidden: `<button data-act="unhide" title="show it on the overlays again">unhide</button>`,
+};
+const DONE = {hide: "hidden", approve: "approved", unhide: "unhidden", hold: "held", block: "author blocked"};
+
+function stateBadge(r, state) {
+  const d = r.decision;
+  if (d && d.moderator) return ` <span class="state ${state}" title="${esc(d.previous)} → ${esc(d.state)}">${esc(DONE[d.action] || d.action)} by ${esc(d.by)}</span>`;
+  if (state === "held") return ` <span class="state held" title="${esc(d ? d.reason : "")}">held</span>`;
+  return "";
+}
+
 function renderRow(r) {
-  const ev = r.event, ins = r.insight;
+  const ev = r.event, ins = r.insight, state = rowState(r);
   const labels = ins ? uniqueLabels(ins.labels).map(l => `<span class="label ${esc(l.name)}" title="${esc(l.sources.join(", "))}">${esc(l.name)}${l.kind ? ":" + esc(l.kind) : ""}</span>`).join(" ") : "";
   const reasons = ins && ins.reasons.length ? `<span class="reason">${ins.reasons.map(x => esc(x.text)).join(" · ")}${ins.action ? " → " + esc(ins.action) : ""}</span>` : "";
   const tox = ins && ins.scores && ins.scores.toxicity != null ? ` <span class="label">tox ${ins.scores.toxicity.toFixed(2)}</span>` : "";
   const pending = ins && ins.pending && ins.pending.length ? ` <span class="label">…${esc(ins.pending.join(","))}</span>` : "";
-  r.el.className = "msg" + (ins && ins.labels.some(l => l.name === "toxic" || l.name === "spam") ? " flagged" : "") + (ins && ins.hidden ? " hidden" : "");
-  r.el.innerHTML = `${who(ev)}<span class="text">${esc(ev.text)}${reasons}</span>${labels}${tox}${pending}
-    <button data-act="${ins && ins.hidden ? "approve" : "hide"}">${ins && ins.hidden ? "approve" : "hide"}</button>`;
-  r.el.querySelector("button").onclick = (e) => command(ev.stream, e.target.dataset.act, ev.id);
+  r.el.className = "msg" + (ins && ins.labels.some(l => l.name === "toxic" || l.name === "spam") ? " flagged" : "") + (state !== "visible" ? " hidden " + state : "");
+  r.el.innerHTML = `${who(ev)}<span class="text">${esc(ev.text)}${reasons}</span>${labels}${tox}${pending}${stateBadge(r, state)}
+    <span class="acts">${STATE_BUTTONS[state]}</span>`;
+  for (const b of r.el.querySelectorAll(".acts button")) b.onclick = () => command(ev.stream, b.dataset.act, ev.id);
   if (userPanel.user && ev.user.id === userPanel.user.id) renderUserMessages();
 }
 
@@ -56,11 +78,11 @@ function who(ev) {
 
 export function onEvent(ev) {
   counts.events++;
-  if (!currentStream && ev.stream) { setCurrentStream(ev.stream); refreshPanels(); refreshShow(); }
+  if (!currentStream && ev.stream) { setCurrentStream(ev.stream); refreshPanels(); refreshShow(); refreshReview(); }
   if (ev.type === "chat" || ev.type === "question") {
     const el = document.createElement("div");
     el.dataset.id = ev.id;
-    const r = {el, event: ev, insight: null};
+    const r = {el, event: ev, insight: null, decision: null};
     rows.set(ev.id, r);
     renderRow(r);
     $("chat").prepend(el); trim($("chat"));
@@ -80,16 +102,20 @@ export function onInsight(ins) {
   const wasFlagged = r.insight && r.insight.labels.some(l => l.name === "toxic" || l.name === "spam");
   r.insight = ins; renderRow(r);
   const names = ins.labels.map(l => l.name);
-  if (!wasFlagged && (names.includes("toxic") || names.includes("spam"))) {
-    counts.flagged++;
-    const copy = document.createElement("div"); copy.className = "msg flagged";
-    copy.innerHTML = r.el.innerHTML; copy.querySelector("button")?.remove();
-    $("flagged").prepend(copy); trim($("flagged"));
-  }
+  if (!wasFlagged && (names.includes("toxic") || names.includes("spam"))) counts.flagged++;
+  offer(r);
   if (names.includes("question") || names.includes("lead")) {
     const q = document.createElement("div"); q.className = "msg";
     q.innerHTML = `${who(r.event)}<span class="text">${esc(r.event.text)}${ins.answer ? `<span class="reason">💡 ${esc(ins.answer)}</span>` : ""}</span>` +
       ins.labels.filter(l => l.name === "question" || l.name === "lead").map(l => `<span class="label ${l.name}">${l.name}${l.kind ? ":" + esc(l.kind) : ""}</span>`).join(" ");
     $("questions").prepend(q); trim($("questions"));
   }
+}
+
+// The moderation stage applied a decision (a moderator's, or a stage's late hold): every
+// console shows it at once.
+export function onDecision(d) {
+  const r = rows.get(d.event_id);
+  if (r && !(r.decision && r.decision.at > d.at)) { r.decision = d; renderRow(r); }
+  decide(d, r);
 }

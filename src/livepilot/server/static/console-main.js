@@ -5,7 +5,8 @@ import {$} from "./console-dom.js";
 import {counts, currentStream, setCurrentStream, setSocket, socket} from "./console-state.js";
 import {api, loadMe, token} from "./console-api.js";
 import {command, notify, pending} from "./console-commands.js";
-import {onEvent, onInsight} from "./console-chat.js";
+import {onDecision, onEvent, onInsight} from "./console-chat.js";
+import {openCount, refreshReview} from "./console-review.js";
 import {onAlarm, onPrompt} from "./console-alarms.js";
 import {refreshPanels} from "./console-questions.js";
 import {USER_ACTIONS, refreshWatch, userBurst} from "./console-users.js";
@@ -20,6 +21,7 @@ function handle(msg) {
     case "alarm": return onAlarm(msg);
     case "prompt": return onPrompt(msg);
     case "tally": return onTally(msg);
+    case "moderation": return onDecision(msg);
     case "ack": {
       const action = pending.shift();
       if (SHOW_ACTIONS.has(action)) refreshShow();
@@ -51,7 +53,7 @@ selectTab(TABS.includes(localStorage.getItem("livepilot.tab")) ? localStorage.ge
 function connect(delay) {
   const proto = location.protocol === "https:" ? "wss" : "ws";
   setSocket(new WebSocket(`${proto}://${location.host}/ws/console?token=${encodeURIComponent(token)}`));
-  socket.onopen = () => { $("conn").textContent = "live"; $("conn").className = "up"; delay = 500; };
+  socket.onopen = () => { $("conn").textContent = "live"; $("conn").className = "up"; delay = 500; refreshReview(); };
   socket.onmessage = (e) => { for (const msg of JSON.parse(e.data)) handle(msg); };
   socket.onclose = (e) => {
     $("conn").textContent = `offline (${e.code}${e.reason ? ": " + e.reason : ""})`; $("conn").className = "";
@@ -60,11 +62,11 @@ function connect(delay) {
     setTimeout(() => connect(Math.min(delay * 2, 10000)), delay);
   };
 }
-setInterval(() => { $("stats").textContent = `${counts.events} events · ${counts.flagged} flagged`; }, 500);
+setInterval(() => { $("stats").textContent = `${counts.events} events · ${counts.flagged} flagged · ${openCount()} to review`; }, 500);
 async function start() {
   await loadMe();
   const streams = await api("/api/streams");
-  if (!currentStream && streams && streams.length) { setCurrentStream(streams[0].stream); refreshPanels(); refreshShow(); }
+  if (!currentStream && streams && streams.length) { setCurrentStream(streams[0].stream); refreshPanels(); refreshShow(); refreshReview(); }
   connect(500);
 }
 start();

@@ -3,7 +3,7 @@ import {$, esc, oneAtATime, setHTML} from "./console-dom.js";
 import {currentStream, rows} from "./console-state.js";
 import {api} from "./console-api.js";
 import {command} from "./console-commands.js";
-import {uniqueLabels} from "./console-chat.js";
+import {rowState, uniqueLabels} from "./console-chat.js";
 
 // -- the user panel: one user's messages, strike score and local block ------------------
 // Opened from any @handle. The messages are the rows this page already holds; the state
@@ -55,11 +55,11 @@ export function renderUserMessages() {
   setHTML($("user-messages"), mine.length ? mine.map(r => {
     const ins = r.insight;
     const labels = ins ? uniqueLabels(ins.labels).map(l => `<span class="label ${esc(l.name)}">${esc(l.name)}${l.kind ? ":" + esc(l.kind) : ""}</span>`).join(" ") : "";
-    const hidden = ins && ins.hidden;
+    const state = rowState(r), hidden = state !== "visible";
     const flagged = ins && ins.labels.some(l => l.name === "toxic" || l.name === "spam");
     const when = new Date(r.event.at * 1000).toLocaleTimeString([], {hour: "2-digit", minute: "2-digit", second: "2-digit"});
     return `<div class="msg${hidden ? " hidden" : ""}${flagged ? " flagged" : ""}" data-id="${esc(r.event.id)}">
-      <span class="meta">${esc(when)}</span><span class="text">${esc(r.event.text)}</span>${labels}${hidden ? ` <span class="label">hidden</span>` : ""}</div>`;
+      <span class="meta">${esc(when)}</span><span class="text">${esc(r.event.text)}</span>${labels}${hidden ? ` <span class="label">${state}</span>` : ""}</div>`;
   }).join("") : `<span class="meta">no messages from @${esc(user.unique_id)} on this page</span>`);
 }
 

@@ -16,9 +16,16 @@ It also applies moderators' commands (every command reaches every stage): ``stri
 is the user id. State is bounded: an LRU cap on users, and users whose score has decayed
 to nothing are forgotten on tick.
 
+It also owns every chat message's moderation state (visible, held, hidden) and the review
+queue (:mod:`livepilot.stages.moderation.message_state`): the commands ``hide``,
+``approve``, ``unhide`` and ``hold`` (``target`` is the event id) are published back as
+:class:`~livepilot.insights.ModerationDecision` messages, and every late insight update
+(the model's verdict) passes through :meth:`ModerationStage.revise`, so a moderator's
+decision on a message is final.
+
 :meth:`ModerationStage.user_state` and :meth:`ModerationStage.watch_list` are the read side
-the console's user panel shows (through the service's views; the server never imports
-this module).
+the console's user panel shows, :attr:`ModerationStage.messages` the review queue
+(through the service's views; the server never imports this module).
 """
 
 from __future__ import annotations
@@ -30,9 +37,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from livepilot.events import ChatEvent, CommandEvent, LiveEvent, QuestionEvent
-from livepilot.insights import Action
+from livepilot.insights import Action, Insight
 from livepilot.pipeline.reload import HotReload
 from livepilot.pipeline.stage import ACTION_ORDER, Draft, Outbox
+from livepilot.stages.moderation.message_state import MESSAGE_ACTIONS, MessageStates
 from livepilot.stages.moderation.rules import RULES_FILE, StrikeRules, StrikeStep
 from livepilot.yamlfile import load_model_or_default
 
@@ -69,14 +77,18 @@ class _Strikes:
 
 
 class ModerationStage:
-    """Strike ladder with decay, and the local block list moderators control."""
+    """Strike ladder with decay, the local block list moderators control, and every chat
+    message's moderation state."""
 
     name = "moderation"
 
-    def __init__(self, rules: HotReload[StrikeRules]) -> None:
+    def __init__(self, rules: HotReload[StrikeRules],
+                 messages: MessageStates | None = None) -> None:
         self._rules = rules
         self._users: OrderedDict[str, _Strikes] = OrderedDict()
         self._blocked: OrderedDict[str, str] = OrderedDict()
+        #: Each chat message's state and the review queue.
+        self.messages = messages if messages is not None else MessageStates()
 
     @property
     def tracked_users(self) -> int:
@@ -141,15 +153,36 @@ class ModerationStage:
 
     def process(self, event: LiveEvent, draft: Draft) -> None:
         if isinstance(event, CommandEvent):
-            self._command(event, draft.now)
+            if event.action in MESSAGE_ACTIONS:
+                decision = self.messages.command(event, draft.now)
+                if decision is not None:
+                    draft.out.decide(decision)
+            else:
+                self._command(event, draft.now)
             return
         if not isinstance(event, ChatEvent | QuestionEvent):
             return
+        blocked_by = self._blocked.get(event.user.id)
+        self._judge(event, draft, blocked_by)
+        decision = self.messages.admit(event, draft, blocked_by)
+        if decision is not None:
+            draft.out.decide(decision)
+
+    def revise(self, insight: Insight, now: float, out: Outbox) -> Insight:
+        """A late verdict made to agree with the message's state (see
+        :meth:`MessageStates.revise`)."""
+        insight, decision = self.messages.revise(insight, now)
+        if decision is not None:
+            out.decide(decision)
+        return insight
+
+    def _judge(self, event: ChatEvent | QuestionEvent, draft: Draft,
+               blocked_by: str | None) -> None:
         rules = self._rules.current
         user = event.user
-        if user.id in self._blocked:
+        if blocked_by is not None:
             draft.hidden = True
-            draft.reason(self.name, f"@{user.unique_id} is blocked by {self._blocked[user.id]}")
+            draft.reason(self.name, f"@{user.unique_id} is blocked by {blocked_by}")
         points = self._points(draft, rules)
         state = self._users.get(user.id)
         if points <= 0 and state is None:
@@ -272,6 +305,7 @@ class ModerationStage:
 
     def tick(self, now: float, out: Outbox) -> None:
         self._rules.poll(now, out)
+        self.messages.expire(now)
         rules = self._rules.current
         users = self._users
         # Least recently touched first; look at a bounded number per tick.
