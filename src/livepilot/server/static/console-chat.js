@@ -26,6 +26,16 @@ function describe(ev) {
   }
 }
 
+const QUIET_NOT_SCORED = new Set(["no_letters", "rules"]);
+const NOT_SCORED_WHY = {
+  overload: "the model lane was saturated; judged by the rules only",
+  too_long: "too long for the model; judged by the rules only",
+  no_language: "no language the models know",
+  loading: "the model was still loading",
+  error: "the model failed on this message",
+  unavailable: "no model is configured for this language",
+};
+
 // The word filter and the model may both say "toxic:insult": one badge, both sources in its title.
 export function uniqueLabels(labels) {
   const seen = new Map();
@@ -64,8 +74,12 @@ function renderRow(r) {
   const reasons = ins && ins.reasons.length ? `<span class="reason">${ins.reasons.map(x => esc(x.text)).join(" · ")}${ins.action ? " → " + esc(ins.action) : ""}</span>` : "";
   const tox = ins && ins.scores && ins.scores.toxicity != null ? ` <span class="label">tox ${ins.scores.toxicity.toFixed(2)}</span>` : "";
   const pending = ins && ins.pending && ins.pending.length ? ` <span class="label">…${esc(ins.pending.join(","))}</span>` : "";
+  // No model verdict, and why — shown where it matters to a moderator (emote-only lines and
+  // lines the word filter already decided are routine and stay quiet).
+  const unscored = ins && ins.not_scored && !QUIET_NOT_SCORED.has(ins.not_scored)
+    ? ` <span class="label not-scored" title="${esc(NOT_SCORED_WHY[ins.not_scored] || "")}">not scored: ${esc(ins.not_scored)}</span>` : "";
   r.el.className = "msg" + (ins && ins.labels.some(l => l.name === "toxic" || l.name === "spam") ? " flagged" : "") + (state !== "visible" ? " hidden " + state : "");
-  r.el.innerHTML = `${who(ev)}<span class="text">${esc(ev.text)}${reasons}</span>${labels}${tox}${pending}${stateBadge(r, state)}
+  r.el.innerHTML = `${who(ev)}<span class="text">${esc(ev.text)}${reasons}</span>${labels}${tox}${pending}${unscored}${stateBadge(r, state)}
     <span class="acts">${STATE_BUTTONS[state]}</span>`;
   for (const b of r.el.querySelectorAll(".acts button")) b.onclick = () => command(ev.stream, b.dataset.act, ev.id);
   if (userPanel.user && ev.user.id === userPanel.user.id) renderUserMessages();
