@@ -4,7 +4,7 @@ import collections
 import itertools
 import re
 
-from livepilot.events import ChatEvent, GiftEvent, LiveEvent, ViewerCountEvent
+from livepilot.events import ChatEvent, GiftEvent, JoinEvent, LiveEvent, ViewerCountEvent
 from livepilot.sources.simulator import Simulator
 from livepilot.testing import FakeClock
 
@@ -35,12 +35,14 @@ async def test_a_realistic_mix_of_everything_a_stream_has() -> None:
         re.search(r"h\W*u?\W*r\W*e\W*n\W*s\W*[o0]\W*h\W*n", t) and t != "du hurensohn"
         for t in texts
     )
-    # a spam raid: the same text from several brand-new accounts within seconds
+    # a spam burst: the same text from a few never-seen accounts within seconds (users
+    # look as TikTok sends them: no account age)
     by_text = collections.defaultdict(set)
     for e in events:
-        if isinstance(e, ChatEvent) and e.user.new_account:
+        if isinstance(e, ChatEvent) and re.fullmatch(r"user\d{8}", e.user.unique_id):
             by_text[e.text].add(e.user.id)
-    assert max(len(users) for users in by_text.values()) >= 4
+    assert max(len(users) for users in by_text.values()) >= 2
+    assert not any(isinstance(e, ChatEvent) and e.user.new_account for e in events)
     # timestamps never go backwards and ids are unique
     assert all(x.at <= y.at for x, y in itertools.pairwise(events))
     assert len({e.id for e in events}) == len(events)
@@ -89,3 +91,20 @@ async def test_speed_scales_the_pauses() -> None:
     # 20 simulated seconds at 10x take ~2 s of (fake) wall time, stamped with that time
     assert 1.5 < clock.now() - 100.0 <= 2.2
     assert events[-1].at == clock.now()
+
+
+async def test_raids_are_tiktok_shaped_and_leave_the_rest_of_the_stream_alone() -> None:
+    events = await collect(Simulator(seed=4, speed=0, duration=400, start=0, raids=True))
+    plain = await collect(Simulator(seed=4, speed=0, duration=400, start=0))
+    bots = [e for e in events if isinstance(e, ChatEvent) and e.user.id.isdigit()]
+    assert 25 <= len(bots) <= 35
+    assert max(e.at for e in bots) - min(e.at for e in bots) <= 18
+    assert 180 <= min(e.at for e in bots) <= 200  # a fifth into the 900 s cycle
+    joined = {e.user.id: e.at for e in events if isinstance(e, JoinEvent)}
+    assert all(0 < b.at - joined[b.user.id] <= 12 for b in bots)
+    assert all(not b.user.new_account and not b.user.badges for b in bots)
+    assert len({b.text for b in bots}) > 5  # near-identical, not identical
+    others = [e for e in events if not (isinstance(e, ChatEvent | JoinEvent)
+                                        and e.user.id.isdigit())]
+    assert [e.model_dump(exclude={"id"}) for e in others] == [
+        e.model_dump(exclude={"id"}) for e in plain]

@@ -6,9 +6,16 @@ events with simulated time from ``start`` (for recordings, tests and benchmarks)
 
 The viewer curve rises, holds, and then drops (by about 40 % over a few minutes) in a
 cycle of ``cycle`` seconds, so the demo shows a drop alarm; chat, joins, likes and gifts
-follow the audience. Spam raids (one link pasted by a handful of new accounts) and
+follow the audience. Spam bursts (one link pasted by two to four never-seen accounts) and
 insults, many obfuscated, are mixed in at realistic rates, and once a cycle the audio
 drops out for ~40 s and viewers complain.
+
+Users look as TikTok sends them: an id, a handle, a nickname and badges, no account age.
+With ``raids=True`` a raid comes once a cycle, at a fifth of it (3 minutes into the demo):
+25–35 accounts nobody has seen join and, within 18 s, paste near-identical promotion
+("FOLLOW @… FOR FREE COINS" in varying case, leetspeak, typos and emoji). The raids
+draw from their own random generator, so the rest of the stream is the same with or
+without them.
 """
 
 from __future__ import annotations
@@ -179,6 +186,18 @@ _GIFTS = (
     (6820, "Corgi", 299, 0.015),
     (8913, "Rosa Nebula", 15, 0.01),
 )
+_RAID_HANDLES = ("free.coins.drop", "gratis_muenzen_tt", "coins4you.live", "followboost_de")
+_RAID_TEXTS = (
+    "FOLLOW @{handle} FOR FREE COINS",
+    "folgt @{handle} für gratis Coins",
+    "free coins bei @{handle} schnell sein",
+    "GRATIS FOLLOWER bei @{handle} einfach folgen",
+)
+_RAID_ENDS = ("", " 🔥🔥", " 💰💰", "!!", " 👉👉", " ✅", " 🎁🎁🎁")
+_RAID_LEET = (("free", "fr33"), ("coins", "c0ins"), ("FREE", "FR33"), ("COINS", "C0INS"))
+#: Seconds over which a raid's accounts post, and the longest they join before posting.
+_RAID_SPREAD = 18.0
+_RAID_LEAD = 12.0
 _CATEGORIES: tuple[tuple[tuple[str, ...], float], ...] = (
     (_GREET, 0.17),
     (_CHATTER, 0.45),
@@ -204,6 +223,7 @@ class Simulator:
         cycle: float = 900.0,
         peak_viewers: int = 600,
         host: str = "lena.live",
+        raids: bool = False,
     ) -> None:
         if speed < 0:
             raise ValueError("speed must be >= 0 (0 = as fast as possible)")
@@ -216,6 +236,7 @@ class Simulator:
         self._cycle = cycle
         self._peak = peak_viewers
         self._host = host
+        self._raids = raids
 
     def viewers_at(self, t: float) -> int:
         """The planned audience ``t`` seconds into the stream: rise, hold, drop."""
@@ -267,9 +288,15 @@ class Simulator:
         at(0.0, kind="status", state=StreamState.CONNECTED, detail="simulator")
         second = 0
         last_viewers = self.viewers_at(0)
+        raid_rng = random.Random(self._seed * 7919 + 1)
+        # Planned early enough that the raid's joins (up to _RAID_LEAD s before each post)
+        # are still ahead of the second being emitted.
+        raid_second = max(0, int(self._cycle * 0.2) - int(_RAID_LEAD) - 1)
         while self._duration is None or second < self._duration:
             viewers = self.viewers_at(second)
             self._plan_second(rng, users, second, viewers, last_viewers, at)
+            if self._raids and int(second % self._cycle) == raid_second:
+                _plan_raid(raid_rng, second + _RAID_LEAD + 1, at)
             last_viewers = viewers
             second += 1
             while heap and heap[0][0] < second:
@@ -350,10 +377,11 @@ class Simulator:
                     diamond_value=value,
                     count=1,
                 )
-        # A spam raid now and then: one text pasted by several new accounts within seconds.
+        # A spam burst now and then: one text pasted by a spammer's few never-seen accounts
+        # within seconds (a raid is bigger: see ``raids``).
         if s > 30 and rng.random() < 1 / 150:
             text = rng.choice(_SPAM)
-            for _ in range(rng.randint(4, 9)):
+            for _ in range(rng.randint(2, 4)):
                 at(s + rng.random() * 3, kind="chat", user=users.new(fresh=True), text=text)
 
 
@@ -388,7 +416,6 @@ class _UserPool:
             unique_id=handle,
             nickname=handle.split("_")[0].capitalize(),
             badges=frozenset(badges),
-            new_account=fresh,
         )
         if not fresh:
             if len(self._users) >= self._size:
@@ -404,6 +431,37 @@ class _UserPool:
         if self._rng.random() < 0.3:
             return self._users[int(n * self._rng.random() ** 2)]
         return self._users[self._rng.randrange(n)]
+
+
+def _plan_raid(rng: random.Random, start: float, at: Any) -> None:
+    """A raid as TikTok shows it: accounts nobody has seen join, then paste near-identical
+    promotion within ``_RAID_SPREAD`` seconds of ``start``."""
+    template = rng.choice(_RAID_TEXTS).format(handle=rng.choice(_RAID_HANDLES))
+    for _ in range(rng.randint(25, 35)):
+        # TikTok ids are 19-digit numbers; new accounts keep the default "user…" handle.
+        uid = str(7_100_000_000_000_000_000 + rng.randrange(10**17))
+        handle = f"user{rng.randrange(10**9, 10**10)}"
+        bot = User(id=uid, unique_id=handle, nickname=handle)
+        posted = start + rng.random() * _RAID_SPREAD
+        at(posted - rng.uniform(1.0, _RAID_LEAD), kind="join", user=bot)
+        at(posted, kind="chat", user=bot, text=_raid_variant(rng, template))
+
+
+def _raid_variant(rng: random.Random, text: str) -> str:
+    """One account's copy: case, leetspeak, a doubled letter and emoji vary."""
+    roll = rng.random()
+    if roll < 0.3:
+        text = text.upper()
+    elif roll < 0.5:
+        text = text.lower()
+    for plain, leet in _RAID_LEET:
+        if plain in text and rng.random() < 0.2:
+            text = text.replace(plain, leet)
+    if rng.random() < 0.25:
+        i = rng.randrange(len(text))
+        if text[i].isalpha():
+            text = text[: i + 1] + text[i:]
+    return text + rng.choice(_RAID_ENDS)
 
 
 def _poisson(rng: random.Random, lam: float) -> int:
