@@ -48,7 +48,8 @@ def test_run_score_writes_one_json_object_per_line_in_order() -> None:
 
 
 def test_every_line_is_a_fresh_user() -> None:
-    lines = ["du idiot"] * 4 + ["Folgt mir auf insta"] * 3
+    # (A promotion pasted by three fresh users would be a raid, as it would be live.)
+    lines = ["du idiot"] * 4 + ["Wie heißt das Lied von eben"] * 3
     pipeline = build_pipeline(("word_filter", "spam", "moderation"),
                               StageContext(settings(), Metrics(), stream="score"))
     rows = list(score_lines(lines, pipeline))

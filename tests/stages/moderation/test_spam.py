@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from livepilot.events import Badge
-from livepilot.insights import Action, AlarmState, Insight
+from livepilot.insights import Action, Insight
 from livepilot.metrics import Metrics
 from livepilot.pipeline.context import StageContext
 from livepilot.pipeline.runner import Pipeline
@@ -32,8 +32,7 @@ class Room:
 
     def chat(self, user: str, text: str, after: float = 1.0, **kw: bool) -> Insight:
         self.clock.advance(after)
-        who = self.events.user(user, *((Badge.MODERATOR,) if kw.get("mod") else ()),
-                               new_account=kw.get("new", False))
+        who = self.events.user(user, *((Badge.MODERATOR,) if kw.get("mod") else ()))
         out = self.pipeline.handle(self.events.chat(who, text), self.clock.now())
         self.alarms.extend(m for m in out if m.type == "alarm")
         return next(m for m in out if isinstance(m, Insight))
@@ -110,22 +109,6 @@ def test_repeats_expire(room: Room) -> None:
     assert not room.chat("anna", "kauft meinen Merch", after=300).has("spam")
 
 
-def test_copy_paste_wave_across_users_raises_and_clears_an_alarm(room: Room) -> None:
-    text = "Join my live now for free gifts"
-    flagged = [room.chat(f"bot{i}", text, after=0.5, new=True).has("spam") for i in range(7)]
-    assert flagged == [False, False, False, False, True, True, True]
-    (raised,) = room.alarms
-    assert raised.kind == "spam_raid" and raised.state is AlarmState.RAISED
-    assert "5 users posted 'Join my live now for free gifts'" in raised.message
-    out = Outbox()
-    room.stage.tick(room.clock.now() + 5, out)
-    assert out.alarms == []
-    room.stage.tick(room.clock.now() + 60, out)
-    (cleared,) = out.alarms
-    assert cleared.id == raised.id and cleared.state is AlarmState.CLEARED
-    assert room.stage.tracked_waves == 0
-
-
 def test_short_greetings_from_many_users_are_not_a_raid(room: Room) -> None:
     assert not any(room.chat(f"fan{i}", "hallo", after=0.2).has("spam") for i in range(30))
 
@@ -136,10 +119,12 @@ def test_viewers_answering_the_host_in_chorus_are_not_a_raid(room: Room) -> None
     assert room.alarms == []
 
 
-def test_a_promo_wave_from_established_accounts_is_still_a_raid(room: Room) -> None:
+def test_a_promo_wave_needs_no_new_account_flag(room: Room) -> None:
+    # First messages in this stream, a link: a raid (TikTok never says an account is new).
     text = "krasse Angebote auf deals punkt de"
     waves = [room.chat(f"acct{i}", text, after=0.5) for i in range(6)]
     assert "raid" in [lb.kind for lb in waves[-1].labels]
+    assert "raid" not in [lb.kind for lb in waves[1].labels]
 
 
 def test_rate_per_user(room: Room) -> None:
@@ -172,32 +157,3 @@ def test_thresholds_come_from_the_rules_file_and_reload(tmp_path: Path) -> None:
     room.stage.tick(room.clock.now() + 2, Outbox())
     shouting = room.chat("a", "DAS IST DER BESTE STREAM EVER")
     assert shouting.has("spam") and shouting.hidden
-
-
-def test_raid_alarm_can_be_switched_off(tmp_path: Path) -> None:
-    (tmp_path / "spam.yaml").write_text("raid: {alarm: false}\n")
-    room = Room(tmp_path)
-    flagged = [room.chat(f"bot{i}", "Join my live now for free gifts", after=0.5, new=True)
-               .has("spam") for i in range(6)]
-    assert flagged[-1] and room.alarms == []
-
-
-def test_waves_have_their_own_alarms_and_a_forgotten_wave_clears_its_own(
-    tmp_path: Path,
-) -> None:
-    (tmp_path / "spam.yaml").write_text("max_users: 10\n")
-    room = Room(tmp_path)
-    for text in ("Join my live now for free gifts", "Gratis Follower auf meinem Profil"):
-        for i in range(5):
-            room.chat(f"bot{i}", text, after=0.1, new=True)
-    assert [(a.id, a.state) for a in room.alarms] == [
-        ("test:spam_raid:1", AlarmState.RAISED), ("test:spam_raid:2", AlarmState.RAISED)
-    ]
-    # Ten other texts push the oldest wave out of the bounded table: its alarm clears at
-    # once instead of staying raised with nothing left to clear it.
-    for i in range(9):
-        room.chat(f"viewer{i}", f"ganz normale nachricht nummer {'x' * (i + 1)}", after=0.1)
-    (cleared,) = room.alarms[2:]
-    assert cleared.id == "test:spam_raid:1" and cleared.state is AlarmState.CLEARED
-    assert cleared.data == {"sample": "Join my live now for free gifts"}
-    assert room.stage.tracked_waves == 10

@@ -13,11 +13,12 @@ import pytest
 
 from livepilot.errors import RulesError
 from livepilot.events import EmoteEvent, LiveEvent, StatusEvent, StreamState
-from livepilot.insights import Alarm, AlarmState, Prompt
+from livepilot.insights import Alarm, AlarmState, Prompt, Severity
 from livepilot.metrics import Metrics
+from livepilot.pipeline.alarm import AlarmLatch, publish
 from livepilot.pipeline.runner import Pipeline
 from livepilot.pipeline.stage import Draft, Outbox
-from livepilot.stages.show.alarms import AlarmRules, PromptRules, RaidRule, load_alarm_rules
+from livepilot.stages.show.alarms import AlarmRules, PromptRules, load_alarm_rules
 from livepilot.stages.show.engagement import EngagementStage
 from livepilot.testing import EventFactory, FakeClock
 from livepilot.wire import WireMessage
@@ -294,54 +295,120 @@ def test_a_few_insults_are_not_a_shitstorm() -> None:
 
 
 # -- raid -----------------------------------------------------------------------------
+# The spam stage detects raids; its ``raid`` alarm and its ``spam``/``raid`` labels are the
+# contract. ``RaidSignals`` stands in for it: ``[raid]`` labels a message, ``[raid!]`` also
+# raises the alarm, ``[raid over]`` clears it.
 
 
-def _raid(s: Stream, *, new: bool, joins: int = 20, copies: int = 8,
-          text: str = "folgt alle @spambot jetzt") -> None:
-    for i in range(joins):
-        s.feed(s.make.join(s.make.user(f"r{i}", new_account=new)))
-    for i in range(copies):
-        s.feed(s.make.chat(s.make.user(f"r{i}", new_account=new), text))
-        s.wait(1)
+class RaidSignals:
+    name = "spam"
+
+    def __init__(self) -> None:
+        self.latch = AlarmLatch("s", "raid", self.name, severity=Severity.CRITICAL)
+
+    def process(self, event: LiveEvent, draft: Draft) -> None:
+        text = getattr(event, "text", "")
+        if "[raid" in text and "over" not in text:
+            draft.label("spam", self.name, kind="raid")
+        if "[raid!]" in text:
+            publish(draft.out, self.latch.raise_(draft.now, "raid", {
+                "members": 12, "sample": "FOLLOW @… FOR FREE COINS"}))
+        if "[raid over]" in text:
+            publish(draft.out, self.latch.clear(draft.now, "over"))
+
+    def tick(self, now: float, out: Outbox) -> None:
+        pass
 
 
-def test_raid_fires_on_joins_with_copy_paste_from_new_accounts_and_clears() -> None:
-    s = Stream()
-    s.steady(60)
-    _raid(s, new=True, copies=4)
-    assert s.alarms("raid") == []  # four copies are not a wave yet
-    _raid(s, new=True, joins=0, copies=8)
-    raised = s.alarms("raid", AlarmState.RAISED)
-    assert len(raised) == 1
-    assert raised[0].data["copies"] >= 5 and raised[0].data["text"] == "folgt alle spambot jetzt"
-    assert any(p.alarm_id == raised[0].id and p.priority == 3 for p in s.prompts())
-    s.steady(40)
-    assert [a.id for a in s.alarms("raid", AlarmState.CLEARED)] == [raised[0].id]
+def raid_stream(rules: AlarmRules | None = None) -> Stream:
+    s = Stream(rules)
+    s.pipeline = Pipeline([RaidSignals(), s.stage], Metrics())
+    return s
 
 
-def test_a_join_wave_with_ordinary_chat_is_not_a_raid() -> None:
-    s = Stream()
-    s.steady(60)
-    for i in range(40):
-        s.feed(s.make.join(s.make.user(f"n{i}", new_account=True)))
-    for i in range(10):
-        s.feed(s.make.chat(s.make.user(f"n{i}", new_account=True), f"hallo aus stadt {i}"))
+def greetings(s: Stream) -> list[str]:
+    return [p.text for p in s.prompts() if p.text.startswith("Begrüße")]
+
+
+def test_the_raid_alarm_brings_an_urgent_prompt_withdrawn_when_it_clears() -> None:
+    s = raid_stream()
+    s.steady(30)
+    s.feed(s.make.chat("bot1", "[raid!] FOLLOW @x FOR FREE COINS"))
+    (raised,) = s.alarms("raid", AlarmState.RAISED)
+    (prompt,) = [p for p in s.prompts() if p.alarm_id == raised.id]
+    assert prompt.priority == 3 and prompt.text == (
+        "Raid/Bot-Welle: 12 neue Konten schreiben „FOLLOW @… FOR FREE COINS“ — nicht "
+        "vorlesen, niemanden davon begrüßen, die Moderation handeln lassen")
     s.wait(5)
-    assert s.alarms("raid") == []
+    s.feed(s.make.chat("mod", "[raid over]"))
+    closed = [p for p in s.prompts() if p.id == prompt.id and p.expires_at == s.now]
+    assert closed, "the raid prompt stays up after the raid"
 
 
-def test_copy_paste_from_established_accounts_is_not_a_raid() -> None:
-    s = Stream()
-    s.steady(60)
-    _raid(s, new=False)
-    assert s.alarms("raid") == []
+def test_raid_accounts_are_never_greeted() -> None:
+    s = raid_stream()
+    s.feed(s.make.viewers(100))
+    for name in ("anna", "ben", "cem", "dora", "emil", "fritz"):
+        s.feed(s.make.join(name))
+    s.wait(20)
+    for i in range(8):
+        s.feed(s.make.join(f"user90{i}"))
+        s.feed(s.make.chat(f"user90{i}", "[raid] folgt @x für gratis coins"))
+    s.feed(s.make.join("user900"))  # a raid account coming back is not new either
+    s.wait(100)
+    assert greetings(s) == ["Begrüße die 6 neuen Zuschauer: @ben, @cem, @dora, @emil, @fritz, …"]
 
 
-def test_short_greetings_are_not_copy_paste() -> None:
-    s = Stream(AlarmRules(prompts=FREE, raid=RaidRule(min_chars=6)))
-    s.steady(60)
-    _raid(s, new=True, text="hi!!")
-    assert s.alarms("raid") == []
+def test_no_greeting_during_a_raid_and_no_names_of_who_arrived_around_it() -> None:
+    s = raid_stream()
+    s.feed(s.make.viewers(100))
+    for i in range(6):
+        s.feed(s.make.join(f"early{i}"))
+    s.wait(100)
+    for i in range(10):  # arrive with the raid, never post
+        s.feed(s.make.join(f"silent{i}"))
+    s.wait(5)
+    s.feed(s.make.chat("bot", "[raid!] FOLLOW @x FOR FREE COINS"))
+    for i in range(10):
+        s.feed(s.make.join(f"during{i}"))
+    s.wait(60)  # the greeting is due at 120 s, but the raid is on
+    assert greetings(s) == []
+    s.feed(s.make.chat("mod", "[raid over]"))
+    s.wait(1)
+    # Counted (they may be real viewers), but only the early arrivals are named.
+    assert greetings(s) == [
+        "Begrüße die 26 neuen Zuschauer: @early1, @early2, @early3, @early4, @early5, …"]
+
+
+def test_a_greeting_still_waiting_when_a_raid_starts_is_dropped() -> None:
+    s = raid_stream(AlarmRules(prompts=PromptRules(min_gap_s=60, expire_s=600)))
+    s.feed(s.make.viewers(100))
+    for i in range(6):
+        s.feed(s.make.join(f"v{i}"))
+    s.wait(115)
+    s.feed(s.make.gift("anna", "Rose", diamonds=1, count=5))  # a thank-you takes the gap
+    s.wait(10)  # the greeting is offered at 120 s and waits for the gap
+    assert greetings(s) == [] and s.stage.desk.is_waiting("greet")
+    s.feed(s.make.chat("bot", "[raid!] FOLLOW @x FOR FREE COINS"))
+    assert not s.stage.desk.is_waiting("greet")
+    s.feed(s.make.chat("mod", "[raid over]"))
+    s.wait(100)
+    assert greetings(s) == []
+
+
+def test_fresh_arrivals_wait_for_the_next_greeting() -> None:
+    s = raid_stream()
+    s.feed(s.make.viewers(100))
+    for i in range(5):
+        s.feed(s.make.join(f"old{i}"))
+    s.wait(110)
+    for i in range(5):
+        s.feed(s.make.join(f"new{i}"))
+    s.wait(10)
+    assert greetings(s) == ["Begrüße die 5 neuen Zuschauer: @old0, @old1, @old2, @old3, @old4"]
+    s.wait(120)
+    assert greetings(s)[1:] == [
+        "Begrüße die 5 neuen Zuschauer: @new0, @new1, @new2, @new3, @new4"]
 
 
 # -- gift moments ---------------------------------------------------------------------

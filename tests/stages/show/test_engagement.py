@@ -19,7 +19,7 @@ from livepilot.stages.registry import build_pipeline
 from livepilot.stages.show.alarms import AlarmRules, PromptRules
 from livepilot.stages.show.engagement import EngagementStage
 from livepilot.stages.show.prompts import PromptDesk, render, span
-from livepilot.stages.show.rolling import CopyWindow, Ewma, LevelRing, RecentUsers, SecondRing
+from livepilot.stages.show.rolling import Ewma, LevelRing, RecentUsers, SecondRing
 from livepilot.testing import EventFactory, FakeClock
 from livepilot.wire import WireMessage
 
@@ -75,19 +75,6 @@ def test_recent_users_expire_and_cap() -> None:
     assert "a" not in users and users.count(55) == 3
     assert users.count(105) == 2  # "b" expired
     assert users.touch("b", 106)  # back after a pause counts as new again
-
-
-def test_copy_window_counts_distinct_senders_and_forgets() -> None:
-    window = CopyWindow(30, cap=5)
-    for i in range(4):
-        window.add(i, "folgt spambot", f"u{i}", new_account=i % 2 == 0)
-    window.add(4, "folgt spambot", "u0", new_account=True)
-    assert window.senders("folgt spambot") == (4, 2)
-    window.add(5, "anderer text", "u9", new_account=False)  # cap 5: the oldest goes
-    assert window.senders("folgt spambot") == (4, 2)
-    assert window.most_copied() == ("folgt spambot", 4, 2)
-    window.expire(40)
-    assert window.senders("folgt spambot") == (0, 0) and window.most_copied() is None
 
 
 # -- prompt desk ----------------------------------------------------------------------
@@ -314,8 +301,6 @@ def test_memory_stays_bounded_over_a_long_stream() -> None:
             live.out.extend(live.pipeline.tick(live.clock.now()))
     live.out.clear()
     signals = stage.signals
-    assert len(signals.copies) <= 30 // 4 + 1
-    assert len(signals.copies._texts) <= 30 // 4 + 1
     assert signals.active_chatters.count(live.clock.now()) <= 60 // 4 + 1
     assert signals.chat.size == 3600  # a fixed ring, whatever the rate
 

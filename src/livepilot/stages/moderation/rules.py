@@ -35,6 +35,7 @@ __all__ = [
     "BlockRule",
     "Category",
     "MatchMode",
+    "RaidRules",
     "RegexRule",
     "RuleSeverity",
     "SpamRules",
@@ -220,16 +221,47 @@ class RepeatRules(SpamCheck):
 
 
 class RaidRules(SpamCheck):
-    window_s: float = Field(default=30.0, gt=0)
-    #: This many different users posting the same text in the window is a raid.
-    min_users: int = Field(default=5, ge=2)
-    #: Shorter texts ("hallo", "❤️") are normal waves, not raids.
-    min_length: int = Field(default=12, ge=1)
-    #: Also raise a ``spam_raid`` alarm per wave (off when another stage alarms on raids).
+    """Raids and bot waves: near-same texts from many accounts new to the chat.
+
+    Read only from what every platform sends (TikTok gives no account age): whether this
+    is an account's first message in the stream, when it joined, the join rate, the text.
+    """
+
+    #: Near-same texts within this long are one wave; a raid is over once its waves have
+    #: been quiet for this long.
+    window_s: float = Field(default=30.0, gt=0, le=600)
+    #: Distinct accounts a wave needs …
+    min_users: int = Field(default=8, ge=2)
+    #: … or this many when its text promotes something (follow @…, free coins, a link, a
+    #: phone number, "check my profile").
+    min_users_promo: int = Field(default=3, ge=2)
+    #: Characters the normalised text needs (emoji, @handles and numbers masked): "hallo",
+    #: "❤️❤️" or "first" from a hundred fans is a cheer, never a raid.
+    min_length: int = Field(default=8, ge=1)
+    #: Words a text that promotes nothing needs ("happy birthday lena" is a cheer).
+    min_words: int = Field(default=4, ge=1)
+    #: rapidfuzz ratio (0–100) at which two normalised texts count as the same.
+    similarity: float = Field(default=85.0, ge=50, le=100)
+    #: Share of a wave's accounts that must be new to the chat: their first message in this
+    #: stream, or joined at most ``join_lead_s`` before it, or a new account (only where the
+    #: platform says so). Viewers answering the host in chorus have mostly chatted before.
+    new_share: float = Field(default=0.8, gt=0, le=1)
+    #: A wave that promotes nothing also needs arrivals: this share of its accounts joined
+    #: at most ``join_lead_s`` before posting (or are new accounts), or a join burst.
+    join_share: float = Field(default=0.5, gt=0, le=1)
+    join_lead_s: float = Field(default=90.0, gt=0, le=3600)
+    #: A join burst: at least ``min_joins`` joins within ``window_s`` and at least
+    #: ``join_surge`` times the stream's usual number (an average over the last minutes).
+    min_joins: int = Field(default=15, ge=1)
+    join_surge: float = Field(default=3.0, ge=1)
+    #: Raise one ``raid`` alarm per raid once it has this many accounts (smaller waves are
+    #: labelled and hidden, without an alarm) …
     alarm: bool = True
-    #: Count a wave only when at least half its posters are new accounts or the text has a
-    #: link or phone number: viewers answering the host in chorus are not a raid.
-    require_signal: bool = True
+    alarm_users: int = Field(default=10, ge=2)
+    #: … and after it clears, stay quiet this long.
+    cooldown_s: float = Field(default=0.0, ge=0)
+    #: Accounts remembered as having chatted in this stream (the oldest forgotten first).
+    max_chatters: int = Field(default=200_000, ge=100)
 
 
 class LinkRules(SpamCheck):

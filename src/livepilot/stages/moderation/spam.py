@@ -1,16 +1,16 @@
-"""Spam heuristics: shouting, floods, repeats, copy-paste raids, links, phone numbers, rate.
+"""Spam heuristics: shouting, floods, repeats, links, phone numbers, rate, and raids.
 
 Stateless checks look at one message (caps, flood, link, phone). Stateful ones keep
 bounded state with expiry: per user (recent messages for repeats and rate; LRU-capped,
-forgotten after ``user_idle_s``) and per stream (recent texts of many users for raids).
-Thresholds come from ``rules/spam.yaml``
-(:class:`~livepilot.stages.moderation.rules.SpamRules`) and are hot-reloaded; the state
-survives a reload.
+forgotten after ``user_idle_s``) and per stream (the raid detector,
+:mod:`~livepilot.stages.moderation.raid`, which also reads joins). Thresholds come from
+``rules/spam.yaml`` (:class:`~livepilot.stages.moderation.rules.SpamRules`) and are
+hot-reloaded; the state survives a reload.
 
 Every hit labels ``spam`` with a ``kind`` (caps, flood, repeat, raid, link, phone, rate),
 gives a reason in words and recommends the configured action; ``hide`` and stronger also
-hide the message from overlays. A raid additionally raises an alarm (kind ``spam_raid``)
-once per wave, cleared when the wave is over.
+hide the message from overlays. A raid also raises the stream's one ``raid`` alarm,
+cleared when the raid is over.
 """
 
 from __future__ import annotations
@@ -24,13 +24,13 @@ from typing import TYPE_CHECKING
 
 from rapidfuzz import fuzz
 
-from livepilot.events import ChatEvent, CommandEvent, LiveEvent, User
+from livepilot.events import ChatEvent, JoinEvent, LiveEvent, StatusEvent, StreamState, User
 from livepilot.insights import Action
 from livepilot.ml.text import analysed
-from livepilot.pipeline.alarm import AlarmCounter, AlarmLatch, publish
 from livepilot.pipeline.reload import HotReload
 from livepilot.pipeline.stage import ACTION_ORDER, Draft, Outbox
 from livepilot.stages.moderation.normalize import fold
+from livepilot.stages.moderation.raid import RaidDetector
 from livepilot.stages.moderation.rules import RULES_FILE, SpamRules
 from livepilot.yamlfile import load_model_or_default
 
@@ -77,15 +77,6 @@ class _UserState:
     last: float = 0.0
 
 
-@dataclass(slots=True)
-class _Wave:
-    #: (time, user id, suspicious: a new account or a promo text)
-    posts: deque[tuple[float, str, bool]] = field(default_factory=deque)
-    #: The wave's ``spam_raid`` alarm, once raised.
-    alarm: AlarmLatch | None = None
-    sample: str = ""
-
-
 @lru_cache(maxsize=8)
 def _run_pattern(size: int) -> re.Pattern[str]:
     return re.compile(rf"([^\w\s]|_)\1{{{size - 1},}}")
@@ -94,11 +85,6 @@ def _run_pattern(size: int) -> re.Pattern[str]:
 def _fingerprint(folded: str) -> str:
     """Letters only: ``Follow ME!!! 1`` and ``follow me 2`` meet."""
     return _NOT_LETTER.sub("", folded)[:120]
-
-
-def _short(text: str, size: int = 40) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= size else text[: size - 1] + "…"
 
 
 class SpamFilter:
@@ -110,20 +96,18 @@ class SpamFilter:
         self._rules = rules
         self._stream = stream
         self._users: OrderedDict[str, _UserState] = OrderedDict()
-        self._waves: OrderedDict[str, _Wave] = OrderedDict()
-        # One alarm per wave; the waves' alarms are numbered together.
-        self._raid_alarms = AlarmCounter()
+        self.raids = RaidDetector(stream, self.name)
 
     @property
     def tracked_users(self) -> int:
         return len(self._users)
 
-    @property
-    def tracked_waves(self) -> int:
-        return len(self._waves)
-
     def process(self, event: LiveEvent, draft: Draft) -> None:
-        if isinstance(event, CommandEvent) or not isinstance(event, ChatEvent):
+        if not isinstance(event, ChatEvent):
+            if isinstance(event, JoinEvent):
+                self.raids.on_join(event.user, event.count, draft.now, self._rules.current.raid)
+            elif isinstance(event, StatusEvent) and event.state is StreamState.LIVE_ENDED:
+                self.raids.end(draft.now, draft.out, "the stream ended")
             return
         rules = self._rules.current
         badges = event.user.badges
@@ -153,7 +137,11 @@ class SpamFilter:
         state = self._user(user.id, now, rules)
         self._rate(user, state, now, rules, hits)
         self._repeat(user, state, fingerprint or folded.strip(), now, rules, hits)
-        self._raid(user, fingerprint, text, now, rules, hits, out)
+        if rules.raid.enabled:
+            found = [hit.kind for hit in hits]
+            reason = self.raids.on_chat(user, text, folded, found, now, rules.raid, out)
+            if reason is not None:
+                hits.append(SpamHit("raid", reason, rules.raid.action))
         return hits
 
     # -- one message -----------------------------------------------------------------
@@ -298,51 +286,6 @@ class SpamFilter:
                 ))
         recent.append((now, key))
 
-    # -- per stream ------------------------------------------------------------------
-
-    def _raid(
-        self, user: User, fingerprint: str, text: str, now: float, rules: SpamRules,
-        hits: list[SpamHit], out: Outbox,
-    ) -> None:
-        raid = rules.raid
-        if not raid.enabled or len(fingerprint) < raid.min_length:
-            return
-        waves = self._waves
-        wave = waves.pop(fingerprint, None)
-        if wave is None:
-            wave = _Wave(sample=_short(text))
-            if len(waves) >= rules.max_users:
-                _clear_raid(waves.popitem(last=False)[1], now, out)
-        waves[fingerprint] = wave
-        posts = wave.posts
-        while posts and posts[0][0] <= now - raid.window_s:
-            posts.popleft()
-        promo = any(hit.kind in ("link", "phone") for hit in hits)
-        posts.append((now, user.id, user.new_account or promo))
-        if len(posts) > 4 * raid.min_users:
-            posts.popleft()
-        if len(posts) < raid.min_users:
-            return
-        users = {uid for _, uid, _ in posts}
-        if len(users) < raid.min_users:
-            return
-        # Viewers answering the host ("schreibt Team Rot!") make waves too; only a wave
-        # carried by new accounts or promoting something is a raid.
-        suspicious = {uid for _, uid, flag in posts if flag}
-        if raid.require_signal and len(suspicious) * 2 < len(users):
-            return
-        hits.append(SpamHit(
-            "raid",
-            f"same text from {len(users)} users within {raid.window_s:.0f} s (copy-paste wave)",
-            raid.action,
-        ))
-        if wave.alarm is None and raid.alarm:
-            wave.alarm = AlarmLatch(self._stream, "spam_raid", self.name,
-                                    counter=self._raid_alarms)
-            message = (f"Copy-paste wave: {len(users)} users posted {wave.sample!r} "
-                       f"within {raid.window_s:.0f} s")
-            publish(out, wave.alarm.raise_(now, message, {"sample": wave.sample}))
-
     def tick(self, now: float, out: Outbox) -> None:
         self._rules.poll(now, out)
         rules = self._rules.current
@@ -352,20 +295,7 @@ class SpamFilter:
             if users[first].last > now - rules.user_idle_s:
                 break
             del users[first]
-        waves = self._waves
-        while waves:
-            key = next(iter(waves))
-            wave = waves[key]
-            if wave.posts and wave.posts[-1][0] > now - rules.raid.window_s:
-                break
-            del waves[key]
-            _clear_raid(wave, now, out)
-
-
-def _clear_raid(wave: _Wave, now: float, out: Outbox) -> None:
-    """A forgotten wave's alarm clears (a wave evicted to bound memory is over too)."""
-    if wave.alarm is not None:
-        publish(out, wave.alarm.clear(now, "Copy-paste wave is over", {"sample": wave.sample}))
+        self.raids.tick(now, rules.raid, out)
 
 
 def load_spam_rules(path: Path) -> SpamRules:

@@ -10,6 +10,7 @@ raises at one threshold and clears at another (hysteresis); the
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -22,7 +23,6 @@ __all__ = [
     "GreetRule",
     "PromptRules",
     "QuestionsRule",
-    "RaidRule",
     "RateDropRule",
     "ShitstormRule",
     "ViewerDropRule",
@@ -108,20 +108,6 @@ class ShitstormRule(_Rule):
         return self
 
 
-class RaidRule(_Rule):
-    """A burst of joins together with the same message from many (new) accounts."""
-
-    window_s: int = Field(default=30, ge=5, le=600)
-    min_joins: int = Field(default=15, ge=1)
-    #: Distinct users sending the same normalised text within the window.
-    min_copies: int = Field(default=5, ge=2)
-    #: Share of those copy-pasters that are new accounts.
-    min_new_share: float = Field(default=0.5, ge=0, le=1)
-    #: Shorter texts ("hi", "❤️") are ordinary greetings, not copy-paste.
-    min_chars: int = Field(default=6, ge=1)
-    cooldown_s: float = Field(default=300.0, ge=0)
-
-
 class GiftRule(_Rule):
     """Gift moments: a new top gifter or a big gift; plus thanks for smaller streaks."""
 
@@ -136,7 +122,12 @@ class GiftRule(_Rule):
 
 
 class GreetRule(BaseModel):
-    """Every ``every_s`` with at least ``min_new`` new viewers, prompt a greeting."""
+    """Every ``every_s`` with at least ``min_new`` new viewers, prompt a greeting.
+
+    Raid accounts are never greeted: a viewer whose message an earlier stage labelled
+    ``spam``/``raid`` is dropped from the list, and while a ``raid`` alarm is raised no
+    greeting goes out.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -145,6 +136,12 @@ class GreetRule(BaseModel):
     min_new: int = Field(default=5, ge=1)
     #: How many @names the prompt lists.
     names: int = Field(default=5, ge=1, le=20)
+    #: Arrivals this recent wait for the next greeting: a raid's accounts post within
+    #: seconds of joining, so by then they are recognised.
+    settle_s: float = Field(default=30.0, ge=0)
+    #: Arrivals during a raid and this many seconds before its alarm are counted but
+    #: never named (raid accounts that joined without posting look like any viewer).
+    raid_lookback_s: float = Field(default=90.0, ge=0)
 
 
 class QuestionsRule(BaseModel):
@@ -195,11 +192,20 @@ class AlarmRules(BaseModel):
     chat_rate_drop: RateDropRule = RateDropRule()
     like_rate_drop: RateDropRule = RateDropRule(min_baseline=60.0)
     shitstorm: ShitstormRule = ShitstormRule()
-    raid: RaidRule = RaidRule()
     gift_moment: GiftRule = GiftRule()
     greet: GreetRule = GreetRule()
     questions: QuestionsRule = QuestionsRule()
     prompts: PromptRules = PromptRules()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "raid" in data:
+            raise ValueError(
+                "'raid' moved to the 'raid' section of rules/spam.yaml (one raid detector "
+                "for labels and the alarm); delete it here"
+            )
+        return data
 
 
 def load_alarm_rules(path: Path) -> AlarmRules:

@@ -11,7 +11,6 @@ signal with its own recent baseline and raises alarms with hysteresis and cool-d
 ``chat_rate_drop``  chat per minute fell well below its EWMA baseline
 ``like_rate_drop``  likes per minute fell well below its EWMA baseline
 ``shitstorm``       the share of toxic / negative messages surged
-``raid``            a burst of joins with copy-paste messages from (new) accounts
 ``gift_moment``     a new top gifter, or a big gift (cleared after a hold time)
 ``segment_ending``  the run-of-show segment ends soon
 ``segment_overrun`` the segment is over its planned time
@@ -20,7 +19,11 @@ signal with its own recent baseline and raises alarms with hysteresis and cool-d
 Each alarm offers a concrete prompt in the host's language to one
 :class:`~livepilot.stages.show.prompts.PromptDesk`, which rate-limits what the host sees;
 thanks for gifts (combined while they wait), greetings for new viewers and (off by
-default) "3 open questions about …" go through the same desk. Gift moments and
+default) "3 open questions about …" go through the same desk. Raids are detected once, by
+the spam stage (:mod:`livepilot.stages.moderation.raid`): this stage reads its ``raid``
+alarm from the alarms published with the event or tick (the spam stage runs first) and
+offers the urgent raid prompt, and reads the ``spam``/``raid`` label on messages so that
+raid accounts are never in a greeting. Gift moments and
 thank-yous live in :mod:`~livepilot.stages.show.gifts`; the run-of-show's segment alarms and
 cues, and the prepared questions, poll and crisis plan other prompts use, in
 :mod:`~livepilot.stages.show.cues`. :meth:`EngagementStage.summary` is the live summary.
@@ -32,8 +35,7 @@ event time produces the same alarms and prompts on every run.
 from __future__ import annotations
 
 import logging
-import re
-from collections import deque
+from collections import OrderedDict, deque
 from typing import TYPE_CHECKING, Any
 
 from livepilot.events import (
@@ -52,7 +54,7 @@ from livepilot.events import (
     SubscribeEvent,
     ViewerCountEvent,
 )
-from livepilot.insights import Prompt, Severity
+from livepilot.insights import AlarmState, Prompt, Severity
 from livepilot.pipeline.alarm import AlarmLatch
 from livepilot.pipeline.reload import HotReload
 from livepilot.pipeline.stage import Draft, Outbox
@@ -74,9 +76,10 @@ __all__ = ["EngagementStage", "build"]
 
 log = logging.getLogger(__name__)
 
-_WORD = re.compile(r"\w+")
 #: New viewers remembered for one greeting prompt.
 _GREET_CAP = 5000
+#: Raid accounts remembered so that a later join of theirs is not greeted either.
+_RAIDERS_CAP = 10_000
 
 
 class _RateDrop:
@@ -148,10 +151,7 @@ class EngagementStage:
         self.gifts = GiftMoments(stream, self.name, rules.gift_moment, desk=self.desk,
                                  tracker=self.tracker, language=language)
 
-        self.signals = Signals(
-            viewer_window=rules.viewer_drop.window_s, copy_window=rules.raid.window_s
-        )
-        self._raid_text = ""
+        self.signals = Signals(viewer_window=rules.viewer_drop.window_s)
         self._first_seen: float | None = None
         self._last_chat: float | None = None
         # False while the stream is paused, offline or disconnected.
@@ -174,17 +174,20 @@ class EngagementStage:
         )
         self._shitstorm = latch("shitstorm", rules.shitstorm.cooldown_s, Severity.CRITICAL)
         self._shitstorm_base = Ewma(rules.shitstorm.halflife_s)
-        self._raid = latch("raid", rules.raid.cooldown_s, Severity.CRITICAL)
         self._silence_latches = (
             self._dead_air, self._chat_drop.latch, self._like_drop.latch, self._viewer_drop,
         )
         self._latches = (
             self._viewer_drop, self._dead_air, self._chat_drop.latch, self._like_drop.latch,
-            self._shitstorm, self._raid, self.gifts.latch, self.cues.ending, self.cues.overrun,
+            self._shitstorm, self.gifts.latch, self.cues.ending, self.cues.overrun,
         )
 
-        # prompts without an alarm
-        self._greet_users: dict[str, str] = {}
+        # The raid alarm another stage raised (its id while raised), and raid accounts.
+        self._raid_alarm: str | None = None
+        self._raiders: OrderedDict[str, None] = OrderedDict()
+
+        # prompts without an alarm: user id → (@handle, when they joined, may be named)
+        self._greet_users: dict[str, tuple[str, float, bool]] = {}
         self._greet_extra = 0
         self._last_greet: float | None = None
         self._questions: dict[str, deque[float]] = {}
@@ -238,6 +241,8 @@ class EngagementStage:
             self.tracker.on_subscribe(now)
         elif isinstance(event, StatusEvent):
             self._on_status(event.state, now, out)
+        if out.alarms:
+            self._follow_raid(out, now)
         self.desk.release(now, out)
 
     def _on_status(self, state: StreamState, now: float, out: Outbox) -> None:
@@ -261,20 +266,27 @@ class EngagementStage:
         self.tracker.on_chat(now, user.id, user.unique_id, flagged=flagged)
         self._last_chat = now
         self._emit_clear(self._dead_air, now, draft.out, "chat is back")
-        if self.rules.raid.enabled:
-            text = " ".join(_WORD.findall(event.text.casefold()))
-            if len(text) >= self.rules.raid.min_chars:
-                self.signals.copies.add(now, text, user.id, user.new_account)
-                self._check_raid(now, draft.out, text)
+        if any(label.name == "spam" and label.kind == "raid" for label in draft.labels):
+            self._greet_users.pop(user.id, None)
+            self._raiders[user.id] = None
+            if len(self._raiders) > _RAIDERS_CAP:
+                self._raiders.popitem(last=False)
         self._count_questions(draft, now)
 
     def _on_join(self, event: JoinEvent, now: float) -> None:
         self.signals.joins.add(now, event.count)
         self.tracker.on_join(now, event.count)
-        # A coalesced join stands for more viewers than the one user it names.
-        self._greet_extra += event.count - 1
+        if event.user.id in self._raiders:
+            return
+        raid = self._raid_alarm is not None
+        if not raid:  # merged joins during a raid are mostly the raid
+            # A coalesced join stands for more viewers than the one user it names.
+            self._greet_extra += event.count - 1
         if len(self._greet_users) < _GREET_CAP:
-            self._greet_users.setdefault(event.user.id, "@" + event.user.unique_id)
+            # Arrivals during a raid are counted but never named: a raid account that
+            # joined without posting looks like any other viewer.
+            self._greet_users.setdefault(
+                event.user.id, ("@" + event.user.unique_id, now, not raid))
 
     def _on_command(self, cmd: CommandEvent, now: float, out: Outbox) -> None:
         if cmd.action in (ACK, DISMISS):
@@ -299,7 +311,8 @@ class EngagementStage:
             if now - self._resumed >= self.rules.like_rate_drop.window_s:
                 self._check_rate(now, out, self._like_drop, self.signals.likes, "like_rate_drop")
             self._check_shitstorm(now, out)
-            self._check_raid(now, out, None)
+        if out.alarms:
+            self._follow_raid(out, now)
         self.gifts.tick(now, out)
         self._check_greet(now)
         self.cues.tick(now, out)
@@ -318,7 +331,6 @@ class EngagementStage:
             (self._viewer_drop, rules.viewer_drop.cooldown_s),
             (self._dead_air, rules.dead_air.cooldown_s),
             (self._shitstorm, rules.shitstorm.cooldown_s),
-            (self._raid, rules.raid.cooldown_s),
         ):
             latch.cooldown_s = cooldown
         self.gifts.retune(rules.gift_moment)
@@ -326,9 +338,7 @@ class EngagementStage:
         self._like_drop.retune(rules.like_rate_drop)
         self._shitstorm_base.retune(rules.shitstorm.halflife_s)
         self.desk.rules = rules.prompts
-        self.signals.resize(
-            viewer_window=rules.viewer_drop.window_s, copy_window=rules.raid.window_s
-        )
+        self.signals.resize(viewer_window=rules.viewer_drop.window_s)
 
     def _export(self, now: float) -> None:
         rates = self.signals.rates(now)
@@ -465,58 +475,51 @@ class EngagementStage:
             # the stream's "usual" share.
             self._shitstorm_base.update(now, share)
 
-    def _check_raid(self, now: float, out: Outbox, text: str | None) -> None:
-        rule = self.rules.raid
-        if not rule.enabled:
-            return
-        latch = self._raid
-        if latch.active is not None:
-            # Over when the raid's own text and the join burst have both died down.
-            joins = self.signals.joins.total(now, rule.window_s)
-            self.signals.copies.expire(now)
-            copies, _new = self.signals.copies.senders(self._raid_text)
-            if copies < rule.min_copies and joins < rule.min_joins:
-                self._emit_clear(latch, now, out, "wave over")
-            return
-        if text is None:
-            self.signals.copies.expire(now)
-            best = self.signals.copies.most_copied()
-            if best is None:
-                return
-            text, copies, new = best
-        else:
-            copies, new = self.signals.copies.senders(text)
-        if copies < rule.min_copies or new < rule.min_new_share * copies:
-            return
-        joins = self.signals.joins.total(now, rule.window_s)
-        if joins >= rule.min_joins:
-            alarm = latch.raise_(
-                now, f"{joins:.0f} joins in {rule.window_s} s, {copies} accounts "
-                f"({new} new) posting {text!r}",
-                {"joins": joins, "copies": copies, "new_accounts": new, "text": text},
-            )
-            if alarm is not None:
-                self._raid_text = text
-                out.alarm(alarm)
-                shown = text if len(text) <= 40 else text[:39] + "…"
-                prompt = render(self._language, "raid", joins=f"{joins:.0f}", copies=copies,
-                                text=shown)
-                self.desk.offer(now, "raid", prompt, priority=3, alarm_id=alarm.id)
+    def _follow_raid(self, box: Outbox, now: float) -> None:
+        """Follow the ``raid`` alarm an earlier stage published with this event or tick:
+        an urgent prompt while it is raised (withdrawn when it clears), no greetings."""
+        for alarm in box.alarms:
+            if alarm.kind != "raid" or alarm.source == self.name:
+                continue
+            if alarm.state is AlarmState.RAISED:
+                self._raid_alarm = alarm.id
+                # Arrivals shortly before the raid are counted but not named either.
+                since = now - self.rules.greet.raid_lookback_s
+                self._greet_users = {
+                    uid: (handle, joined, named and joined < since)
+                    for uid, (handle, joined, named) in self._greet_users.items()
+                }
+                self.desk.cancel("greet")  # a greeting still waiting may name raid accounts
+                text = render(self._language, "raid", members=alarm.data.get("members", "?"),
+                              text=alarm.data.get("sample", ""))
+                self.desk.offer(now, "raid", text, priority=3, alarm_id=alarm.id)
+            elif alarm.id == self._raid_alarm:
+                self._raid_alarm = None
+                self.desk.withdraw(alarm.id, now, box)
 
     def _check_greet(self, now: float) -> None:
         rule = self.rules.greet
         if not rule.enabled or self._last_greet is None or now - self._last_greet < rule.every_s:
             return
-        count = len(self._greet_users) + self._greet_extra
-        if count >= rule.min_new:
-            handles = list(self._greet_users.values())
+        if self._raid_alarm is not None:
+            return  # the greeting waits until the raid is over
+        settled = now - rule.settle_s
+        # Arrivals since ``settled`` wait for the next round: a raid account posts within
+        # seconds of joining, and its label takes it off the list before it is named.
+        ready = [(handle, named) for handle, joined, named in self._greet_users.values()
+                 if joined <= settled]
+        count = len(ready) + self._greet_extra
+        named = [handle for handle, may in ready if may]
+        if count >= rule.min_new and named:
             # The latest arrivals are the ones still watching the greeting.
-            names = ", ".join(handles[-rule.names:])
-            if count > rule.names:
+            names = ", ".join(named[-rule.names:])
+            if count > len(named[-rule.names:]):
                 names += ", …"
             text = render(self._language, "greet", count=count, names=names)
             self.desk.offer(now, "greet", text, priority=1)
-        self._greet_users.clear()
+        self._greet_users = {
+            uid: seen for uid, seen in self._greet_users.items() if seen[1] > settled
+        }
         self._greet_extra = 0
         self._last_greet = now
 

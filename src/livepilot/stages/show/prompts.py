@@ -52,8 +52,8 @@ _DE: Mapping[str, str] = MappingProxyType(
         "fürs nächste Ziel",
         "shitstorm": "Anzeichen für einen Shitstorm ({pct} % negative Nachrichten) — "
         "wechsle zum Krisenplan: {plan}",
-        "raid": "Raid/Bot-Welle: {joins} Beitritte, {copies} Konten schreiben „{text}“ — "
-        "nicht vorlesen, die Moderation handeln lassen",
+        "raid": "Raid/Bot-Welle: {members} neue Konten schreiben „{text}“ — nicht vorlesen, "
+        "niemanden davon begrüßen, die Moderation handeln lassen",
         "top_gifter": "Neuer Top-Gifter: danke @{user} ({diamonds} 💎 insgesamt)",
         "big_gift": "Großes Geschenk: danke @{user} für {gift} ({diamonds} 💎)",
         "thanks_streak": "Danke @{user} für die {gift}-Serie ({count}×)",
@@ -89,8 +89,8 @@ _EN: Mapping[str, str] = MappingProxyType(
         "towards the next goal",
         "shitstorm": "Shitstorm signs ({pct} % negative messages) — switch to the crisis "
         "plan: {plan}",
-        "raid": "Raid / bot wave: {joins} joins, {copies} accounts posting “{text}” — "
-        "don't read it out, let the moderators act",
+        "raid": "Raid / bot wave: {members} new accounts posting “{text}” — don't read it "
+        "out or greet any of them, let the moderators act",
         "top_gifter": "New top gifter: thank @{user} ({diamonds} 💎 in total)",
         "big_gift": "Big gift: thank @{user} for {gift} ({diamonds} 💎)",
         "thanks_streak": "Thank @{user} for the {gift} streak ({count}×)",
@@ -292,6 +292,15 @@ class PromptDesk:
         return [
             p for p, _ in self._shown.values() if p.expires_at is None or p.expires_at > now
         ]
+
+    def cancel(self, key: str) -> bool:
+        """Drop a waiting offer with this key (a greeting overtaken by a raid)."""
+        for i, waiting in enumerate(self._pending):
+            if waiting.key == key:
+                del self._pending[i]
+                self._summarise()
+                return True
+        return False
 
     def is_waiting(self, key: str) -> bool:
         """Whether an offer with this key is still in the queue (not yet shown)."""

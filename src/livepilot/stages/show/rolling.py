@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections import OrderedDict, deque
 
-__all__ = ["CopyWindow", "Ewma", "LevelRing", "RecentUsers", "SecondRing"]
+__all__ = ["Ewma", "LevelRing", "RecentUsers", "SecondRing"]
 
 
 class SecondRing:
@@ -194,81 +194,3 @@ class RecentUsers:
     def __contains__(self, user_id: object) -> bool:
         return user_id in self._seen
 
-
-class CopyWindow:
-    """Who sent which (normalised) text within the last ``window`` seconds.
-
-    Used to spot copy-paste waves: many distinct users sending the same text. Holds at
-    most ``cap`` messages; the oldest are forgotten first. ``senders`` is O(1): the
-    number of new-account senders per text is kept up to date as messages come and go.
-    """
-
-    __slots__ = ("_cap", "_items", "_new_senders", "_texts", "_window")
-
-    def __init__(self, window: float, cap: int = 20_000) -> None:
-        self._window = window
-        self._cap = cap
-        self._items: deque[tuple[float, str, str]] = deque()
-        # text → user id → [messages in the window, new account when first seen]
-        self._texts: dict[str, dict[str, list[int]]] = {}
-        self._new_senders: dict[str, int] = {}
-
-    def add(self, t: float, text: str, user_id: str, new_account: bool) -> None:
-        self.expire(t)
-        self._items.append((t, text, user_id))
-        senders = self._texts.setdefault(text, {})
-        entry = senders.get(user_id)
-        if entry is None:
-            senders[user_id] = [1, int(new_account)]
-            if new_account:
-                self._new_senders[text] = self._new_senders.get(text, 0) + 1
-        else:
-            entry[0] += 1
-        if len(self._items) > self._cap:
-            self._forget()
-
-    def expire(self, now: float) -> None:
-        horizon = now - self._window
-        items = self._items
-        while items and items[0][0] < horizon:
-            self._forget()
-
-    def _forget(self) -> None:
-        _t, text, user_id = self._items.popleft()
-        senders = self._texts[text]
-        entry = senders[user_id]
-        entry[0] -= 1
-        if entry[0]:
-            return
-        del senders[user_id]
-        if entry[1]:
-            left = self._new_senders[text] - 1
-            if left:
-                self._new_senders[text] = left
-            else:
-                del self._new_senders[text]
-        if not senders:
-            del self._texts[text]
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    @property
-    def window(self) -> float:
-        return self._window
-
-    def senders(self, text: str) -> tuple[int, int]:
-        """``(distinct senders, of which new accounts)`` of ``text`` in the window."""
-        senders = self._texts.get(text)
-        if not senders:
-            return 0, 0
-        return len(senders), self._new_senders.get(text, 0)
-
-    def most_copied(self) -> tuple[str, int, int] | None:
-        """The text with the most distinct senders: ``(text, senders, new accounts)``."""
-        if not self._texts:
-            return None
-        texts = self._texts
-        text = max(texts, key=lambda k: (len(texts[k]), k))
-        count, new = self.senders(text)
-        return text, count, new

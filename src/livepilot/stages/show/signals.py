@@ -1,4 +1,4 @@
-"""The rolling engagement state of one stream: rates, chatters, viewers, recent texts.
+"""The rolling engagement state of one stream: rates, chatters, viewers.
 
 :class:`Signals` is what the engagement stage measures, kept apart from what it concludes
 (alarms, prompts). Every window is a fixed per-second ring or a capped map, so memory is
@@ -7,7 +7,7 @@ the same after ten minutes and after ten hours, at any chat rate.
 
 from __future__ import annotations
 
-from livepilot.stages.show.rolling import CopyWindow, LevelRing, RecentUsers, SecondRing
+from livepilot.stages.show.rolling import LevelRing, RecentUsers, SecondRing
 
 __all__ = ["RING_SECONDS", "Signals"]
 
@@ -18,7 +18,7 @@ RING_SECONDS = 3600
 class Signals:
     """Per-second counts and recent activity; fed by the stage, read by the detectors."""
 
-    def __init__(self, *, viewer_window: int, copy_window: float) -> None:
+    def __init__(self, *, viewer_window: int) -> None:
         self.chat = SecondRing(RING_SECONDS)
         #: Chat messages an earlier stage labelled toxic or negative.
         self.flagged = SecondRing(RING_SECONDS)
@@ -33,16 +33,12 @@ class Signals:
         self.active_chatters = RecentUsers(ttl=60.0, cap=100_000)
         self._ever_chatted = RecentUsers(ttl=float("inf"), cap=200_000)
         self.viewer_levels = LevelRing(viewer_window)
-        #: Normalised texts and their senders, for copy-paste waves.
-        self.copies = CopyWindow(copy_window)
         self.viewers = 0
 
-    def resize(self, *, viewer_window: int, copy_window: float) -> None:
-        """New window lengths (a rules reload); a window that changes starts empty."""
+    def resize(self, *, viewer_window: int) -> None:
+        """A new window length (a rules reload); a window that changes starts empty."""
         if viewer_window != self.viewer_levels.size:
             self.viewer_levels = LevelRing(viewer_window)
-        if copy_window != self.copies.window:
-            self.copies = CopyWindow(copy_window)
 
     def on_chat(self, now: float, user_id: str, *, flagged: bool) -> None:
         self.chat.add(now)
