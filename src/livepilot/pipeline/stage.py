@@ -27,7 +27,8 @@ from livepilot.insights import (
 )
 
 __all__ = [
-    "ACTION_ORDER", "BackgroundStage", "Draft", "LateSink", "Outbox", "RevisingStage", "Stage",
+    "ACTION_ORDER", "BackgroundStage", "Draft", "Hold", "LateSink", "Outbox", "RevisingStage",
+    "Stage",
 ]
 
 ACTION_ORDER: dict[Action | None, int] = {
@@ -70,6 +71,17 @@ class Outbox:
         self.decisions.append(decision)
 
 
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """An earlier message a stage found to belong with this event (the first messages of
+    a raid wave, published before the wave was recognised), to be held by the stage that
+    owns message state."""
+
+    event_id: str
+    source: str
+    reason: str
+
+
 @dataclass(slots=True)
 class Draft:
     """The insight for one event while the stages work on it."""
@@ -86,6 +98,8 @@ class Draft:
     pending: list[str] = field(default_factory=list)
     #: Why no model judged this message (see :attr:`Insight.not_scored`).
     not_scored: str | None = None
+    #: Earlier messages to hold because of this one (not part of its insight).
+    holds: list[Hold] = field(default_factory=list)
 
     def label(
         self, name: str, source: str, kind: str | None = None, score: float | None = None
@@ -94,6 +108,10 @@ class Draft:
 
     def reason(self, source: str, text: str) -> None:
         self.reasons.append(Reason(source=source, text=text))
+
+    def hold(self, event_id: str, source: str, reason: str) -> None:
+        """Ask the stage that owns message state to hold the earlier message ``event_id``."""
+        self.holds.append(Hold(event_id=event_id, source=source, reason=reason))
 
     def recommend(self, action: Action) -> None:
         """Keep the strongest recommendation any stage made."""

@@ -189,6 +189,30 @@ def test_stages_never_release_a_held_message() -> None:
     assert decision is None and revised.hidden is True
 
 
+def test_a_stage_holds_an_earlier_message_once_unless_a_moderator_decided() -> None:
+    book = MessageStates()
+    early = admitted(book, "folgt @promo für gratis coins")
+    approved = admitted(book, "folgt @promo für gratis coins")
+    hidden = admitted(book, "folgt @promo für gratis coins")
+    book.command(command("approve", approved.id), now=1.0)
+    book.command(command("hide", hidden.id), now=1.0)
+    decision = book.hold(early.id, "s", 2.0, "spam", "part of a raid wave")
+    assert decision is not None and (
+        decision.event_id, decision.previous, decision.state, decision.action, decision.by,
+        decision.moderator, decision.reason) == (
+        early.id, Visibility.VISIBLE, Visibility.HELD, "hold", "spam", False,
+        "part of a raid wave")
+    view = book.message(early.id)
+    assert (view["state"], view["since"], view["open"], view["reasons"]) == (
+        "held", 2.0, True, ["part of a raid wave"])
+    assert book.hold(early.id, "s", 3.0, "spam", "part of a raid wave") is None
+    assert book.hold(approved.id, "s", 3.0, "spam", "part of a raid wave") is None
+    assert book.hold(hidden.id, "s", 3.0, "spam", "part of a raid wave") is None
+    assert book.hold("never-seen", "s", 3.0, "spam", "part of a raid wave") is None
+    assert book.message(approved.id)["state"] == "visible"
+    assert book.message(hidden.id)["state"] == "hidden"
+
+
 def test_hostile_text_is_kept_short_in_linear_time() -> None:
     book = MessageStates()
     started = time.perf_counter()

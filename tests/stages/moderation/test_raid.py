@@ -10,12 +10,14 @@ from pathlib import Path
 import pytest
 
 from livepilot.errors import RulesError
-from livepilot.events import Badge, LiveEvent, StatusEvent, StreamState, User
-from livepilot.insights import Action, Alarm, AlarmState, Insight
+from livepilot.events import Badge, CommandEvent, LiveEvent, StatusEvent, StreamState, User
+from livepilot.insights import Action, Alarm, AlarmState, Insight, ModerationDecision, Visibility
 from livepilot.metrics import Metrics
 from livepilot.pipeline.context import StageContext
 from livepilot.pipeline.runner import Pipeline
+from livepilot.pipeline.stage import Outbox
 from livepilot.settings import Settings
+from livepilot.stages.moderation import moderation
 from livepilot.stages.moderation.normalize import fold
 from livepilot.stages.moderation.raid import normalise
 from livepilot.stages.moderation.spam import SpamFilter, build
@@ -27,16 +29,21 @@ PROMO = "FOLLOW @coins.drop FOR FREE COINS"
 
 
 class Room:
-    """The spam stage in a pipeline on a fake clock, ticked once a second like the runner."""
+    """The spam stage (and the moderation stage after it, when asked) in a pipeline on a
+    fake clock, ticked once a second like the runner."""
 
-    def __init__(self, rules_dir: Path = RULES, stream: str = "lena.live") -> None:
-        self.stage: SpamFilter = build(StageContext(Settings(rules_dir=rules_dir), Metrics(),
-                                                    stream=stream))
-        self.pipeline = Pipeline([self.stage], Metrics())
+    def __init__(self, rules_dir: Path = RULES, stream: str = "lena.live",
+                 moderated: bool = False) -> None:
+        ctx = StageContext(Settings(rules_dir=rules_dir), Metrics(), stream=stream)
+        self.stage: SpamFilter = build(ctx)
+        self.moderation = moderation.build(ctx)
+        self.pipeline = Pipeline([self.stage, self.moderation] if moderated else [self.stage],
+                                 Metrics())
         self.clock = FakeClock()
         self.make = EventFactory(self.clock, stream=stream)
         self.insights: dict[str, Insight] = {}
         self.alarms: list[Alarm] = []
+        self.decisions: list[ModerationDecision] = []
         self._second = int(self.clock.now())
 
     def at(self, t: float) -> None:
@@ -55,6 +62,8 @@ class Room:
                 insight = self.insights[message.event_id] = message
             elif isinstance(message, Alarm):
                 self.alarms.append(message)
+            elif isinstance(message, ModerationDecision):
+                self.decisions.append(message)
         return insight
 
     def chat(self, user: User | str, text: str) -> Insight:
@@ -148,6 +157,83 @@ def test_a_raid_accounts_other_messages_are_labelled_while_it_lasts() -> None:
     assert raid(other) and "@bot0 is one of its 12 accounts" in other.reasons[-1].text
     room.at(300)  # the raid is over: the account is an ordinary viewer again
     assert not raid(room.chat(accounts[0], "hallo wie gehts"))
+
+
+def promo_wave(room: Room, count: int) -> list[Insight]:
+    """``count`` accounts nobody has seen join and paste the same promotion, one a second."""
+    accounts = [room.make.user(f"bot{i}") for i in range(count)]
+    room.at(200)
+    for account in accounts:
+        room.join(account)
+    posted = []
+    for i, account in enumerate(accounts):
+        room.at(205 + i)
+        posted.append(room.chat(account, f"folgt @promo{i} für gratis coins"))
+    return posted
+
+
+def state(room: Room, event_id: str) -> object:
+    return room.moderation.messages.message(event_id)["state"]
+
+
+def test_a_raid_waves_first_messages_are_held_once_it_is_recognised() -> None:
+    room = Room(moderated=True)
+    regulars(room, 20)
+    first, second = promo_wave(room, 2)
+    # Out before anyone could tell: visible on the overlays.
+    assert not first.hidden and not second.hidden and not raid(first)
+    assert room.decisions == []
+    assert state(room, first.event_id) == state(room, second.event_id) == "visible"
+
+    room.at(207)
+    third = room.chat(room.make.user("bot2"), "folgt @promo2 für gratis coins")
+    assert raid(third) and third.hidden
+    held = {d.event_id: d for d in room.decisions}
+    assert set(held) == {first.event_id, second.event_id}
+    for decision in held.values():
+        assert (decision.previous, decision.state, decision.action, decision.by,
+                decision.moderator, decision.reason) == (
+            Visibility.VISIBLE, Visibility.HELD, "hold", "spam", False, "part of a raid wave")
+    view = room.moderation.messages.message(first.event_id)
+    assert (view["state"], view["by"], view["final"], view["open"]) == (
+        "held", "spam", False, True)
+    assert "part of a raid wave" in view["reasons"]
+
+    # Later copies are labelled themselves; nothing is held twice.
+    room.at(208)
+    assert raid(room.chat(room.make.user("bot3"), "folgt @promo3 für gratis coins"))
+    assert len(room.decisions) == 2
+
+
+def test_a_moderator_approved_early_message_stays_visible() -> None:
+    room = Room(moderated=True)
+    regulars(room, 20)
+    first, second = promo_wave(room, 2)
+    now = room.clock.now()
+    room.feed(CommandEvent(id="cmd-1", stream="lena.live", at=now, received=now,
+                           action="approve", target=first.event_id, by="mia"))
+    assert [d.moderator for d in room.decisions] == [True]
+
+    room.at(207)
+    assert raid(room.chat(room.make.user("bot2"), "folgt @promo2 für gratis coins"))
+    assert [(d.event_id, d.state) for d in room.decisions[1:]] == [
+        (second.event_id, Visibility.HELD)]
+    assert state(room, first.event_id) == "visible"
+    assert state(room, second.event_id) == "held"
+
+
+def test_at_most_the_latest_fifty_earlier_messages_are_named() -> None:
+    room = Room()
+    spammer, second, third = (room.make.user(name) for name in ("bot0", "bot1", "bot2"))
+    earlier: list[str] = []
+    for n in range(100):  # one account alone is no wave of many
+        room.stage.check(spammer, PROMO, 1000 + n * 0.1, Outbox(), event_id=f"e{n}",
+                         earlier=earlier)
+    room.stage.check(second, PROMO, 1011.0, Outbox(), event_id="e100", earlier=earlier)
+    assert earlier == []
+    hits = room.stage.check(third, PROMO, 1011.5, Outbox(), event_id="e101", earlier=earlier)
+    assert "raid" in {hit.kind for hit in hits}
+    assert earlier == [f"e{n}" for n in range(51, 101)]
 
 
 @pytest.mark.parametrize("cheer", [

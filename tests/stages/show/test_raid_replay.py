@@ -9,7 +9,9 @@ join and paste near-identical promotion within 18 s. It goes through the JSONL r
 chain, and the same raid as raw TikTok webcast frames through the capture decoding path.
 
 Expected: the ``raid`` alarm within 20 s of the first raid message, exactly once, cleared
-after the raid; raid messages labelled ``spam``/``raid`` with the action ``hide``; no
+after the raid; raid messages labelled ``spam``/``raid`` with the action ``hide``, and
+every raid message off the overlays in the end (the wave's first messages, published
+before it was recognised, held by the moderation stage once it was); no
 ordinary or cheering message labelled; an urgent host prompt; no raid account greeted.
 """
 
@@ -125,6 +127,15 @@ def check(messages: list[dict[str, Any]], truth: dict[str, Any]) -> dict[str, in
     assert len(raid_ids) == 30
     assert len(flagged) >= 27, f"only {len(flagged)} of 30 raid messages flagged"
     assert all(m["action"] == "hide" and m["hidden"] for m in flagged)
+    held = {m["event_id"] for m in messages if m["type"] == "moderation"
+            and m["state"] == "held" and m["reason"] == "part of a raid wave"}
+    assert all(m["by"] == "spam" and not m["moderator"] for m in messages
+               if m["type"] == "moderation" and m["event_id"] in held)
+    early = {i for i in raid_ids if not insights[i]["hidden"]}
+    assert early, "every raid message was hidden at once: nothing to hold after the fact"
+    assert early <= held, f"raid messages left on the overlays: {early - held}"
+    assert held <= raid_ids | {m["id"] for m in chat
+                               if SPAM_BURST.fullmatch(m["user"]["unique_id"])}
     # The simulator's own spam bursts (two to four never-seen accounts pasting a link or
     # "check my profile") are small raids and may be labelled; nothing else may.
     ordinary = [m for m in chat if m["id"] not in raid_ids
@@ -143,7 +154,8 @@ def check(messages: list[dict[str, Any]], truth: dict[str, Any]) -> dict[str, in
                for h in re.findall(r"@([\w.]+)", p["text"])}
     assert greeted, "no greeting at all: the check below would prove nothing"
     assert not greeted & truth["raid_handles"], "a raid account was greeted"
-    return {"flagged": len(flagged), "after_s": round(raised[0]["at"] - truth["first_raid"])}
+    return {"flagged": len(flagged), "held_after": len(early),
+            "after_s": round(raised[0]["at"] - truth["first_raid"])}
 
 
 def test_a_raid_in_a_tiktok_shaped_jsonl_recording(tmp_path: Path) -> None:

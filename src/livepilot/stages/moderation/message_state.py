@@ -16,7 +16,8 @@ moderator blocked arrives hidden by that decision (a ``block`` decision, no queu
 Policy:
 
 - a stage may only ever *hold* a visible message that no moderator has decided on (a late
-  model verdict); stages never release or hide;
+  model verdict, or one of a raid wave's first messages once the wave is recognised,
+  :meth:`MessageStates.hold`); stages never release or hide;
 - a moderator's ``hide``, ``approve`` or ``unhide`` is final for that message: a later
   verdict cannot undo it, and a late insight update is revised to match the state before
   it is published (``Insight.hidden`` always says whether the message is off the
@@ -220,6 +221,27 @@ class MessageStates:
             event_id=event_id, stream=command.stream, at=now, previous=previous,
             state=wanted, action=command.action, by=command.by, moderator=True,
             reason=message.reason, command=command.id,
+        )
+
+    def hold(self, event_id: str, stream: str, now: float, by: str,
+             reason: str) -> ModerationDecision | None:
+        """A stage holds an earlier message (one of a raid wave's first messages): the
+        decision to publish, or ``None`` when the message is unknown, a moderator decided
+        on it, or it is off the overlays already."""
+        message = self._messages.get(event_id)
+        if message is None or message.final or message.state is not Visibility.VISIBLE:
+            return None
+        previous = message.state
+        message.state, message.by, message.since = Visibility.HELD, by, now
+        message.reason = reason[:_REASON]
+        if message.reason not in message.why:
+            message.why = (*message.why, message.reason)[-_REASONS:]
+        self._handled.pop(event_id, None)
+        self._reopen(event_id)
+        return ModerationDecision(
+            event_id=event_id, stream=stream, at=now, previous=previous,
+            state=Visibility.HELD, action="hold", by=by, moderator=False,
+            reason=message.reason,
         )
 
     def revise(self, insight: Insight, now: float) -> tuple[Insight, ModerationDecision | None]:

@@ -19,7 +19,9 @@ to nothing are forgotten on tick.
 It also owns every chat message's moderation state (visible, held, hidden) and the review
 queue (:mod:`livepilot.stages.moderation.message_state`): the commands ``hide``,
 ``approve``, ``unhide`` and ``hold`` (``target`` is the event id) are published back as
-:class:`~livepilot.insights.ModerationDecision` messages, and every late insight update
+:class:`~livepilot.insights.ModerationDecision` messages, as are the holds earlier stages
+ask for on earlier messages (``Draft.holds``: the first messages of a raid wave, once the
+spam stage recognises it), and every late insight update
 (the model's verdict) passes through :meth:`ModerationStage.revise`, so a moderator's
 decision on a message is final.
 
@@ -167,6 +169,11 @@ class ModerationStage:
         decision = self.messages.admit(event, draft, blocked_by)
         if decision is not None:
             draft.out.decide(decision)
+        for hold in draft.holds:
+            decision = self.messages.hold(hold.event_id, event.stream, draft.now, hold.source,
+                                          hold.reason)
+            if decision is not None:
+                draft.out.decide(decision)
 
     def revise(self, insight: Insight, now: float, out: Outbox) -> Insight:
         """A late verdict made to agree with the message's state (see

@@ -24,7 +24,9 @@ before their messages, or a join burst). Short texts ("hallo", "❤️❤️", "
 do, and viewers answering the host in chorus have mostly chatted before. From then on
 every message of the wave, and every other message its new accounts send while the raid
 lasts, gets a verdict. The wave's first messages went out before it could be recognised;
-they are counted in the raid.
+they are counted in the raid, and the verdict of the message that made the wave a raid
+names them (the latest ``_MAX_EARLIER``, posted by accounts without a trusted badge) so
+the moderation stage can hold them after the fact.
 
 Several waves at once are one raid: one ``raid`` alarm, raised once the raid has
 ``alarm_users`` accounts, with the count and a sample text (handles and links masked, so
@@ -49,7 +51,7 @@ from livepilot.pipeline.alarm import AlarmLatch, AlarmSink, publish
 from livepilot.stages.moderation.normalize import unleet
 from livepilot.stages.moderation.rules import RaidRules
 
-__all__ = ["RaidDetector", "normalise"]
+__all__ = ["RaidDetector", "RaidVerdict", "normalise"]
 
 #: Badges of the stream's own community: never counted as new, never labelled.
 _TRUSTED = frozenset({Badge.MODERATOR, Badge.SUBSCRIBER, Badge.TOP_GIFTER})
@@ -75,6 +77,8 @@ _MAX_WAVE_POSTS = 2_000
 _MAX_ALIASES = 16
 _MAX_JOINS = 50_000
 _MAX_MEMBERS = 10_000
+#: Earlier messages of a wave named when it is recognised (the latest ones).
+_MAX_EARLIER = 50
 #: The usual join rate: an average with this half-life, trusted after this much history.
 _JOIN_HALFLIFE_S = 300.0
 _JOIN_WARMUP_S = 120.0
@@ -184,18 +188,19 @@ class _Wave:
     last: float = 0.0
     #: Counted into the current raid (its earlier posts and accounts).
     raid: bool = False
-    posts: deque[tuple[float, str]] = field(default_factory=deque)
+    #: (time, user id, event id): the event id is "" for a trusted account's post.
+    posts: deque[tuple[float, str, str]] = field(default_factory=deque)
     #: user id → [posts in the window, flags at their first post in it]
     senders: dict[str, list[int]] = field(default_factory=dict)
     fresh: int = 0
     arrived: int = 0
     aliases: list[str] | None = None
 
-    def add(self, t: float, user_id: str, flags: int, horizon: float) -> int:
+    def add(self, t: float, user_id: str, flags: int, horizon: float, event_id: str) -> int:
         """Record a post; return the change in posts held (expired ones go first)."""
         posts = self.posts
         change = 1 - self.expire(horizon) if posts and posts[0][0] <= horizon else 1
-        posts.append((t, user_id))
+        posts.append((t, user_id, event_id))
         entry = self.senders.get(user_id)
         if entry is None:
             self.senders[user_id] = [1, flags]
@@ -218,7 +223,7 @@ class _Wave:
         return gone
 
     def _pop(self) -> None:
-        _t, user_id = self.posts.popleft()
+        _t, user_id, _event_id = self.posts.popleft()
         entry = self.senders[user_id]
         entry[0] -= 1
         if not entry[0]:
@@ -228,6 +233,31 @@ class _Wave:
 
     def span(self, now: float) -> float:
         return now - self.posts[0][0] if self.posts else 0.0
+
+    def earlier(self) -> tuple[str, ...]:
+        """The event ids of the posts before the latest one (the latest ``_MAX_EARLIER``,
+        oldest first), trusted accounts' posts left out."""
+        ids: list[str] = []
+        posts = self.posts
+        for n in range(len(posts) - 2, -1, -1):
+            event_id = posts[n][2]
+            if event_id:
+                ids.append(event_id)
+                if len(ids) >= _MAX_EARLIER:
+                    break
+        ids.reverse()
+        return tuple(ids)
+
+
+@dataclass(frozen=True, slots=True)
+class RaidVerdict:
+    """What the raid detector says about one chat message."""
+
+    #: Why it belongs to a raid, or ``None`` (it does not, or its author is trusted).
+    reason: str | None
+    #: The event ids of its wave's earlier messages, when this message made the wave a
+    #: raid: they were published before the wave was recognised.
+    earlier: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -324,10 +354,14 @@ class RaidDetector:
         now: float,
         rules: RaidRules,
         out: AlarmSink,
-    ) -> str | None:
-        """The reason this message belongs to a raid, or ``None``; updates the state.
+        event_id: str = "",
+    ) -> RaidVerdict | None:
+        """Whether this message belongs to a raid (``None``: nothing to say); updates the
+        state.
 
-        ``found`` are the kinds the one-message checks found (``link``, ``phone``).
+        ``found`` are the kinds the one-message checks found (``link``, ``phone``);
+        ``event_id`` is the message's, named in a later verdict if it turns out to have
+        been one of a raid wave's first messages.
         """
         user_id = user.id
         trusted = not _TRUSTED.isdisjoint(user.badges)
@@ -346,6 +380,7 @@ class RaidDetector:
             if user.new_account:
                 flags |= _NEW
         reason: str | None = None
+        earlier: tuple[str, ...] = ()
         # Every account's message counts (regulars saying the same thin a wave out: a
         # chorus is no raid), whoever came first.
         wave: _Wave | None = None
@@ -356,11 +391,14 @@ class RaidDetector:
             if found and not wave.found:
                 wave.found = tuple(found)  # a later copy carries the link
                 wave.promo = None
-            self._posts += wave.add(now, user_id, flags, now - rules.window_s)
+            self._posts += wave.add(now, user_id, flags, now - rules.window_s,
+                                    "" if trusted else event_id)
             self._waves.move_to_end(wave.key)
             # Judged on every post: a wave is a raid while it looks like one (a phrase many
             # viewers use all the time never does; a raid's burst ends).
             if len(wave.senders) > 1 and self._is_raid(wave, rules):
+                if not wave.raid:
+                    earlier = wave.earlier()
                 raid = self._join(wave, now)
                 raid.last = now
                 raid.messages += 1
@@ -376,7 +414,9 @@ class RaidDetector:
             current.messages += 1
             reason = (f"raid: @{user.unique_id} is one of its {current.size} accounts "
                       f"(they posted {current.sample!r})")
-        return reason
+        if reason is None and not earlier:
+            return None
+        return RaidVerdict(reason, earlier)
 
     def end(self, now: float, out: AlarmSink, why: str) -> None:
         """The stream ended: a raid in progress is over."""

@@ -10,7 +10,11 @@ hot-reloaded; the state survives a reload.
 Every hit labels ``spam`` with a ``kind`` (caps, flood, repeat, raid, link, phone, rate),
 gives a reason in words and recommends the configured action; ``hide`` and stronger also
 hide the message from overlays. A raid also raises the stream's one ``raid`` alarm,
-cleared when the raid is over.
+cleared when the raid is over. The message that makes a wave a raid also asks (through
+:attr:`Draft.holds <livepilot.pipeline.stage.Draft.holds>`) for the wave's earlier
+messages, published before anyone could tell, to be held when the raid action hides
+(``hide`` or stronger): the moderation stage holds them unless a moderator decided on
+them.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from livepilot.yamlfile import load_model_or_default
 if TYPE_CHECKING:
     from livepilot.pipeline.context import StageContext
 
-__all__ = ["SpamFilter", "SpamHit", "build", "load_spam_rules"]
+__all__ = ["RAID_HOLD", "SpamFilter", "SpamHit", "build", "load_spam_rules"]
 
 _TLDS = (
     "com|net|org|de|at|ch|eu|uk|us|ru|su|cn|xyz|io|me|ly|gg|co|info|biz|shop|store|top|site|"
@@ -61,6 +65,8 @@ _UPPER = re.compile(r"[A-Z]")
 _DIGIT = re.compile(r"\d")
 _SYMBOL = re.compile(r"[^\w\s]|_")
 _JOINERS = dict.fromkeys(map(ord, "\ufe0f\ufe0e\u200d"), None)
+#: Why the earlier messages of a raid wave are held.
+RAID_HOLD = "part of a raid wave"
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +119,13 @@ class SpamFilter:
         badges = event.user.badges
         if badges and rules.exempt_badges and any(b in rules.exempt_badges for b in badges):
             return
-        for hit in self.check(event.user, event.text, draft.now, draft.out, rules):
+        earlier: list[str] = []
+        hits = self.check(event.user, event.text, draft.now, draft.out, rules,
+                          event_id=event.id, earlier=earlier)
+        if ACTION_ORDER[rules.raid.action] >= ACTION_ORDER[Action.HIDE]:
+            for event_id in earlier:  # held as the raid's later messages are hidden
+                draft.hold(event_id, self.name, RAID_HOLD)
+        for hit in hits:
             if not any(lb.source == self.name and lb.kind == hit.kind for lb in draft.labels):
                 draft.label("spam", self.name, kind=hit.kind)
             draft.reason(self.name, hit.reason)
@@ -122,9 +134,14 @@ class SpamFilter:
                 draft.hidden = True
 
     def check(
-        self, user: User, text: str, now: float, out: Outbox, rules: SpamRules | None = None
+        self, user: User, text: str, now: float, out: Outbox, rules: SpamRules | None = None,
+        *, event_id: str = "", earlier: list[str] | None = None,
     ) -> list[SpamHit]:
-        """Every heuristic that fires for ``text`` from ``user`` at ``now``; updates state."""
+        """Every heuristic that fires for ``text`` from ``user`` at ``now``; updates state.
+
+        When this message (``event_id``) makes a wave a raid, the event ids of the wave's
+        earlier messages are added to ``earlier``.
+        """
         rules = rules or self._rules.current
         hits: list[SpamHit] = []
         text = analysed(text)
@@ -139,9 +156,13 @@ class SpamFilter:
         self._repeat(user, state, fingerprint or folded.strip(), now, rules, hits)
         if rules.raid.enabled:
             found = [hit.kind for hit in hits]
-            reason = self.raids.on_chat(user, text, folded, found, now, rules.raid, out)
-            if reason is not None:
-                hits.append(SpamHit("raid", reason, rules.raid.action))
+            verdict = self.raids.on_chat(user, text, folded, found, now, rules.raid, out,
+                                         event_id)
+            if verdict is not None:
+                if verdict.reason is not None:
+                    hits.append(SpamHit("raid", verdict.reason, rules.raid.action))
+                if earlier is not None:
+                    earlier.extend(verdict.earlier)
         return hits
 
     # -- one message -----------------------------------------------------------------
