@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from livepilot.events import CommandEvent, QuestionEvent
-from livepilot.insights import Alarm, AlarmState, Insight, Prompt
+from livepilot.insights import Action, Alarm, AlarmState, Insight, Label, Prompt, Reason
 from livepilot.metrics import Metrics
 from livepilot.pipeline.context import StageContext
 from livepilot.pipeline.runner import Pipeline
@@ -390,3 +390,130 @@ async def test_replayed_stream_through_the_runner_with_event_time() -> None:
     snapshot = questions.snapshot()
     assert [(i["id"], i["state"], i["count"]) for i in snapshot] == [("q1", "answered", 4)]
     assert snapshot[0]["suggestion"]["entry"] == "versandkosten"
+
+
+# -- late verdicts ----------------------------------------------------------------------
+
+
+def found_toxic(first: Insight) -> Insight:
+    """The model's late update of ``first``, as the toxicity stage publishes it."""
+    return first.model_copy(update={
+        "version": first.version + 1,
+        "labels": (*first.labels, Label(name="toxic", source="toxicity", kind="insult",
+                                       score=0.97)),
+        "reasons": (*first.reasons, Reason(source="toxicity", text="model: insult 0.97")),
+        "scores": {**first.scores, "toxicity": 0.97},
+        "action": Action.HIDE,
+        "hidden": True,
+    })
+
+
+def test_late_toxic_verdict_takes_the_only_ask_out_of_the_queue() -> None:
+    s = Stream()
+    first = s.insight("anna", "wie lange dauert der versand, du idiot?")
+    item_id = queued(first)[0]
+    assert item_id is not None and first.answer is not None and "faq" in first.scores
+    out = s.pipe.revise([found_toxic(first)], s.clock.now())
+    [late] = out
+    assert isinstance(late, Insight)
+    # What a message found toxic at once gets: no queue, no FAQ answer.
+    assert queued(late) == (None, None)
+    assert [lb.source for lb in late.labels if lb.source == "questions"] == []
+    assert [r for r in late.reasons if r.source == "questions"] == []
+    assert late.answer is None and "faq" not in late.scores
+    assert late.has("toxic") and late.has("question") and late.version == first.version + 1
+    assert all(i["id"] != item_id for i in s.stage.snapshot())  # not even as closed
+    assert len(s.queue) == 0
+    withdrawn = {"stream": "test", "outcome": "withdrawn"}
+    assert s.metrics.registry.get_sample_value("livepilot_question_items_total", withdrawn) == 1
+    assert s.metrics.registry.get_sample_value(
+        "livepilot_question_queue", {"stream": "test", "state": "open"}) == 0
+    with pytest.raises(QueueError, match="not in the queue"):
+        s.queue.answer(item_id, "mod-anna", s.clock.now())
+
+
+def test_late_toxic_verdict_takes_one_asker_off_and_withdraws_the_prompt() -> None:
+    s = Stream(language="en")
+    for user in ("a", "b"):
+        s.say(user, "wie alt bist du?")
+    s.clock.advance(1)
+    out = s.say("c", "wie alt bist du eigentlich")
+    [prompt] = [m for m in out if isinstance(m, Prompt)]
+    third = next(m for m in out if isinstance(m, Insight))
+    assert queued(third) == ("q1", 3.0)
+    s.clock.advance(2)
+    late = s.pipe.revise([found_toxic(third)], s.clock.now())
+    [withdrawn] = [m for m in late if isinstance(m, Prompt)]
+    # The same id with its expiry now takes it off the console and the overlays.
+    assert withdrawn.id == prompt.id and withdrawn.expires_at == s.clock.now()
+    assert queued(next(m for m in late if isinstance(m, Insight))) == (None, None)
+    item = s.item("q1")
+    assert (item["count"], item["asks"], item["askers"]) == (2, 2, ["a", "b"])
+    # A real third asker prompts the host again (after the gap between prompts).
+    s.clock.advance(31)
+    again = [m for m in s.say("d", "wie alt bist du") if isinstance(m, Prompt)]
+    assert [p.text for p in again] == ['3 people asked: "wie alt bist du?"']
+
+
+def test_an_item_whose_text_was_toxic_takes_the_next_asks_text() -> None:
+    s = Stream(language="en")
+    out = [s.say(user, text) for user, text in (
+        ("a", "WIE ALT BIST DU EIGENTLICH"), ("b", "wie alt bist du"), ("c", "wie alt bist du?"),
+    )]
+    prompt = next(m for m in out[2] if isinstance(m, Prompt))
+    assert "EIGENTLICH" in prompt.text
+    first = next(m for m in out[0] if isinstance(m, Insight))
+    s.clock.advance(1)
+    s.say("c", "wie alt bist du eigentlich")  # c asks again: still one asker
+    late = s.pipe.revise([found_toxic(first)], s.clock.now())
+    assert s.item("q1")["text"] == "wie alt bist du"
+    assert (s.item("q1")["count"], s.item("q1")["asks"]) == (2, 3)
+    # Two askers are below the prompt threshold: the prompt is withdrawn, not corrected.
+    [gone] = [m for m in late if isinstance(m, Prompt)]
+    assert gone.id == prompt.id and gone.expires_at == s.clock.now()
+
+
+def test_a_repeat_asker_keeps_counting_and_a_big_item_corrects_its_prompt() -> None:
+    s = Stream(language="en")
+    for user in ("x", "y", "z"):
+        s.say(user, "wo wohnst du")  # prompts the host: the next prompt waits the gap
+    for user in ("a", "b", "c"):
+        s.say(user, "wie alt bist du")
+    s.clock.advance(31)
+    out = s.say("d", "wie alt bist du")
+    [prompt] = [m for m in out if isinstance(m, Prompt)]
+    assert prompt.text == '4 people asked: "wie alt bist du"'
+    fourth = next(m for m in out if isinstance(m, Insight))
+    d_again = s.insight("d", "wie alt bist du eigentlich")
+    assert queued(d_again) == ("q2", 4.0)
+    late = s.pipe.revise([found_toxic(d_again)], s.clock.now())
+    assert [m for m in late if isinstance(m, Prompt)] == []  # d still asks: 4 holds
+    assert (s.item("q2")["count"], s.item("q2")["asks"]) == (4, 4)
+    late = s.pipe.revise([found_toxic(fourth)], s.clock.now())
+    assert (s.item("q2")["count"], s.item("q2")["asks"]) == (3, 3)
+    [fixed] = [m for m in late if isinstance(m, Prompt)]
+    assert fixed.id == prompt.id and fixed.text == '3 people asked: "wie alt bist du"'
+    assert fixed.expires_at == prompt.expires_at
+
+
+def test_a_clean_late_update_changes_nothing() -> None:
+    s = Stream()
+    first = s.insight("anna", "wie lange dauert der versand?")
+    before = s.stage.snapshot()
+    clean = first.model_copy(update={"version": first.version + 1,
+                                     "scores": {**first.scores, "toxicity": 0.02}})
+    [late] = s.pipe.revise([clean], s.clock.now())
+    assert late is clean
+    assert s.stage.snapshot() == before and queued(late) == (queued(first)[0], 1.0)
+
+
+def test_the_queue_remembers_a_bounded_number_of_asks() -> None:
+    queue = QuestionQueue("s", max_asks=2)
+    for n, text in enumerate(("wo wohnst du", "wie alt bist du", "was machst du heute")):
+        queue.add(label="question", kind=None, text=text, user_id=f"u{n}", handle=f"u{n}",
+                  event_id=f"e{n}", at=float(n))
+    assert queue.withdraw("e0") is None  # forgotten: its item stays
+    assert len(queue) == 3
+    gone = queue.withdraw("e2")
+    assert gone is not None and gone.dropped and gone.item.id == "q3"
+    assert queue.withdraw("e2") is None and len(queue) == 2

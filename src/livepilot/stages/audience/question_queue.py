@@ -6,16 +6,17 @@ compared with rapidfuzz; for leads the words that only name the kind ("kostet", 
 "link") are set apart as synonym groups that must not contradict each other.
 
 Items live through ``open → claimed → answered | dismissed`` (or expire when nobody asks
-again). The time from the first ask to "answered" is the response-time KPI, per stream
-and per moderator (:class:`ResponseTimes`). Pure state: no I/O, no clock; the
-:mod:`~livepilot.stages.audience.questions` stage drives it.
+again); a message found toxic after it joined an item is taken back out of it
+(:meth:`QuestionQueue.withdraw`). The time from the first ask to "answered" is the
+response-time KPI, per stream and per moderator (:class:`ResponseTimes`). Pure state: no
+I/O, no clock; the :mod:`~livepilot.stages.audience.questions` stage drives it.
 """
 
 from __future__ import annotations
 
 import logging
 import statistics
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -34,6 +35,7 @@ __all__ = [
     "QueueError",
     "QueueItem",
     "ResponseTimes",
+    "Withdrawn",
 ]
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,9 @@ log = logging.getLogger(__name__)
 _MAX_ASKERS = 200
 #: Message ids remembered per item (for the console to highlight them).
 _MAX_EVENTS = 50
+#: Queued messages remembered (newest) so a late verdict can withdraw one; the model's
+#: verdict comes seconds after the message, far inside this window.
+_MAX_ASKS = 10_000
 
 
 class QueueError(LivepilotError):
@@ -132,6 +137,21 @@ class Added:
     evicted: QueueItem | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Withdrawn:
+    """What :meth:`QuestionQueue.withdraw` did: the item, and whether it left the queue."""
+
+    item: QueueItem
+    dropped: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Ask:
+    item: str
+    user_id: str
+    text: str
+
+
 class QuestionQueue:
     """Pure queue state for one stream: clustering, lifecycle, expiry. No I/O, no clock."""
 
@@ -144,6 +164,7 @@ class QuestionQueue:
         claimed_expiry: float | None = None,
         max_items: int = 500,
         history: int = 200,
+        max_asks: int = _MAX_ASKS,
         kind_group: Callable[[str], str | None] | None = None,
     ) -> None:
         self.stream = stream
@@ -156,6 +177,9 @@ class QuestionQueue:
         self._items: dict[str, QueueItem] = {}
         self._groups: dict[tuple[str, str | None], list[QueueItem]] = {}
         self._closed: deque[QueueItem] = deque(maxlen=history)
+        #: Queued message id → its ask, oldest first, at most ``max_asks``.
+        self._asks: OrderedDict[str, _Ask] = OrderedDict()
+        self._max_asks = max_asks
         self._seq = 0
 
     def topic(self, label: str, text: str) -> tuple[str, frozenset[str]]:
@@ -219,7 +243,49 @@ class QuestionQueue:
             item.suggestion is None or suggestion.confidence > item.suggestion.confidence
         ):
             item.suggestion = suggestion
+        asks = self._asks
+        asks[event_id] = _Ask(item.id, user_id, text.strip())
+        asks.move_to_end(event_id)
+        if len(asks) > self._max_asks:
+            asks.popitem(last=False)
         return Added(item, merged, evicted)
+
+    def withdraw(self, event_id: str) -> Withdrawn | None:
+        """Take a queued message back out of its item (it turned out toxic).
+
+        The asker no longer counts unless another of their messages in the item does; an
+        item with no ask left leaves the queue without a trace in the closed history. An
+        item whose text came from this message takes the text of its next remembered ask,
+        or leaves the queue when none is remembered, so the text never reaches the host.
+        ``None`` when the message is not remembered or its item is already closed.
+        """
+        ask = self._asks.pop(event_id, None)
+        if ask is None:
+            return None
+        item = self._items.get(ask.item)
+        if item is None:
+            return None
+        was_text = bool(item.events) and item.events[0] == event_id
+        if event_id in item.events:
+            item.events.remove(event_id)
+        item.asks -= 1
+        # Only the item's first _MAX_EVENTS asks are listed: past them a repeat asker
+        # whose other messages are not listed counts as gone (the count stays a bound).
+        remaining = [a for e in item.events if (a := self._asks.get(e)) is not None]
+        if all(a.user_id != ask.user_id for a in remaining):
+            item.count -= 1
+            item.askers.pop(ask.user_id, None)
+        if was_text:
+            if remaining:
+                item.text = remaining[0].text
+                item.topic = self.topic(item.label, item.text)[0]
+            else:
+                item.count = 0
+        if item.count <= 0 or item.asks <= 0:
+            del self._items[item.id]
+            self._groups[(item.label, item.kind)].remove(item)
+            return Withdrawn(item, dropped=True)
+        return Withdrawn(item, dropped=False)
 
     def _similar(
         self, group: list[QueueItem], topic: str, groups: frozenset[str]

@@ -14,17 +14,24 @@ Each queued message's insight carries the label ``queued`` (kind = item id, scor
 askers) and, when the knowledge base has one, the suggested answer with its confidence.
 When enough people ask the same thing, the host gets a prompt. :meth:`QuestionsStage.
 snapshot` is the queue's state for the console and API.
+
+A toxic, spam or tech-issue message stays out of the queue. The model's verdict often
+comes later, as an updated insight: :meth:`QuestionsStage.revise` then withdraws the
+message from its item (the item goes when it was its only ask), corrects or withdraws the
+host prompt it helped cause, and takes this stage's labels, reasons and FAQ answer off the
+update, so the final insight is the one a message judged at once gets.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from livepilot.events import ChatEvent, CommandEvent, LiveEvent, QuestionEvent
-from livepilot.insights import Prompt
+from livepilot.insights import Insight, Label, Prompt
 from livepilot.leads import Lead, LeadBook, LeadPolicy
 from livepilot.pipeline.reload import HotReload
 from livepilot.pipeline.stage import Draft, Outbox
@@ -55,6 +62,8 @@ log = logging.getLogger(__name__)
 COMMANDS = frozenset({"claim", "answer", "dismiss"})
 #: Queue item ids: ``q1``, ``q2`` … per stream.
 _ITEM_ID = re.compile(r"^q\d+$")
+#: Labels that keep a message out of the queue, whenever they arrive.
+_KEEP_OUT = frozenset({"toxic", "spam", "tech_issue"})
 
 _TOPICS = {
     "de": {
@@ -103,7 +112,8 @@ class QuestionsStage:
         self._prompt_gap = prompt_gap
         self._last_prompt = float("-inf")
         self._language = language if language in _TOPICS else "en"
-        self._prompted: dict[str, tuple[float, int]] = {}
+        #: Per prompted topic: when, for how many askers, and the prompt (to correct it).
+        self._prompted: dict[str, tuple[float, int, Prompt]] = {}
         self._seq = 0
 
     @property
@@ -123,7 +133,7 @@ class QuestionsStage:
         # A toxic question keeps its labels (the moderators see it flagged, as a
         # question) but stays out of the queue, whose items reach the host's prompts and
         # the on-screen spotlight.
-        if draft.has("toxic") or draft.has("spam") or draft.has("tech_issue"):
+        if _keeps_out(draft.labels):
             return
         label, kind = self._pick(draft, native=isinstance(event, QuestionEvent))
         if label is None:
@@ -194,14 +204,75 @@ class QuestionsStage:
             draft.label(str(item.state), self.name, kind=item.id, score=item.response_seconds)
         self._gauges()
 
+    # -- late verdicts -----------------------------------------------------------------
+
+    def revise(self, insight: Insight, now: float, out: Outbox) -> Insight:
+        """A late update that keeps its message out of the queue (the model found it
+        toxic): the message leaves its item, and the update loses what this stage added."""
+        name = self.name
+        if not _keeps_out(insight.labels) or not any(
+            lb.source == name for lb in insight.labels
+        ):
+            return insight
+        withdrawn = self.queue.withdraw(insight.event_id)
+        if withdrawn is not None:
+            item = withdrawn.item
+            if withdrawn.dropped:
+                self._outcome("withdrawn")
+            self._correct_prompt(item, withdrawn.dropped, now, out)
+            self._gauges()
+        scores = insight.scores
+        faq = "faq" in scores
+        return insight.model_copy(update={
+            "labels": tuple(lb for lb in insight.labels if lb.source != name),
+            "reasons": tuple(r for r in insight.reasons if r.source != name),
+            # Only this stage answers, and only with a FAQ match.
+            "answer": None if faq else insight.answer,
+            "scores": {k: v for k, v in scores.items() if k != "faq"} if faq else scores,
+        })
+
+    def _correct_prompt(self, item: QueueItem, dropped: bool, now: float, out: Outbox) -> None:
+        """The host's prompt about ``item`` as it stands without the withdrawn ask: while
+        shown, it is withdrawn (too few ask now) or, when its count or text no longer
+        holds, republished with the same id (which replaces it)."""
+        key, n = self._subject(item)
+        if key is None:
+            return
+        if dropped and item.label == "question":
+            n = 0
+        entry = self._prompted.get(key)
+        if entry is None:
+            return
+        at, told, prompt = entry
+        if prompt.expires_at is not None and prompt.expires_at <= now:
+            return
+        if n < self._prompt_after:
+            # As if never prompted: the topic may reach the host again with real askers.
+            del self._prompted[key]
+            out.prompt(prompt.model_copy(update={"expires_at": now}))
+            return
+        # Corrected down (never up: the host heard of it once) and to the item's text.
+        n = min(n, told)
+        text = self._prompt_text(item, n)
+        if text == prompt.text:
+            return
+        fixed = prompt.model_copy(update={"text": text})
+        self._prompted[key] = (at, n, fixed)
+        out.prompt(fixed)
+
     # -- prompts ------------------------------------------------------------------------
 
-    def _maybe_prompt(self, item: QueueItem, now: float, out: Outbox) -> None:
+    def _subject(self, item: QueueItem) -> tuple[str | None, int]:
+        """The prompt key an item counts towards, and how many ask about it."""
         if item.label == "lead":
-            key, n = f"lead:{item.kind}", self.queue.askers("lead", item.kind)
-        elif item.label == "question":
-            key, n = item.id, item.count
-        else:
+            return f"lead:{item.kind}", self.queue.askers("lead", item.kind)
+        if item.label == "question":
+            return item.id, item.count
+        return None, 0
+
+    def _maybe_prompt(self, item: QueueItem, now: float, out: Outbox) -> None:
+        key, n = self._subject(item)
+        if key is None:
             return
         if n < self._prompt_after:
             return
@@ -212,20 +283,19 @@ class QuestionsStage:
             return
         if now - self._last_prompt < self._prompt_gap:
             return
-        self._prompted[key] = (now, n)
         self._last_prompt = now
         self._seq += 1
-        out.prompt(
-            Prompt(
-                id=f"{self.stream}:questions:{key}:{self._seq}",
-                stream=self.stream,
-                source=self.name,
-                at=now,
-                text=self._prompt_text(item, n),
-                priority=2,
-                expires_at=now + 90,
-            )
+        prompt = Prompt(
+            id=f"{self.stream}:questions:{key}:{self._seq}",
+            stream=self.stream,
+            source=self.name,
+            at=now,
+            text=self._prompt_text(item, n),
+            priority=2,
+            expires_at=now + 90,
         )
+        self._prompted[key] = (now, n, prompt)
+        out.prompt(prompt)
 
     def _prompt_text(self, item: QueueItem, n: int) -> str:
         de = self._language == "de"
@@ -284,6 +354,10 @@ class QuestionsStage:
             return
         for state, n in self.queue.counts().items():
             self._metrics.question_queue.labels(self.stream, state).set(n)
+
+
+def _keeps_out(labels: Sequence[Label]) -> bool:
+    return any(label.name in _KEEP_OUT for label in labels)
 
 
 def faq_path(ctx: StageContext) -> Path | None:
