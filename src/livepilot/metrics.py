@@ -181,7 +181,8 @@ class Metrics:
         )
         self.question_items = Counter(
             "livepilot_question_items",
-            "Question queue items closed, by outcome (answered, dismissed, expired, evicted)",
+            "Question queue items closed, by outcome (answered, dismissed, expired, evicted, "
+            "withdrawn: its only ask turned out toxic or spam)",
             ["stream", "outcome"],
             registry=r,
         )
