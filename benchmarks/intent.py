@@ -1,14 +1,20 @@
 """Intent stage and knowledge base: quality on the labelled chat lines, and speed.
 
-Run: ``.venv/bin/python benchmarks/intent.py [--reps 7]``
+Run: ``.venv/bin/python benchmarks/intent.py [--reps 7] [--previous REV]``
 
 1. Per-label precision/recall of the intent stage on ``tests/data/intent_{de,en}.tsv``,
    split into the lines the shipped patterns were written against and the held-out
    lines written after the patterns were frozen; baseline: the first minimal stage
    (question = "?" or a W-word at the start, lead = a few keywords).
-2. Intent stage µs per message (median over messages, per repetition), shipped patterns
-   vs. that baseline.
-3. Knowledge-base matching µs per question with 500 entries vs. a plain rapidfuzz
+2. Precision/recall/F1 for question, lead and tech_issue on the harder chat of
+   ``tests/data/intents_hard_dev.tsv`` (tuned on) and ``intents_hard.tsv`` (test),
+   shipped vs. the previous release's classifier and patterns (read from git at
+   ``--previous``) vs. the minimal baseline.
+3. Intent stage µs per message (median over messages, per repetition), shipped patterns
+   vs. the previous release vs. the minimal baseline.
+4. Hostile text: µs for one message of each shape at lengths up to 100 KB, shipped vs.
+   previous release: flat above the analysed prefix, linear below it.
+5. Knowledge-base matching µs per question with 500 entries vs. a plain rapidfuzz
    ``extractOne`` over every example question.
 """
 
@@ -18,12 +24,16 @@ import argparse
 import random
 import re
 import statistics
+import subprocess
 import sys
 import time
+import types
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import yaml
 from rapidfuzz import fuzz, process
 
 from livepilot.metrics import Metrics
@@ -39,6 +49,9 @@ from livepilot.testing import EventFactory, FakeClock
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
 LABELS = ("question", "lead", "tech_issue", "feedback_positive", "feedback_negative")
+HARD = ("question", "lead", "tech_issue")
+#: The release before the hard-chat work: its classifier and patterns are the baseline.
+PREVIOUS = "5806b9b"
 
 # The minimal stage livepilot started with, kept here as the baseline.
 _BASE_QUESTION = re.compile(
@@ -58,6 +71,35 @@ def baseline(text: str) -> set[str]:
     if _BASE_LEAD.search(text):
         out.add("lead")
     return out
+
+
+def previous_classifier(rev: str) -> Any | None:
+    """The intent classifier of release ``rev`` — its phrase engine, classifier, rules
+    model and patterns, loaded from ``git show`` under private module names (None, with a
+    note, when git or the revision is not there)."""
+    def show(path: str) -> str:
+        return subprocess.run(["git", "show", f"{rev}:{path}"], cwd=ROOT, check=True,
+                              capture_output=True, text=True).stdout
+
+    package = "livepilot.stages.audience."
+    names = ("phrases", "intent_classifier", "intent_rules")
+    try:
+        sources = {name: show(f"src/livepilot/stages/audience/{name}.py") for name in names}
+        rules_text = show("rules/intents.yaml")
+    except (OSError, subprocess.CalledProcessError) as exc:
+        print(f"(no previous release {rev} to compare with: {exc})\n")
+        return None
+    modules: dict[str, types.ModuleType] = {}
+    for name in names:  # in import order: each imports only the ones before it
+        source = sources[name]
+        for done in modules:
+            source = source.replace(package + done, f"_previous_{done}")
+        module = types.ModuleType(f"_previous_{name}")
+        sys.modules[module.__name__] = module  # dataclasses look their module up
+        exec(compile(source, f"{rev}:{name}.py", "exec"), module.__dict__)
+        modules[name] = module
+    rules = modules["intent_rules"].IntentRules.model_validate(yaml.safe_load(rules_text))
+    return rules.build()
 
 
 def read(name: str) -> tuple[list[tuple[set[str], str]], list[tuple[set[str], str]]]:
@@ -139,19 +181,65 @@ def quality() -> None:
         print(f"| {kind} | {pr(*dev_k.get(kind, none))} | {pr(*held_k.get(kind, none))} |")
 
 
+def hard_quality(previous: Any | None) -> None:
+    _, classifier = load_intent_rules(ROOT / "rules" / "intents.yaml")
+    predictors: dict[str, Callable[[str], set[str]]] = {
+        "shipped": lambda text: {h.label for h in classifier.classify(text)},
+    }
+    if previous is not None:
+        predictors["previous release"] = lambda text: {h.label for h in previous.classify(text)}
+    predictors["minimal baseline"] = baseline
+    print("\n## Harder chat: precision / recall / F1 (question, lead, tech_issue)\n")
+    for name, role in (("intents_hard_dev.tsv", "development set, tuned on"),
+                       ("intents_hard.tsv", "test set, only scored")):
+        rows, _ = read(name)
+        print(f"### {name} ({role}, n={len(rows)})\n")
+        print("| label | " + " | ".join(predictors) + " |")
+        print("|" + " --- |" * (len(predictors) + 1))
+        results = {k: score(rows, fn) for k, fn in predictors.items()}
+        for label in HARD:
+            cells = [f1(*results[k].get(label, (0, 0, 0))) for k in predictors]
+            print(f"| {label} | " + " | ".join(cells) + " |")
+        print()
+
+
+def f1(tp: int, fp: int, fn: int) -> str:
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return f"{p:.2f} / {r:.2f} / **{f:.3f}**"
+
+
 def _spread(values: list[float]) -> str:
     return f"{statistics.median(values):.1f} ({min(values):.1f}–{max(values):.1f})"
 
 
-def stage_speed(reps: int) -> None:
+class _PreviousStage(IntentStage):
+    """The shipped stage around the previous release's classifier."""
+
+    def __init__(self, previous: Any, watch: TechIssueWatch, metrics: Metrics) -> None:
+        super().__init__(previous, watch, metrics)
+        self._previous = previous
+
+    @property
+    def classifier(self) -> Any:
+        return self._previous
+
+
+def stage_speed(reps: int, previous: Any | None) -> None:
     rules, classifier = load_intent_rules(ROOT / "rules" / "intents.yaml")
     stage = IntentStage(
         classifier, TechIssueWatch(TechAlarmRules(), dict(rules.tech_issue)), Metrics()
     )
+    stages: dict[str, Any] = {"intent (shipped patterns)": stage}
+    if previous is not None:
+        stages["intent (previous release)"] = _PreviousStage(
+            previous, TechIssueWatch(TechAlarmRules(), dict(rules.tech_issue)), Metrics()
+        )
     clock = FakeClock()
     factory = EventFactory(clock)
-    texts = [t for name in ("intent_de.tsv", "intent_en.tsv") for rows in read(name)
-             for _, t in rows]
+    texts = [t for name in ("intent_de.tsv", "intent_en.tsv", "intents_hard_dev.tsv",
+                            "intents_hard.tsv") for rows in read(name) for _, t in rows]
     events = [factory.chat(f"user{n % 50}", t) for n, t in enumerate(texts)]
 
     class Baseline:
@@ -164,11 +252,11 @@ def stage_speed(reps: int) -> None:
 
     kb = load_faq(ROOT / "rules" / "faq.yaml")
     both = "intent + questions (queue, shop FAQ)"
-    timings: dict[str, list[float]] = {
-        "intent (shipped patterns)": [], "minimal baseline": [], both: []
-    }
+    stages["minimal baseline"] = Baseline()
+    timings: dict[str, list[float]] = {key: [] for key in stages}
+    timings[both] = []
     for _ in range(reps):
-        for key, s in (("intent (shipped patterns)", stage), ("minimal baseline", Baseline())):
+        for key, s in stages.items():
             per: list[float] = []
             for event in events:
                 draft = Draft(event=event, now=clock.now())
@@ -191,6 +279,33 @@ def stage_speed(reps: int) -> None:
     print("| --- | --- |")
     for key, values in timings.items():
         print(f"| {key} | {_spread(values)} |")
+
+
+HOSTILE = {"words": "ich hör nix hast du, ", "a,a,…": "a,", "aaaa…": "a",
+           "repeated lead": "nen döner gekauft ", "emoji": "😍🔥"}
+HOSTILE_LENGTHS = (100, 1_000, 2_000, 20_000, 100_000)
+
+
+def hostile_speed(reps: int, previous: Any | None) -> None:
+    _, classifier = load_intent_rules(ROOT / "rules" / "intents.yaml")
+    classifiers: dict[str, Any] = {"shipped": classifier}
+    if previous is not None:
+        classifiers["previous release"] = previous
+    print(f"\n## Hostile text: µs for one message, median (min–max) of {reps} repetitions\n")
+    print("| shape | classifier | " + " | ".join(f"{n:,} chars" for n in HOSTILE_LENGTHS) + " |")
+    print("|" + " --- |" * (len(HOSTILE_LENGTHS) + 2))
+    for shape, unit in HOSTILE.items():
+        for key, c in classifiers.items():
+            cells = []
+            for n in HOSTILE_LENGTHS:
+                text = (unit * (n // len(unit) + 1))[:n]
+                per = []
+                for _ in range(reps):
+                    t0 = time.perf_counter_ns()
+                    c.classify(text)
+                    per.append((time.perf_counter_ns() - t0) / 1000)
+                cells.append(_spread(per))
+            print(f"| {shape} | {key} | " + " | ".join(cells) + " |")
 
 
 def faq_speed(reps: int) -> None:
@@ -245,9 +360,14 @@ def faq_speed(reps: int) -> None:
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=7)
+    parser.add_argument("--previous", default=PREVIOUS,
+                        help="git revision whose intent classifier is the baseline")
     args = parser.parse_args(argv)
+    previous = previous_classifier(args.previous)
     quality()
-    stage_speed(args.reps)
+    hard_quality(previous)
+    stage_speed(args.reps, previous)
+    hostile_speed(args.reps, previous)
     faq_speed(args.reps)
 
 

@@ -7,10 +7,12 @@ on the phrase engine of :mod:`~livepilot.stages.audience.phrases`) once per file
 
 Labels added (source ``intent``): ``question`` (kind ``qna`` for the platform's own Q&A),
 ``lead`` (kind ``price``, ``availability``, ``shipping``, ``how_to_order``, ``link``,
-``discount``, ``bulk``, ``collab`` or a kind of your own), ``tech_issue`` (kind
-``no_audio``, ``audio_sync``, ``frozen_video``, ``lag``), ``feedback_positive``,
-``feedback_negative``. When several distinct viewers report the same tech issue within a
-window, :class:`~livepilot.stages.audience.tech_alarm.TechIssueWatch` raises one alarm and a host
+``discount``, ``bulk``, ``collab``, ``purchase``, ``product`` or a kind of your own),
+``tech_issue`` (kind ``no_audio``, ``audio_sync``, ``frozen_video``, ``lag``),
+``feedback_positive``, ``feedback_negative`` — as many of them as the message carries
+("hört man dich nicht?" is a question and a tech report). When several distinct
+viewers report the same tech issue within a window,
+:class:`~livepilot.stages.audience.tech_alarm.TechIssueWatch` raises one alarm and a host
 prompt, and clears it when the reports stop.
 """
 
@@ -64,7 +66,7 @@ class IntentStage:
         classifier = self.classifier
         if isinstance(event, QuestionEvent):
             draft.label("question", self.name, kind="qna")
-            for hit in classifier.classify(event.text):
+            for hit in classifier.classify(event.text, asked=True):
                 if hit.label != "question":
                     self._add(hit, draft)
             return

@@ -43,6 +43,8 @@ class QuestionRules(_Rules):
     starts: _Phrases = ()
     anywhere: _Phrases = ()
     not_: _Phrases = Field(default=(), alias="not")
+    #: At the start, with or without a "?", these are not questions ("wer kennt's?").
+    rhetorical: _Phrases = ()
     interjections: _Phrases = ()
 
 
@@ -81,6 +83,14 @@ class IntentRules(_Rules):
 
     question: QuestionRules
     lead: dict[_Kind, _Phrases] = Field(default_factory=dict)
+    #: Lead kinds that count only when the message is a question: "vegan" asked about
+    #: the product is a lead, "ich bin vegan" is not.
+    ask_only: tuple[_Kind, ...] = ()
+    #: Words around a lead or tech phrase that make it something else: "der preis ist
+    #: heiß", "nen döner gekauft", "hab ton aus". A phrase here cancels every lead (tech)
+    #: phrase that starts inside the words it matched.
+    not_lead: _Phrases = ()
+    not_tech_issue: _Phrases = ()
     tech_issue: dict[_Kind, TechKindRules] = Field(default_factory=dict)
     negators: _Phrases = ()
     feedback_positive: FeedbackRules = FeedbackRules()
@@ -113,10 +123,23 @@ class IntentRules(_Rules):
         add("question.starts", self.question.starts, "question", None, 0, starts)
         nots: list[Phrase] = []
         add("question.not", self.question.not_, "not_question", None, 0, nots)
+        rhetorical: list[Phrase] = []
+        add("question.rhetorical", self.question.rhetorical, "not_question", None, 0,
+            rhetorical)
+        # Vetoes share the index with what they veto: one look-up per word serves both.
+        add("not_lead", self.not_lead, "not_lead", None, 0, combined)
+        add("not_tech_issue", self.not_tech_issue, "not_tech_issue", None, 0, combined)
+        for kind in self.ask_only:
+            if kind not in self.lead:
+                raise ValueError(f"ask_only: {kind!r} is not a lead kind of this file")
         # One-word lead phrases are synonym groups ("kostet|preis*|price*"): the question
-        # queue treats words of one group as the same word.
+        # queue treats words of one group as the same word. Not for the ask-only kinds:
+        # their lines list different facts ("vegan", "gold", "waschbar"), and "in gold"
+        # and "in silber" must stay two questions.
         lead_words: list[tuple[str, Slot]] = []
         for kind, texts in self.lead.items():
+            if kind in self.ask_only:
+                continue
             for n, text in enumerate(texts):
                 slots = parse_phrase(text)
                 if len(slots) == 1 and slots[0] is not None:
@@ -125,6 +148,8 @@ class IntentRules(_Rules):
             phrases=PhraseIndex(combined),
             starts=PhraseIndex(starts),
             nots=PhraseIndex(nots),
+            rhetorical=PhraseIndex(rhetorical),
+            ask_only=frozenset(self.ask_only),
             lead_in=frozenset(w for t in self.question.lead_in for w in tokenize(t)),
             interjections=frozenset(w for t in self.question.interjections for w in tokenize(t)),
             negators=frozenset(w for t in self.negators for w in tokenize(t)),
@@ -138,9 +163,17 @@ class IntentRules(_Rules):
 _UNQUOTED_NUMBER = re.compile(r"""^\s*-\s+[^"'\s].*?\s#(?:\d|\s*$)""")
 
 
+# An unquoted list item starting with "*" ("- *st du"): YAML reads it as an alias.
+_UNQUOTED_STAR = re.compile(r"^\s*-\s+\*")
+
+
 def load_intent_rules(path: Path) -> tuple[IntentRules, IntentClassifier]:
     """Read, validate and compile ``path``; :class:`RulesError` names the file and field."""
-    raw = read_mapping(path, "intent rules")
+    try:
+        raw = read_mapping(path, "intent rules")
+    except RulesError:
+        _explain_alias(path)
+        raise
     text = path.read_text(encoding="utf-8")
     for number, line in enumerate(text.splitlines(), start=1):
         if _UNQUOTED_NUMBER.match(line):
@@ -155,3 +188,17 @@ def load_intent_rules(path: Path) -> tuple[IntentRules, IntentClassifier]:
         raise RulesError(f"{path}: {describe(exc, raw)}") from None
     except ValueError as exc:
         raise RulesError(f"{path}: {exc}") from exc
+
+
+def _explain_alias(path: Path) -> None:
+    """A YAML error on a line like ``- *st du`` gets the fix in words."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return
+    for number, line in enumerate(text.splitlines(), start=1):
+        if _UNQUOTED_STAR.match(line):
+            raise RulesError(
+                f"{path}:{number}: {line.strip()!r}: YAML reads '*' at the start as an "
+                "alias; put the phrase in quotes"
+            )
