@@ -5,7 +5,8 @@ call :func:`normalize` and :class:`Featurizer` from here. Hashing uses CRC-32, w
 stable across processes (Python's ``hash`` is salted per process).
 
 Normalisation is deliberately small: case folding, ``@user``/URL placeholders, leetspeak
-un-mapping inside words, and collapsing long character runs. It should converge with the
+un-mapping inside words, collapsing long character runs, and joining words spelled out
+letter by letter (``f i c k`` → ``fick``). It should converge with the
 word filter's normaliser once that exists, so filter and model see the same text.
 
 Chat text is hostile input, so every step here is linear in the length of the text, and
@@ -28,9 +29,14 @@ import numpy.typing as npt
 
 __all__ = ["ANALYSED_CHARS", "Featurizer", "analysed", "normalize", "tokens"]
 
-_MENTION = re.compile(r"@\w+")
+# A mention starts a word; "sp@st" is leetspeak, not a mention.
+_MENTION = re.compile(r"(?<!\w)@\w+")
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _REPEAT = re.compile(r"(.)\1{2,}")
+# Three or more single letters spelled out with spaces, dots or hyphens ("f i c k",
+# "h.u.r.e"): joined into one word. Letters and separators are disjoint, so one pass.
+_SPELLED = re.compile(r"(?<![^\W_])(?:[^\W\d_][ .-]){2,}[^\W\d_](?![^\W_])")
+_SPELLED_SEP = re.compile(r"[ .-]")
 _WORD = re.compile(r"[^\W_]+(?:[*'’.-][^\W_]+)*|[^\w\s]")
 # Digits and symbols that stand for letters when they sit between letters ("h0ren5ohn").
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a",
@@ -98,7 +104,8 @@ def normalize(text: str) -> str:
     text = text.casefold()
     text = _unleet(text)
     text = _REPEAT.sub(r"\1\1", text)
-    return " ".join(text.split())
+    text = " ".join(text.split())
+    return _SPELLED.sub(lambda m: _SPELLED_SEP.sub("", m.group(0)), text)
 
 
 def tokens(text: str) -> list[str]:
