@@ -116,3 +116,123 @@ def test_a_verdict_does_not_depend_on_the_rest_of_its_batch(model: GermanModel) 
             start += size
             got = model.predict([texts[i] for i in chunk])
             assert got == [alone[i] for i in chunk]
+
+
+# -- out-of-domain chat sets (tests/data/ood_de_*.txt) -------------------------------------
+#
+# Written for these checks and never used for training, tuning or picking thresholds;
+# see docs/german-model.md ("Out-of-domain chat sets") for the numbers and how they were
+# kept apart. The model is loaded as the toxicity stage loads it: with the allow-list of
+# the shipped word packs.
+
+DATA = Path(__file__).parents[1] / "data"
+#: Measured on the shipped model: 14 % of the innocent lines flagged (the goal is 5 %;
+#: see the model card's known limits), 90 % of the harmful lines and 97 % of the
+#: obfuscated insults caught by the model alone. The bounds guard against regressions.
+INNOCENT_FLAGGED_MAX = 0.16
+HARMFUL_CAUGHT_MIN = 0.90
+OBFUSCATED_MODEL_ALONE_MIN = 0.95
+RULES = Path(__file__).parents[2] / "rules"
+ML = Path(__file__).parents[2] / "src" / "livepilot" / "ml"
+
+
+def _lines(path: Path) -> list[str]:
+    return [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines()
+            if ln.strip() and not ln.startswith("#")]
+
+
+def _shipped_allow_terms() -> list[str]:
+    from livepilot.stages.moderation.rules import load_word_packs
+
+    # Every pack the project ships with an allow-list (the other rule files are not packs).
+    paths = [p for p in sorted(RULES.glob("*.yaml")) if "\nallow:" in p.read_text("utf-8")]
+    assert len(paths) >= 3, paths
+    return sorted({term for _, pack in load_word_packs(paths) for term in pack.allow})
+
+
+@pytest.fixture(scope="module")
+def staged() -> GermanModel:
+    return GermanModel.load(allow=_shipped_allow_terms())
+
+
+def _flagged(model: GermanModel, lines: list[str]) -> list[str]:
+    return [t for t, s in zip(lines, model.scores(lines), strict=True) if s >= 0.5]
+
+
+def test_ood_sets_are_kept_apart_from_the_training_lines() -> None:
+    training = [t for name in ("chat_friendly.txt", "chat_offensive.txt")
+                for t in _lines(ML / name)]
+    for name in ("ood_de_innocent.txt", "ood_de_harmful.txt", "ood_de_obfuscated.txt"):
+        lines = _lines(DATA / name)
+        assert len(lines) >= 150, name
+        # Disguised insults are meant to normalise to known ones: compare them as typed.
+        key = str.casefold if name == "ood_de_obfuscated.txt" else normalize
+        known = {key(t) for t in training}
+        shared = [t for t in lines if key(t) in known]
+        assert not shared, (name, shared)
+
+
+def test_innocent_chat_is_left_alone(staged: GermanModel) -> None:
+    lines = _lines(DATA / "ood_de_innocent.txt")
+    flagged = _flagged(staged, lines)
+    assert len(flagged) / len(lines) <= INNOCENT_FLAGGED_MAX, (len(flagged), flagged)
+
+
+def test_insults_harassment_threats_and_hate_are_caught(staged: GermanModel) -> None:
+    lines = _lines(DATA / "ood_de_harmful.txt")
+    caught = _flagged(staged, lines)
+    missed = sorted(set(lines) - set(caught))
+    assert len(caught) / len(lines) >= HARMFUL_CAUGHT_MIN, (len(caught), missed)
+
+
+def test_obfuscated_insults_are_caught_with_the_word_filter(staged: GermanModel) -> None:
+    """The model sees every chat message the word filter has not already decided; together
+    they must catch nearly all disguised insults."""
+    from livepilot.stages.moderation.word_matcher import WordMatcher
+
+    matcher = WordMatcher.from_paths([RULES / "de.yaml", RULES / "en.yaml"])
+    lines = _lines(DATA / "ood_de_obfuscated.txt")
+    scores = staged.scores(lines)
+    missed = [t for t, s in zip(lines, scores, strict=True) if s < 0.5 and not matcher.scan(t)]
+    assert len(missed) / len(lines) <= 0.05, missed
+    alone = float(np.mean(scores >= 0.5))
+    assert alone >= OBFUSCATED_MODEL_ALONE_MIN, alone
+
+
+def test_allow_listed_words_never_make_the_model_flag(staged: GermanModel) -> None:
+    terms = _shipped_allow_terms()
+    assert {"Schwanzflosse", "Fickmühlen", "Analyse", "Analogkäse", "Scunthorpe"} <= set(terms)
+    texts = [*terms, *(t.upper() for t in terms), *(f"die {t} heute" for t in terms),
+             "Schwanzflosse", "Analyse der Fickmühlen", "die schwanzflosse vom wal",
+             "Fickmuehlen analysieren", "Schwanzfedern und Schwanzflossen"]
+    scores = staged.scores(texts)
+    flagged = [(t, round(float(s), 2)) for t, s in zip(texts, scores, strict=True) if s >= 0.5]
+    assert not flagged
+    # The words are cut out, not the message: an insult beside one is still an insult.
+    assert staged.scores(["Schwanzflosse du dummer Vollpfosten"])[0] >= 0.5
+
+
+def test_the_allow_list_is_cut_out_in_linear_time(staged: GermanModel) -> None:
+    import time
+
+    for unit in ("schwanzflosse ", "schwanzfloss", "a"):
+        text = unit * (5_000 // len(unit))
+        started = time.perf_counter()
+        staged.prepare(text)
+        assert time.perf_counter() - started < 0.2, unit  # ~2 ms; slack for a busy machine
+
+
+def test_the_toxicity_stage_hands_the_model_its_allow_list(model: GermanModel) -> None:
+    """Without the allow-list the model flags "Hurenkind" (a typesetting term the word
+    pack allows); the stage as built from settings must not."""
+    from livepilot.metrics import Metrics
+    from livepilot.pipeline.context import StageContext
+    from livepilot.settings import Settings
+    from livepilot.stages.moderation.toxicity import build
+
+    assert model.scores(["Hurenkind"])[0] >= 0.5  # the check below can fail
+    stage = build(StageContext(Settings(rules_dir=RULES, toxicity_german_inline=True),
+                               Metrics(), stream="test"))
+    assert not stage.judge("Hurenkind").toxic
+    assert not stage.judge("ein Hurenkind im Layout").toxic
+    assert stage.judge("du bist so ein dummer Vollpfosten").toxic

@@ -4,16 +4,23 @@ The model (``livepilot/data/german_toxicity.npz``) is trained by
 :mod:`livepilot.ml.train_german` on GermEval 2018 (Wiegand, Siegel, Ruppenhofer, CC BY 4.0;
 see ``docs/german-model.md``). It is two logistic regressions over the same hashed TF-IDF
 features (character 2–5-grams within words, word 1–2-grams): one on plain TF-IDF, one on
-TF-IDF scaled by naive-Bayes log-count ratios. Their probabilities are averaged,
-calibrated on out-of-fold predictions, and mapped so that 0.5 is the decision threshold
-that maximised cross-validated macro-F1. A third, multinomial model names the kind of
-offence (abuse, insult, profanity).
+TF-IDF scaled by naive-Bayes log-count ratios. Their probabilities are averaged and
+Platt-calibrated on out-of-fold predictions, with the intercept shifted so that 0.5 is the
+decision threshold chosen by cross-validation (files of the first model instead store that
+threshold and map it to 0.5 piecewise-linearly; both load here). A third, multinomial
+model names the kind of offence (abuse, insult, profanity).
+
+Allow-listed words (the word filter's ``allow:`` entries, handed in with
+:meth:`GermanModel.allow`) are cut out of the normalised text before features are taken:
+a word the rules call harmless ("Schwanzflosse", "Fickmühle") must not raise the score
+through its character n-grams.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -24,7 +31,8 @@ import numpy.typing as npt
 from livepilot.errors import ConfigError
 from livepilot.ml.text import Featurizer, normalize
 
-__all__ = ["FORMAT", "KINDS", "GermanModel", "GermanVerdict", "default_model_path"]
+__all__ = ["FORMAT", "KINDS", "GermanModel", "GermanVerdict", "allow_pattern",
+           "default_model_path"]
 
 #: Bumped when the file layout changes; the loader refuses other versions.
 FORMAT = 1
@@ -49,6 +57,26 @@ class GermanVerdict:
     @property
     def offensive(self) -> bool:
         return self.score >= 0.5
+
+
+_UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
+
+
+def allow_pattern(terms: Iterable[str]) -> re.Pattern[str] | None:
+    """One regex matching every allow-listed term inside normalised text, longest first,
+    in both spellings (``fickmühle`` and ``fickmuehle``); ``None`` for no terms.
+
+    An alternation of literals: each position of the text is tried against each term
+    once, so matching is linear in the text's length.
+    """
+    forms: set[str] = set()
+    for term in terms:
+        form = normalize(term)
+        if len(form) >= 3:  # shorter terms would cut letters out of ordinary words
+            forms.update((form, form.translate(_UMLAUTS)))
+    if not forms:
+        return None
+    return re.compile("|".join(re.escape(f) for f in sorted(forms, key=lambda f: (-len(f), f))))
 
 
 def _sigmoid(x: Floats) -> Floats:
@@ -81,10 +109,24 @@ class GermanModel:
         if self._idf.shape != (size,) or self._coef.shape != (2, size):
             raise ConfigError(f"German model file has wrong shapes for {size} features")
         self.meta = meta
+        self._allow: re.Pattern[str] | None = None
+
+    def allow(self, terms: Iterable[str]) -> None:
+        """Cut these words (the word filter's allow-list) out of every text before scoring;
+        replaces the previous list."""
+        self._allow = allow_pattern(terms)
+
+    def prepare(self, text: str) -> str:
+        """What the model reads of ``text``: normalised, allow-listed words cut out."""
+        normalized = normalize(text)
+        if self._allow is None:
+            return normalized
+        return " ".join(self._allow.sub(" ", normalized).split())
 
     @classmethod
-    def load(cls, path: Path | None = None) -> GermanModel:
-        """Load a model file written by :func:`livepilot.ml.train_german.save`."""
+    def load(cls, path: Path | None = None, *, allow: Iterable[str] = ()) -> GermanModel:
+        """Load a model file written by :func:`livepilot.ml.train_german.save`; ``allow``
+        as for :meth:`allow`."""
         path = path or default_model_path()
         try:
             with np.load(path, allow_pickle=False) as data:
@@ -98,12 +140,14 @@ class GermanModel:
             raise ConfigError(
                 f"German model file {path} has format {meta.get('format')!r}, expected {FORMAT}"
             )
-        return cls(arrays, meta)
+        model = cls(arrays, meta)
+        model.allow(allow)
+        return model
 
     def _features(
         self, texts: Sequence[str]
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], Floats]:
-        rows, cols, counts = self._featurizer.batch([normalize(t) for t in texts])
+        rows, cols, counts = self._featurizer.batch([self.prepare(t) for t in texts])
         tf = 1.0 + np.log(counts) if self._sublinear else counts
         values = tf * self._idf[cols]
         # L2-normalise the character block and the word block of each row separately.
