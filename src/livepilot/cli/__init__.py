@@ -2,7 +2,7 @@
 
 ``streams`` holds the long-running commands (demo, run, replay, record, serve, simulate);
 ``tools`` the one-shot ones (score, leads, check, command); ``history`` the stored
-streams and their reports (streams, report, chatlog).
+streams, their reports and the plan across them (streams, report, chatlog, plan).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Stream history at the terminal: the stored streams, a stream's report, its chat log.
+"""Stream history at the terminal: the stored streams, a stream's report, its chat log,
+and the plan across streams (``livepilot plan``).
 
 They read the store configured by ``LIVEPILOT_DATA_DIR`` / ``LIVEPILOT_DATABASE_URL``
 (``docs/history.md``) and never write to it.
@@ -18,7 +19,7 @@ from livepilot.cli._app import app
 if TYPE_CHECKING:
     from livepilot.store import History
 
-__all__ = ["chatlog", "report", "streams"]
+__all__ = ["chatlog", "plan", "report", "streams"]
 
 Format = Literal["html", "json", "csv"]
 StreamRef = Annotated[
@@ -138,3 +139,47 @@ def chatlog(stream: StreamRef = None, last: Last = False, out: Out = None) -> No
         for chunk in chunks:
             handle.write(chunk)
     typer.echo(f"wrote the chat log of {row['key']} to {out}", err=True)
+
+
+@app.command("plan")
+def plan(
+    name: Annotated[str | None, typer.Option(help="Only streams with this name.")] = None,
+    limit: Annotated[int, typer.Option(help="How many streams, most recent first.")] = 50,
+    fmt: Annotated[
+        Literal["text", "html", "json"] | None,
+        typer.Option("--format", "-f", help="text (default at the terminal), html or json. "
+                     "Without it, -o's suffix decides."),
+    ] = None,
+    out: Out = None,
+    tz: Annotated[
+        str, typer.Option("--tz", help="Time zone for weekdays and start hours (IANA name).")
+    ] = "Europe/Berlin",
+    lang: Annotated[
+        Literal["de", "en"], typer.Option(help="Language of the plan's words.")
+    ] = "de",
+) -> None:
+    """Compare the stored streams and suggest when and how to stream next."""
+    from livepilot.report.plan import PlanError, plan_streams
+    from livepilot.report.plan_html import render_plan_html, render_plan_text
+
+    history = _history()
+    rows = history.streams(limit=max(1, min(limit, 500)), name=name)
+    try:
+        result = plan_streams((history.load(row) for row in rows), tz, lang)
+    except PlanError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--tz") from None
+    if fmt is None:
+        suffix = out.suffix.lower().lstrip(".") if out is not None else ""
+        fmt = "html" if suffix in ("html", "htm") else "json" if suffix == "json" else "text"
+    if fmt == "json":
+        text = result.model_dump_json(indent=2) + "\n"
+    elif fmt == "html":
+        text = render_plan_html(result, lang)
+    else:
+        text = render_plan_text(result, lang)
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote the {fmt} plan over {len(result.streams)} stream(s) to {out}",
+                   err=True)

@@ -247,7 +247,8 @@ def _alarm(row: Row, start: float) -> AlarmItem:
 
 
 def _questions(rows: Sequence[Row], start: float) -> Questions:
-    asked = [q for q in rows if q["label"] in ("question", "lead")]
+    # An item a late toxic verdict took back out was never a question to answer.
+    asked = [q for q in rows if q["label"] in ("question", "lead") and q["state"] != "withdrawn"]
     answered = [q for q in asked if q["state"] == "answered"]
     times = [float(q["response_s"]) for q in answered if q["response_s"] is not None]
     per: dict[str, list[float]] = {}

@@ -10,6 +10,11 @@ changed nothing: the same decision again, or a message the stream no longer know
 
 Bounded: the newest ``size`` entries are kept (oldest dropped first). Only commands that
 passed their schema get here (``livepilot.commands``), so every entry is small.
+
+Kept beyond the process by an :class:`AuditKeeper` (the store, wired by the CLI):
+:meth:`AuditLog.keep_with` reads the newest entries back at start-up, so the console
+shows the actions from before a restart, and hands each new entry over as it is recorded
+(the keeper queues it; a request never waits for the database).
 """
 
 from __future__ import annotations
@@ -19,12 +24,12 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from itertools import islice
-from typing import Any
+from typing import Any, Protocol
 
 from livepilot.bus.base import Published
 from livepilot.insights import ModerationDecision
 
-__all__ = ["AuditEntry", "AuditLog"]
+__all__ = ["AuditEntry", "AuditKeeper", "AuditLog"]
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +55,18 @@ class AuditEntry:
     state: str | None = None
 
 
+class AuditKeeper(Protocol):
+    """Where the audit log outlives the process: entries as ``AuditEntry`` dicts."""
+
+    def keep(self, entry: dict[str, Any]) -> None:
+        """Keep one entry; never blocks."""
+        ...
+
+    def recall(self, limit: int) -> list[dict[str, Any]]:
+        """The newest ``limit`` entries, oldest first (a blocking read, at start-up)."""
+        ...
+
+
 #: How far back :meth:`AuditLog.listen` looks for the request a decision answers.
 _LINK_WINDOW = 1_000
 
@@ -59,9 +76,29 @@ class AuditLog:
 
     def __init__(self, size: int = 10_000) -> None:
         self._entries: deque[AuditEntry] = deque(maxlen=size)
+        self._keeper: AuditKeeper | None = None
+
+    def keep_with(self, keeper: AuditKeeper) -> int:
+        """Read back what ``keeper`` kept (before anything is recorded here) and keep
+        every new entry with it; how many entries came back."""
+        recalled = []
+        fields = set(AuditEntry.__dataclass_fields__)
+        for row in keeper.recall(self._entries.maxlen or 10_000):
+            try:
+                recalled.append(AuditEntry(**{k: v for k, v in row.items() if k in fields}))
+            except TypeError:
+                log.warning("audit: a kept entry could not be read back: %r", row)
+        # Recalled entries go before any already here; the newest ``size`` stay.
+        self._entries = deque([*recalled, *self._entries], maxlen=self._entries.maxlen)
+        self._keeper = keeper
+        log.info("audit: %d entr%s from before the start", len(recalled),
+                 "y" if len(recalled) == 1 else "ies")
+        return len(recalled)
 
     def record(self, entry: AuditEntry) -> None:
         self._entries.append(entry)
+        if self._keeper is not None:
+            self._keeper.keep(asdict(entry))
         if entry.applied:
             log.info("audit: %s %s %s on %s applied (%s → %s)", entry.by, entry.action,
                      entry.target, entry.stream, entry.previous, entry.state)

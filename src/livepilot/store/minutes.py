@@ -153,5 +153,20 @@ class MinuteBook:
         self._dirty.clear()
         return rows
 
+    def seed(self, rows: list[dict[str, Any]]) -> None:
+        """Carry on from stored minutes (a stream resumed after a restart): their counts
+        are the base the new ones add to. Who chatted in them is not stored, so a user
+        seen before the restart may count once more in the minute it happened."""
+        for row in rows:
+            minute = self._minutes[row["minute"]] = Minute(row["minute"], self._dirty)
+            minute.counts.update({name: int(row.get(name) or 0) for name in COUNTS})
+            minute.viewer_seconds = float(row.get("viewer_seconds") or 0.0)
+            minute.covered = float(row.get("covered_s") or 0.0)
+            minute.vmax, minute.vmin = row.get("viewers_max"), row.get("viewers_min")
+            minute.vlast, minute.vtotal = row.get("viewers_last"), row.get("viewers_total")
+            minute.segment = row.get("segment")
+            self._open.add(minute.index)
+        self._dirty.clear()
+
     def __len__(self) -> int:
         return len(self._minutes)

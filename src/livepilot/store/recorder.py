@@ -9,7 +9,9 @@ dict and set operations per message — and hands them to the
 recording that fails on a message is logged and counted, never raised into the stream.
 
 A tap opens a new stored stream at the first event, and after the platform says the LIVE
-ended it opens another at the next one (``livepilot run --follow`` stores each LIVE).
+ended it opens another at the next one (``livepilot run --follow`` stores each LIVE). A
+tap given a :attr:`StreamTap.resume` (a stream this process's predecessor stopped in the
+middle of, see :mod:`livepilot.store.carryover`) goes on with that one instead.
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ from prometheus_client import CollectorRegistry
 from livepilot.events import EVENT_TYPES, CommandEvent, LiveEvent, StatusEvent, StreamState
 from livepilot.insights import Alarm, Insight, Prompt
 from livepilot.leads import LeadPolicy
+from livepilot.store.carryover import RESUME_WITHIN_S
 from livepilot.store.database import open_database, safe_url
 from livepilot.store.metrics import StoreMetrics
-from livepilot.store.recording import Recording
+from livepilot.store.recording import Recording, Resumption
 from livepilot.store.retention import Retention
 from livepilot.store.segments import ShowPlan
 from livepilot.store.settings import StoreSettings
@@ -74,6 +77,12 @@ class StreamTap:
         #: The keys of the stored streams this tap opened, oldest first.
         self.keys: list[str] = []
         self._held: deque[CommandEvent] = deque()
+        #: The stored stream the first recording goes on with (after a restart).
+        self.resume: Resumption | None = None
+
+    @property
+    def platform(self) -> str:
+        return self._platform
 
     # -- wiring ---------------------------------------------------------------------------
 
@@ -164,9 +173,15 @@ class StreamTap:
         if self.recording is not None:
             self.recording.finish("live_ended")
         recorder = self._recorder
+        resume, self.resume = self.resume, None
+        if resume is not None and at - float(resume.stream["last_at"]) > RESUME_WITHIN_S:
+            # The source waited long for its first event (the creator went live later):
+            # that is a new LIVE, not the stopped one going on.
+            log.info("store: %s not resumed: its first event came too late", resume.stream["key"])
+            resume = None
         self.recording = Recording(
             self.stream, at, recorder.writer, creator=self._creator, platform=self._platform,
-            plan=self._plan, policy=recorder.policy, wall=recorder.wall,
+            plan=self._plan, policy=recorder.policy, wall=recorder.wall, resume=resume,
         )
         self._emitted_at = at
         self.keys.append(self.recording.key)

@@ -15,6 +15,14 @@ Chat rows wait for their final insight (the one with nothing ``pending``: the mo
 late verdict replaces the first), at most ``_PENDING_S`` of stream time; only then are
 they counted as flagged or not, so a chat's minute gets the same verdict whichever way
 the model ran.
+
+A message withdrawn from the question queue by a late toxic verdict (the update no
+longer carries its ``queued`` label) counts in its item's ``withdrawn``; an item left with
+no ask is stored as ``withdrawn``.
+
+A recording can go on with a stored stream the process stopped in the middle of
+(:class:`Resumption`, after a restart): same key, the stored numbers as the base, the
+time it was down stored as a gap with the cause ``restart``.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ import json
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -51,7 +60,7 @@ from livepilot.store import schema
 from livepilot.store.minutes import Minute, MinuteBook
 from livepilot.store.segments import SegmentTracker, ShowPlan
 
-__all__ = ["Recording", "RowSink", "stream_key"]
+__all__ = ["Recording", "Resumption", "RowSink", "stream_key"]
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +93,16 @@ def stream_key(name: str, started_at: float) -> str:
     return f"{name}@{when}"
 
 
+@dataclass(frozen=True, slots=True)
+class Resumption:
+    """A stored stream to go on with, as read back at start-up (rows as stored)."""
+
+    stream: dict[str, Any]
+    minutes: list[dict[str, Any]] = field(default_factory=list)
+    segments: list[dict[str, Any]] = field(default_factory=list)
+    questions: list[dict[str, Any]] = field(default_factory=list)
+
+
 class _Pending:
     __slots__ = ("event", "insight", "minute")
 
@@ -107,7 +126,11 @@ class Recording:
         plan: ShowPlan | None,
         policy: LeadPolicy,
         wall: Callable[[], float],
+        resume: Resumption | None = None,
     ) -> None:
+        first = started_at
+        if resume is not None:
+            started_at = float(resume.stream["started_at"])
         self.name = name
         self.started_at = started_at
         self.key = stream_key(name, started_at)
@@ -133,7 +156,30 @@ class Recording:
         self._questions: dict[str, dict[str, Any]] = {}
         self._dirty_questions: set[str] = set()
         self._alarms: dict[str, dict[str, Any]] = {}
-        sink.stream(self.key, self._stream_row(), opening=True)
+        if resume is not None:
+            self._resume(resume, first)
+        sink.stream(self.key, self._stream_row(), opening=resume is None)
+
+    def _resume(self, resume: Resumption, first: float) -> None:
+        """Go on with a stored stream: its numbers are the base; the pause is a gap."""
+        stored = resume.stream
+        kept = ("recorded_at", "peak_viewers", "peak_at", "viewers_total", "users_capped",
+                "last_at")
+        self._stream.update({k: stored[k] for k in kept if k in stored})
+        last = float(stored["last_at"])
+        self.now = max(self.now, last)
+        self.minutes.seed(resume.minutes)
+        self.segments.seed(resume.segments)
+        for row in resume.questions:
+            item = {k: v for k, v in row.items() if k != "stream_id"}
+            item["stream"] = self.key
+            item.setdefault("withdrawn", 0)
+            self._questions[str(row["item"])] = item
+        if first > last:
+            self._sink.append(schema.gaps, {"stream": self.key, "start": last, "end": first,
+                                            "cause": "restart"})
+        log.info("store: %s resumed after a restart (%.0f s later)", self.key,
+                 max(0.0, first - last))
 
     # -- events ---------------------------------------------------------------------------
 
@@ -223,9 +269,12 @@ class Recording:
     def insight(self, insight: Insight) -> None:
         pending = self._pending.get(insight.event_id)
         if pending is not None:
-            if pending.insight is None or insight.version >= pending.insight.version:
+            previous = pending.insight
+            if previous is None or insight.version >= previous.version:
                 pending.insight = insight
                 self._queued(pending.event, insight)
+                if previous is not None and insight.version > previous.version:
+                    self._withdrawn(previous, insight)
             if not insight.pending:
                 del self._pending[insight.event_id]
                 self._finish_chat(pending)
@@ -259,12 +308,32 @@ class Recording:
                 "kind": label.kind if label is not None else None, "text": text,
                 "asked_at": event.at, "last_at": event.at, "askers": askers, "state": "open",
                 "claimed_by": None, "claimed_at": None, "closed_by": None,
-                "closed_at": None, "response_s": None,
+                "closed_at": None, "response_s": None, "withdrawn": 0,
             }
         else:
             item["askers"] = max(item["askers"], askers)
             item["last_at"] = max(item["last_at"], event.at)
         self._dirty_questions.add(queued.kind)
+
+    def _withdrawn(self, previous: Insight, insight: Insight) -> None:
+        """A queued message whose update has no ``queued`` label any more: the late
+        verdict took it back out of its item."""
+        item_id = None
+        for label in previous.labels:  # plain loops: this runs on every late update
+            if label.name == "queued":
+                item_id = label.kind
+        if item_id is None:
+            return
+        for label in insight.labels:
+            if label.name == "queued":
+                return
+        item = self._questions.get(item_id)
+        if item is None:
+            return
+        item["withdrawn"] = int(item.get("withdrawn") or 0) + 1
+        if item["withdrawn"] >= item["askers"] and item["state"] == "open":
+            item["state"] = "withdrawn"
+        self._dirty_questions.add(item_id)
 
     def _queue_state(self, item_id: str, state: str, by: str | None, score: float | None) -> None:
         item = self._questions.get(item_id)
@@ -345,6 +414,10 @@ class Recording:
             }
         if alarm.state is AlarmState.CLEARED:
             row["cleared_at"] = alarm.at
+            if alarm.kind in ("poll", "giveaway"):
+                # The clear carries the result (votes per option, the winner).
+                row["data"] = json.dumps({**alarm.data, "result": alarm.message},
+                                         sort_keys=True, default=str)
             self._alarms.pop(alarm.id, None)
         else:
             self._alarms[alarm.id] = row

@@ -4,7 +4,9 @@ Ages count from when a stream was recorded (``streams.recorded_at``, wall time),
 the events' own time: a replay of last year's recording is kept as long as a stream
 recorded today. The chat log goes first (it holds the most personal data), then leads
 (``LIVEPILOT_LEAD_RETENTION_HOURS``, as the lead exports), the moderators' audit log, and
-finally the streams themselves with everything else about them.
+finally the streams themselves with everything else about them. The server's audit log
+and the strikes remembered across streams belong to no stream: they age from their own
+wall time (an entry's ``at``, a user's last change) and go with the audit log.
 """
 
 from __future__ import annotations
@@ -46,6 +48,14 @@ class Retention:
             "leads": self._older(conn, schema.leads, self.leads_s, now),
             "audit entries": self._older(conn, schema.commands, self.audit_s, now),
         }
+        if self.audit_s is not None:
+            # The server's audit log and the strikes carry their own wall time.
+            cutoff = now - self.audit_s
+            removed["audit entries"] += conn.execute(
+                delete(schema.audit).where(schema.audit.c.at < cutoff)).rowcount or 0
+            removed["remembered strikes"] = conn.execute(
+                delete(schema.strikes).where(schema.strikes.c.updated_at < cutoff)
+            ).rowcount or 0
         if self.streams_s is not None:
             old = select(schema.streams.c.id).where(
                 schema.streams.c.recorded_at < now - self.streams_s

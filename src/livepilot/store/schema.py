@@ -27,6 +27,7 @@ __all__ = [
     "APPEND_TABLES",
     "KEYED_TABLES",
     "alarms",
+    "audit",
     "chat",
     "commands",
     "gaps",
@@ -39,6 +40,7 @@ __all__ = [
     "segments",
     "states",
     "streams",
+    "strikes",
 ]
 
 metadata = MetaData(
@@ -166,6 +168,9 @@ questions = Table(
     Column("closed_by", String(80)),
     Column("closed_at", Double),
     Column("response_s", Double),
+    #: Asks taken back out because the message turned out toxic (a late verdict); an
+    #: item left with none is ``withdrawn``.
+    Column("withdrawn", Integer, nullable=False, default=0),
 )
 
 #: The chat log: each chat message (and platform Q&A question) with its verdict.
@@ -251,6 +256,44 @@ states = Table(
     Column("at", Double, nullable=False),
     Column("state", String(40), nullable=False),
     Column("detail", Text, nullable=False, default=""),
+)
+
+#: The server's audit log (``livepilot.server.audit``): every moderator action as it was
+#: sent and as a stage applied it, across streams and restarts. ``at`` is wall time.
+audit = Table(
+    "audit",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", Double, nullable=False, index=True),
+    Column("stream_name", String(200), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("target", String(300), nullable=False),
+    Column("by", String(80), nullable=False),
+    Column("args", Text, nullable=False, default="{}"),
+    Column("role", String(40), nullable=False, default=""),
+    Column("verified", Boolean, nullable=False, default=False),
+    Column("command", String(200), nullable=False, default=""),
+    Column("applied", Boolean, nullable=False, default=False),
+    Column("previous", String(40)),
+    Column("state", String(40)),
+)
+
+#: Strikes across streams, per platform and user: the decaying score as it stood (``at``
+#: is stream time, which is wall time for a live stream), every hit so far, in how many
+#: streams, and a local block. The moderation stage starts from these.
+strikes = Table(
+    "strikes",
+    metadata,
+    Column("platform", String(40), primary_key=True),
+    Column("user_id", String(200), primary_key=True),
+    Column("handle", String(200), nullable=False, default=""),
+    Column("score", Double, nullable=False, default=0.0),
+    Column("at", Double, nullable=False),
+    Column("hits", Integer, nullable=False, default=0),
+    Column("streams", Integer, nullable=False, default=0),
+    Column("blocked_by", String(80)),
+    Column("last_stream", String(200), nullable=False),
+    Column("updated_at", Double, nullable=False, index=True),
 )
 
 #: Tables rows are appended to; the writer buffers these (bounded).

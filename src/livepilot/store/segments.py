@@ -46,6 +46,11 @@ class SegmentTracker:
         #: Row numbers changed since the last :meth:`changed` call.
         self._dirty: set[int] = set()
 
+    def seed(self, rows: list[dict[str, Any]]) -> None:
+        """Carry on from stored segments (a resumed stream): new ones number on."""
+        self.rows = [{k: row[k] for k in ("seq", "name", "position", "started_at", "ended_at")}
+                     for row in rows]
+
     @property
     def current(self) -> str | None:
         if self._index is None or not self.rows or self.rows[-1]["ended_at"] is not None:

@@ -51,6 +51,9 @@ class StoreSettings(BaseSettings):
     #: Retention per kind, in days (0 keeps them for good). The chat log holds the most
     #: personal data and goes first; leads follow ``LIVEPILOT_LEAD_RETENTION_HOURS``.
     retention_chat_days: float = Field(default=30.0, ge=0)
+    #: The moderators' audit log (each stream's commands and the server's audit entries)
+    #: and the strikes remembered per user across streams (counted from their last
+    #: change).
     retention_audit_days: float = Field(default=365.0, ge=0)
     #: Streams with their per-minute series, alarms, prompts, questions, gifts and gaps.
     retention_streams_days: float = Field(default=0.0, ge=0)

@@ -1,10 +1,15 @@
 """What the composition roots need to record a stream: a recorder built from the
-settings, and a tap that knows the stream's platform, creator and run-of-show."""
+settings, a tap that knows the stream's platform, creator and run-of-show, and what a
+live stream carries over from the store at start (:func:`carry_over`): the stream it
+goes on with after a restart, its question queue, and the strikes remembered across
+streams. The server's audit log is kept with :func:`keep_audit`."""
 
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
+from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry
 
@@ -16,7 +21,9 @@ from livepilot.store.recorder import Recorder, StreamTap
 from livepilot.store.segments import ShowPlan
 from livepilot.store.settings import StoreSettings
 
-__all__ = ["platform_of", "show_plan", "start_recorder", "tap_source"]
+__all__ = [
+    "carry_over", "keep_audit", "platform_of", "show_plan", "start_recorder", "tap_source",
+]
 
 log = logging.getLogger(__name__)
 
@@ -69,3 +76,87 @@ def tap_source(recorder: Recorder, source: Source, settings: Settings) -> Stream
         creator=creator if isinstance(creator, str) else source.stream,
         plan=show_plan(settings.run_of_show),
     )
+
+
+class _Stages(Protocol):
+    def stage(self, name: str) -> Any: ...
+
+
+class _Audit(Protocol):
+    def keep_with(self, keeper: Any) -> int: ...
+
+
+def carry_over(
+    recorder: Recorder, tap: StreamTap, stages: _Stages, *, now: float | None = None,
+    timeout: float = 5.0,
+) -> None:
+    """Before a live stream runs: go on with the stored stream of the same name the
+    process stopped in the middle of (its question queue too), and hand the moderation
+    stage the platform's remembered strikes and the store as its memory.
+
+    Blocks for one read (up to ``timeout`` s waiting for the store); a store that is down
+    is logged and the stream starts without history. Replays never carry anything over
+    (they must give the same output on every run).
+    """
+    from livepilot.store.carryover import StrikeLedger, find_resumption, load_strikes
+
+    now = time.time() if now is None else now
+    engine = recorder.writer.engine(timeout)
+    if engine is None:
+        log.warning("store: not reachable at start-up; %s starts without its history",
+                    tap.stream)
+    resumption = None if engine is None else find_resumption(
+        engine, tap.stream, tap.platform, now)
+    tap.resume = resumption
+    strikes = [] if engine is None else load_strikes(engine, tap.platform)
+    _recall_strikes(stages, strikes, StrikeLedger(recorder.writer, tap.platform, tap.stream),
+                    now, None if resumption is None else float(resumption.stream["started_at"]))
+    if resumption is not None:
+        _restore_questions(stages, resumption.questions)
+
+
+def _recall_strikes(
+    stages: _Stages, rows: list[dict[str, Any]], ledger: Any, now: float, since: float | None
+) -> None:
+    from livepilot.stages.moderation.moderation import ModerationStage
+    from livepilot.stages.moderation.strike_memory import RememberedUser
+
+    try:
+        stage = stages.stage("moderation")
+    except KeyError:
+        return
+    if not isinstance(stage, ModerationStage):
+        return
+    users = [
+        RememberedUser(r["user_id"], r["handle"], float(r["score"]), float(r["at"]),
+                       int(r["hits"]), int(r["streams"]), r["blocked_by"])
+        for r in rows
+    ]
+    stage.recall(users, ledger, now, continuing_since=since)
+
+
+def _restore_questions(stages: _Stages, rows: list[dict[str, Any]]) -> None:
+    from livepilot.stages.audience.question_queue import PastItem
+    from livepilot.stages.audience.questions import QuestionsStage
+
+    try:
+        stage = stages.stage("questions")
+    except KeyError:
+        return
+    if not isinstance(stage, QuestionsStage):
+        return
+    stage.restore([
+        PastItem(str(r["item"]), r["label"], r["kind"], r["text"], float(r["asked_at"]),
+                 float(r["last_at"]), int(r["askers"]), r["state"], r["claimed_by"],
+                 r["claimed_at"], r["closed_by"], r["closed_at"])
+        for r in rows
+    ])
+
+
+def keep_audit(audit: _Audit, recorder: Recorder, timeout: float = 5.0) -> int:
+    """Keep the server's audit log in the store: read back what it holds (waiting up to
+    ``timeout`` s for the store), then store each new entry. How many came back."""
+    from livepilot.store.audit import AuditKeeper
+
+    writer = recorder.writer
+    return audit.keep_with(AuditKeeper(writer, lambda: writer.engine(timeout)))

@@ -82,8 +82,9 @@ class _Batch:
 
 
 def _key_of(table: Table, row: Row) -> tuple[Any, ...]:
-    return (table.name, row["stream"], *(row[c.name] for c in table.primary_key.columns
-                                         if c.name != "stream_id"))
+    # Rows of tables outside any stream (strikes) carry no ``stream``.
+    return (table.name, row.get("stream"), *(row[c.name] for c in table.primary_key.columns
+                                             if c.name != "stream_id"))
 
 
 class StoreWriter:
@@ -122,6 +123,8 @@ class StoreWriter:
         self._written = 0
         self._last_write: float | None = None
         self._purged_at = float("-inf")
+        #: Set once the first connection attempt is over, whatever its outcome.
+        self._tried = threading.Event()
         metrics.up.set(0)
 
     # -- the event loop's side (never waits for the database) -----------------------------
@@ -161,6 +164,14 @@ class StoreWriter:
                 log.error("store: buffer full (%d rows), %d row(s) dropped so far",
                           self._capacity, self._dropped)
         return not dropped
+
+    def engine(self, timeout: float = 5.0) -> Engine | None:
+        """The writer's engine once it connected (waiting up to ``timeout`` s for the
+        first attempt), for the few reads at start-up; ``None`` while the store is down.
+        Blocks: call it before the streams run, or from a thread."""
+        self._tried.wait(timeout)
+        with self._lock:
+            return self._engine if self._state == "up" else None
 
     def status(self) -> StoreStatus:
         with self._lock:
@@ -261,8 +272,10 @@ class StoreWriter:
             self._engine = self._open_engine()
         except StoreUnavailable as exc:
             self._down(str(exc))
+            self._tried.set()
             return False
         self._up()
+        self._tried.set()
         return True
 
     def _up(self) -> None:
@@ -371,6 +384,9 @@ class StoreWriter:
     def _rows(self, conn: Connection, rows: list[Row]) -> list[Row]:
         out = []
         for row in rows:
+            if "stream" not in row:  # the audit log and strikes belong to no stream
+                out.append(row)
+                continue
             values = {k: v for k, v in row.items() if k != "stream"}
             values["stream_id"] = self._stream_id(conn, row["stream"])
             out.append(values)

@@ -191,6 +191,9 @@ def test_user_state_of_an_unknown_user_is_a_clean_zero_state(room: Room) -> None
         "hidden": False,
         "blocked": False,
         "blocked_by": None,
+        "total_hits": 0,
+        "streams": 0,
+        "repeat": False,
     }
     assert room.stage.tracked_users == 0  # reading does not create state
 

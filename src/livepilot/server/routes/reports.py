@@ -5,6 +5,8 @@ GET /reports/{stream}?format=&lang=   a stream's report: ``html`` (default, prin
                                       ``json`` or ``csv`` (per minute); ``lang`` ``de``|``en``.
                                       ``{stream}`` is an id, a key, a name or ``last``
 GET /reports/{stream}/chat.csv        its chat log (users as the lead settings kept them)
+GET /plan?lang=&tz=&name=&format=     the plan across stored streams: ``html`` (default)
+                                      or ``json`` (``livepilot.report.plan``)
 GET /api/store                        the store's state: up or down, rows waiting, dropped
 
 All need the console token or a moderator's token. The store is read through the
@@ -22,6 +24,8 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response, Streami
 
 from livepilot.errors import StoreUnavailable
 from livepilot.report import build_report, chat_log_csv, minutes_csv, render_html, report_json
+from livepilot.report.plan import PlanError, plan_streams
+from livepilot.report.plan_html import render_plan_html
 from livepilot.server.parts import ConsoleOnly
 from livepilot.store import History, StreamNotFound
 
@@ -95,6 +99,31 @@ def chat_log(request: Request, stream: str) -> StreamingResponse:
     chunks = chat_log_csv(history.chat_log(row), float(row["started_at"]))
     return StreamingResponse(chunks, media_type="text/csv", headers={
         "Content-Disposition": _attachment(f"{row['name']}-{row['id']}-chat.csv")})
+
+
+@router.get("/plan", dependencies=ConsoleOnly)
+def plan(
+    request: Request,
+    lang: Literal["de", "en"] = "de",
+    tz: str = "Europe/Berlin",
+    name: str | None = None,
+    limit: int = 50,
+    format: Literal["html", "json"] = "html",
+) -> Response:
+    """The plan across stored streams; the HTML is self-contained (no script)."""
+    history = _history(request)
+    if len(tz) > 64 or (name is not None and len(name) > 200):
+        raise HTTPException(422, "tz: at most 64 characters; name: at most 200")
+    try:
+        rows = history.streams(limit=max(1, min(limit, 200)), name=name)
+        result = plan_streams((history.load(row) for row in rows), tz, lang)
+    except PlanError as exc:
+        raise HTTPException(422, str(exc)) from None
+    except StoreUnavailable as exc:
+        raise HTTPException(503, str(exc)) from None
+    if format == "json":
+        return Response(result.model_dump_json(), media_type="application/json")
+    return HTMLResponse(render_plan_html(result, lang))
 
 
 @router.get("/api/store", dependencies=ConsoleOnly)

@@ -10,6 +10,10 @@ again); a message found toxic after it joined an item is taken back out of it
 (:meth:`QuestionQueue.withdraw`). The time from the first ask to "answered" is the
 response-time KPI, per stream and per moderator (:class:`ResponseTimes`). Pure state: no
 I/O, no clock; the :mod:`~livepilot.stages.audience.questions` stage drives it.
+
+After a restart of the same stream the queue is rebuilt from what the store kept
+(:meth:`QuestionQueue.restore` with :class:`PastItem` s): open and claimed items go on,
+closed ones are history again, and new items number on from the highest id.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from livepilot.stages.audience.phrases import tokenize
 __all__ = [
     "Added",
     "ItemState",
+    "PastItem",
     "QuestionQueue",
     "QueueError",
     "QueueItem",
@@ -143,6 +148,24 @@ class Withdrawn:
 
     item: QueueItem
     dropped: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PastItem:
+    """An item as the store kept it (askers by count only: who asked is not kept)."""
+
+    id: str
+    label: str
+    kind: str | None
+    text: str | None
+    asked_at: float
+    last_at: float
+    askers: int
+    state: str
+    claimed_by: str | None = None
+    claimed_at: float | None = None
+    closed_by: str | None = None
+    closed_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,6 +309,35 @@ class QuestionQueue:
             self._groups[(item.label, item.kind)].remove(item)
             return Withdrawn(item, dropped=True)
         return Withdrawn(item, dropped=False)
+
+    def restore(self, items: list[PastItem]) -> list[QueueItem]:
+        """Rebuild the queue from the store after a restart (call before the first
+        event); the restored items, oldest first. Items whose id is taken or whose state
+        is unknown (``withdrawn``: they left the queue) are left out."""
+        restored = []
+        for past in sorted(items, key=lambda p: (p.asked_at, p.id)):
+            if past.id in self._items or not past.id[1:].isdigit():
+                continue
+            try:
+                state = ItemState(past.state)
+            except ValueError:
+                continue
+            text = past.text or ""
+            topic, groups = self.topic(past.label, text)
+            item = QueueItem(
+                past.id, self.stream, past.label, past.kind, text, topic, groups,
+                past.asked_at, past.last_at, count=max(1, past.askers),
+                asks=max(1, past.askers), state=state, claimed_by=past.claimed_by,
+                claimed_at=past.claimed_at, closed_by=past.closed_by, closed_at=past.closed_at,
+            )
+            self._seq = max(self._seq, int(past.id[1:]))
+            if item.active:
+                self._items[item.id] = item
+                self._groups.setdefault((item.label, item.kind), []).append(item)
+            else:
+                self._closed.append(item)
+            restored.append(item)
+        return restored
 
     def _similar(
         self, group: list[QueueItem], topic: str, groups: frozenset[str]
