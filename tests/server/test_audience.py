@@ -74,3 +74,41 @@ def test_a_later_hide_or_platform_delete_removes_a_shown_message() -> None:
     assert out == [("hide", json.dumps({"type": "hide", "id": one.id}))]
     gone = DeleteEvent(id="d", stream="s", at=2, received=2, target=two.id)
     assert p.project(batch(gone), now=2) == [("hide", json.dumps({"type": "hide", "id": two.id}))]
+
+
+def test_overlay_state_is_kept_for_a_snapshot_and_never_holds_a_prompt_for_public() -> None:
+    from livepilot.insights import Prompt
+    from livepilot.server.audience import PUBLIC
+
+    p = OverlayProjector(stream="s")
+    chat = f.chat("anna", "hallo")
+    p.project(batch(chat, insight(chat.id), f.gift("ben", "Lion", diamonds=29_999),
+                    f.gift("anna", "Rose", diamonds=1, count=5), f.like("cara", 40),
+                    f.viewers(120),
+                    Prompt(id="s:prompt:1", stream="s", source="engagement", at=f.clock.now(),
+                           text="nicht vorlesen", expires_at=f.clock.now() + 60)), now=0)
+    counters = json.loads(p.snapshot(PUBLIC["stats"], now=1)[0])
+    assert (counters["diamonds"], counters["likes"], counters["viewers"]) == (30_004, 40, 120)
+    leaders = json.loads(p.snapshot(PUBLIC["leaderboard"], now=1)[0])["leaders"]
+    assert [(x["unique_id"], x["diamonds"]) for x in leaders] == [("ben", 29_999), ("anna", 5)]
+    assert [json.loads(m)["text"] for m in p.snapshot(PUBLIC["chat"], now=1)] == ["hallo"]
+    for name, kinds in PUBLIC.items():
+        assert "nicht vorlesen" not in "".join(p.snapshot(kinds, now=1)), name
+    assert "nicht vorlesen" in "".join(p.snapshot(frozenset({"prompt"}), now=1))
+
+
+def test_the_spotlight_shows_a_pinned_message_until_unpinned_or_hidden() -> None:
+    from livepilot.events import PinEvent
+
+    p = OverlayProjector(stream="s")
+    chat = f.chat("anna", "Was kostet das Set?")
+    p.project(batch(chat, insight(chat.id)), now=0)
+    pin = PinEvent(id="c1:pin", stream="s", at=1.0, received=1.0, target=chat.id,
+                   text=chat.text, user=chat.user)
+    out = p.project(batch(pin), now=1)
+    assert [(k, json.loads(j)["text"]) for k, j in out] == [("spotlight", "Was kostet das Set?")]
+    assert set(json.loads(out[0][1])["user"]) == {"unique_id", "nickname"}
+    assert len(p.snapshot(frozenset({"spotlight"}), now=2)) == 1
+    out = p.project(batch(insight(chat.id, 1, hidden=True)), now=2)  # the model hides it
+    assert ("spotlight", json.dumps({"type": "spotlight", "id": chat.id, "pinned": False})) in out
+    assert p.snapshot(frozenset({"spotlight"}), now=3) == []

@@ -58,14 +58,16 @@ def test_the_poll_overlay_gets_tallies_and_nothing_else() -> None:
     assert "troll" not in flat and "idiot" not in flat and "labels" not in flat
 
 
-def test_the_combined_overlay_shows_tallies_beside_chat_and_prompts() -> None:
+def test_the_combined_overlay_shows_tallies_beside_chat_but_never_host_prompts() -> None:
     projected = OverlayProjector().project(batch(*console_traffic(), POLL), now=0.0)
     kinds = [m["type"] for m in for_overlay("all", projected)]
-    assert "tally" in kinds and "chat" in kinds and "prompt" in kinds
-    assert "alarm" not in kinds and "insight" not in kinds
+    assert "tally" in kinds and "chat" in kinds
+    assert "prompt" not in kinds and "alarm" not in kinds and "insight" not in kinds
+    # the host's screen gets the prompts
+    assert "prompt" in [m["type"] for m in for_overlay("host", projected)]
 
 
 def test_other_overlays_do_not_get_tallies() -> None:
     projected = OverlayProjector().project(batch(POLL), now=0.0)
-    for name in ("chat", "alerts", "prompts", "stats"):
+    for name in ("chat", "alerts", "prompts", "stats", "leaderboard", "goal"):
         assert for_overlay(name, projected) == []

@@ -89,3 +89,20 @@ def test_bounded_and_seeded_from_the_bus_log() -> None:
     assert [m["type"] for m in got] == ["chat", "insight", "moderation"]
     assert got[1]["hidden"] is True
     assert seeded.recent(0) == []
+
+
+def test_every_message_gets_the_next_seq_and_since_returns_exactly_what_came_after() -> None:
+    backlog = Backlog(size=10)
+    chats = [f.chat("anna", f"nr {i}") for i in range(4)]
+    sent = backlog.add([Published(0, c, encode(c)) for c in chats])
+    assert [json.loads(raw)["seq"] for raw in sent] == [1, 2, 3, 4] and backlog.head == 4
+    add(backlog, Insight(event_id=chats[0].id, stream="s"))  # seq 5
+    add(backlog, Insight(event_id=chats[0].id, stream="s", version=1))  # seq 6, in place
+    missed = [json.loads(raw) for raw in backlog.since(3) or []]
+    assert [(m["seq"], m["type"]) for m in missed] == [(4, "chat"), (6, "insight")]
+    assert backlog.since(6) == [] and backlog.since(7) is None  # from the future: snapshot
+    for i in range(20):
+        add(backlog, f.chat("ben", f"mehr {i}"))
+    assert backlog.since(3) is None  # what came after 3 has partly fallen off
+    assert [json.loads(r)["seq"] for r in backlog.since(backlog.head - 2) or []] == [
+        backlog.head - 1, backlog.head]

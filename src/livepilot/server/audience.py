@@ -1,39 +1,79 @@
 """What each kind of client may see, serialised once per published batch.
 
-Consoles see everything as published. Overlays (OBS browser sources, read with the
-read-only overlay key) see a projection: chat only once the rule verdict allows it and
-without ids or reasons, ``hide`` when a later verdict or a moderator hides or holds a
-message already shown (a held or hidden message is never shown; one a moderator approves
-is shown then), gifts, follows, shares, likes, viewer counts, host prompts and poll/giveaway tallies
-(counts and eligible winners only). Each overlay name picks the kinds it needs.
+Consoles see everything as published. Overlays (OBS browser sources) see a projection:
+chat only once the rule verdict allows it and without ids or reasons, ``hide`` when a
+later verdict or a moderator hides or holds a message already shown (a held or hidden
+message is never shown; one a moderator approves is shown then), gifts, follows, shares,
+likes, viewer counts, the stream's counters and top gifters since it started, and
+poll/giveaway tallies (counts and eligible winners only). Each overlay name picks the
+kinds it needs.
+
+Overlays are **public** (on stream, opened with the overlay key) or **backstage** (the
+host's screen, opened with the host key). Host prompts are backstage only: no public
+overlay's kinds include them, and :data:`OVERLAY_KINDS` is checked for that at import, so
+a page cannot ask for them.
+
+One projector per stream keeps that stream's overlay state, so an overlay that connects
+(or an OBS source that reloads) starts from :meth:`OverlayProjector.snapshot`: the open or
+last poll, counters and top gifters since the stream started, the chat on screen, the
+open prompts — nothing is counted "since the page opened".
 """
 
 from __future__ import annotations
 
+import heapq
 import json
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
 from livepilot.bus.base import Published
-from livepilot.events import ChatEvent, DeleteEvent, GiftEvent, LikeEvent, User
-from livepilot.insights import Insight, ModerationDecision, Visibility
+from livepilot.events import (
+    ChatEvent,
+    DeleteEvent,
+    FollowEvent,
+    GiftEvent,
+    LikeEvent,
+    PinEvent,
+    ShareEvent,
+    User,
+    ViewerCountEvent,
+)
+from livepilot.insights import Insight, ModerationDecision, Prompt, Tally, Visibility
 
-__all__ = ["OVERLAY_KINDS", "OverlayProjector"]
+__all__ = ["BACKSTAGE", "BACKSTAGE_KINDS", "OVERLAY_KINDS", "PUBLIC", "OverlayProjector"]
 
-#: Overlay name → the message types it receives.
-OVERLAY_KINDS: dict[str, frozenset[str]] = {
+#: Message types that may only reach backstage overlays (the host's screen).
+BACKSTAGE_KINDS = frozenset({"prompt"})
+
+#: Public overlays (on stream): name → the message types each receives.
+PUBLIC: dict[str, frozenset[str]] = {
     "chat": frozenset({"chat", "hide"}),
     "alerts": frozenset({"gift", "follow", "share"}),
-    "prompts": frozenset({"prompt"}),
-    "stats": frozenset({"gift", "like", "viewers"}),
+    "stats": frozenset({"counters"}),
     "poll": frozenset({"tally"}),
-    "all": frozenset(
-        {"chat", "hide", "gift", "follow", "share", "like", "viewers", "prompt", "tally"}
-    ),
+    "leaderboard": frozenset({"leaders"}),
+    "goal": frozenset({"counters"}),
+    "spotlight": frozenset({"spotlight"}),
+    "all": frozenset({"chat", "hide", "gift", "follow", "share", "counters", "tally"}),
 }
+#: Backstage overlays (the host's screen): name → message types.
+BACKSTAGE: dict[str, frozenset[str]] = {
+    "prompts": frozenset({"prompt"}),
+    "host": frozenset({"prompt", "counters", "tally"}),
+}
+#: Every overlay name → the message types it receives.
+OVERLAY_KINDS: dict[str, frozenset[str]] = {**PUBLIC, **BACKSTAGE}
+
+for _name, _kinds in PUBLIC.items():  # the one rule that must never break, checked at import
+    if _kinds & BACKSTAGE_KINDS:
+        raise RuntimeError(f"public overlay {_name!r} would receive {_kinds & BACKSTAGE_KINDS}")
 
 _PASS_THROUGH = frozenset({"follow", "share", "viewers", "tally"})
+#: Top gifters kept in a snapshot and in each ``leaders`` message.
+_LEADERS = 10
+#: Chat messages an overlay gets back in its snapshot.
+_SNAPSHOT_CHAT = 20
 
 
 def _user(user: User) -> dict[str, object]:
@@ -53,18 +93,59 @@ class OverlayProjector:
     published later says (the moderation stage makes them agree; this is the guard).
     """
 
-    def __init__(self, memory: int = 2_000, hold: float = 1.5) -> None:
+    def __init__(self, memory: int = 2_000, hold: float = 1.5, stream: str = "") -> None:
         self._chats: OrderedDict[str, str] = OrderedDict()  # id -> overlay json
         self._shown: OrderedDict[str, None] = OrderedDict()
         self._held: OrderedDict[str, float] = OrderedDict()  # id -> release deadline
         self._decided: OrderedDict[str, bool] = OrderedDict()  # id -> off the overlays
         self._memory = memory
         self._hold = hold
+        self._stream = stream
+        # Since the stream started (the projector's first message): what a snapshot holds.
+        self._counters: dict[str, int] = dict.fromkeys(
+            ("likes", "diamonds", "gifts", "follows", "shares", "viewers", "peak_viewers"), 0
+        )
+        self._gifters: dict[str, tuple[int, str]] = {}  # unique_id -> (diamonds, nickname)
+        self._leaders = ""  # the last ``leaders`` message sent
+        self._tallies: dict[str, str] = {}  # kind -> the newest tally (overlay json)
+        self._prompts: dict[str, tuple[float, str]] = {}  # id -> (expires_at, json)
+        self._spotlight: tuple[str, str] | None = None  # (event id, json) pinned on screen
+        # Prompts expire in stream time (a replay runs on the events' clock), so the
+        # projector prunes them against the newest stream time it has seen.
+        self._stream_now = float("-inf")
+
+    def snapshot(self, kinds: frozenset[str], now: float) -> list[str]:
+        """What an overlay wanting ``kinds`` needs to show the stream as it stands now
+        (JSON messages of the same types as the live ones, oldest first)."""
+        out: list[str] = []
+        if "counters" in kinds:
+            out.append(self._counters_json())
+        if "leaders" in kinds:
+            out.append(self._leaders or self._leaders_json())
+        if "tally" in kinds:
+            out.extend(self._tallies.values())
+        if "spotlight" in kinds and self._spotlight is not None:
+            out.append(self._spotlight[1])
+        if "prompt" in kinds:
+            self._prune_prompts()
+            out.extend(raw for _, raw in self._prompts.values())
+        if "chat" in kinds:
+            recent: list[str] = []
+            for event_id in reversed(self._shown):
+                chat = self._chats.get(event_id)
+                if chat is not None:
+                    recent.append(chat)
+                    if len(recent) >= _SNAPSHOT_CHAT:
+                        break
+            out.extend(reversed(recent))
+        return out
 
     def project(self, batch: Sequence[Published], now: float) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []
+        counted = False
         for item in batch:
             message = item.message
+            counted = self._count(message, out) or counted
             if isinstance(message, ChatEvent):
                 self._remember(self._chats, message.id, _chat_json(message))
             elif isinstance(message, Insight):
@@ -75,6 +156,9 @@ class OverlayProjector:
                 if message.target in self._shown:
                     out.append(("hide", _hide_json(message.target)))
                 self._chats.pop(message.target, None)
+                self._unpin(message.target, out)
+            elif isinstance(message, PinEvent):
+                self._pin(message, out)
             elif isinstance(message, GiftEvent):
                 out.append(
                     (
@@ -110,9 +194,82 @@ class OverlayProjector:
                         ),
                     )
                 )
-            elif message.type == "prompt" or message.type in _PASS_THROUGH:
-                out.append((message.type, _strip_ids(item.json)))
+            elif isinstance(message, Prompt):
+                raw = _strip_ids(item.json)
+                self._stream_now = max(self._stream_now, message.at)
+                expires = message.expires_at
+                self._prompts[message.id] = (
+                    expires if expires is not None else message.at + 60.0, raw
+                )
+                self._prune_prompts()
+                out.append(("prompt", raw))
+            elif message.type in _PASS_THROUGH:
+                raw = _strip_ids(item.json)
+                if isinstance(message, Tally):
+                    self._tallies[message.kind] = raw
+                out.append((message.type, raw))
+        if counted:
+            out.append(("counters", self._counters_json()))
         return out
+
+    def _count(self, message: object, out: list[tuple[str, str]]) -> bool:
+        """Update the counters (and top gifters) since stream start; True if they moved."""
+        counters = self._counters
+        at = getattr(message, "at", None)
+        if isinstance(at, float):
+            self._stream_now = max(self._stream_now, at)
+        if isinstance(message, GiftEvent):
+            if not message.final:
+                return False
+            counters["diamonds"] += message.diamonds
+            counters["gifts"] += message.count
+            user = message.user
+            before = self._gifters.get(user.unique_id, (0, ""))[0]
+            self._gifters[user.unique_id] = (
+                before + message.diamonds, user.nickname or user.unique_id
+            )
+            leaders = self._leaders_json()
+            if leaders != self._leaders:
+                self._leaders = leaders
+                out.append(("leaders", leaders))
+        elif isinstance(message, LikeEvent):
+            counted = counters["likes"] + message.count
+            counters["likes"] = max(counted, message.total or 0)
+        elif isinstance(message, FollowEvent):
+            counters["follows"] += 1
+        elif isinstance(message, ShareEvent):
+            counters["shares"] += 1
+        elif isinstance(message, ViewerCountEvent):
+            counters["viewers"] = message.count
+            counters["peak_viewers"] = max(counters["peak_viewers"], message.count)
+        else:
+            return False
+        return True
+
+    def _counters_json(self) -> str:
+        return json.dumps({"type": "counters", "stream": self._stream, **self._counters})
+
+    def _leaders_json(self) -> str:
+        top = heapq.nlargest(_LEADERS, self._gifters.items(), key=lambda kv: kv[1][0])
+        return json.dumps(
+            {
+                "type": "leaders",
+                "stream": self._stream,
+                "leaders": [
+                    {"unique_id": uid, "nickname": nick, "diamonds": diamonds}
+                    for uid, (diamonds, nick) in top
+                ],
+            },
+            ensure_ascii=False,
+        )
+
+    def _prune_prompts(self) -> None:
+        now = self._stream_now
+        stale = [pid for pid, (expires, _) in self._prompts.items() if expires <= now]
+        for pid in stale:
+            del self._prompts[pid]
+        while len(self._prompts) > 50:
+            del self._prompts[next(iter(self._prompts))]
 
     def _decide(self, decision: ModerationDecision, out: list[tuple[str, str]]) -> None:
         event_id = decision.event_id
@@ -124,7 +281,32 @@ class OverlayProjector:
         else:
             self._show(event_id, out)
 
+    def _pin(self, pin: PinEvent, out: list[tuple[str, str]]) -> None:
+        """The spotlight: one pinned message per stream; a newer pin replaces it. A pin
+        for a message the overlays may not show (hidden or held) is refused here too."""
+        if not pin.pinned:
+            self._unpin(pin.target, out)
+            return
+        if self._decided.get(pin.target):
+            return
+        user = _user(pin.user) if pin.user is not None else None
+        raw = json.dumps(
+            {"type": "spotlight", "id": pin.target, "pinned": True, "at": pin.at,
+             "text": pin.text, "user": user},
+            ensure_ascii=False,
+        )
+        self._spotlight = (pin.target, raw)
+        out.append(("spotlight", raw))
+
+    def _unpin(self, event_id: str, out: list[tuple[str, str]]) -> None:
+        if self._spotlight is None or self._spotlight[0] != event_id:
+            return
+        self._spotlight = None
+        out.append(("spotlight", json.dumps({"type": "spotlight", "id": event_id,
+                                             "pinned": False})))
+
     def _take_down(self, event_id: str, out: list[tuple[str, str]]) -> None:
+        self._unpin(event_id, out)
         if event_id in self._shown:
             self._shown.pop(event_id)
             out.append(("hide", _hide_json(event_id)))

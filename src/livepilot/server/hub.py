@@ -6,21 +6,34 @@ buffer. Each client's relay task waits ``coalesce_ms``, then sends everything bu
 one frame — a JSON array of messages. Permessage-deflate is off (see the server config):
 per-message compression is what caps fan-out on small machines.
 
+Clients are indexed by the stream they watch (``?stream=``; ``None`` for all streams), so
+a batch costs only the clients of its stream plus the all-streams ones: a stream nobody
+watches adds nothing to anybody's fan-out.
+
 A client whose buffer exceeds ``max_backlog`` messages has fallen too far behind; it is
 disconnected with close code 4429 and a reason, and counted. A slow or stalled client
 never slows the pipeline or the other clients.
 
-The hub also keeps the recent messages as they stand now (:class:`Backlog`: insight
-updates and moderation decisions folded in), for a console's backlog and ``/api/recent``.
+Per stream the hub keeps the recent messages as they stand now (:class:`Backlog`: insight
+updates and moderation decisions folded in, every message numbered with the stream's
+``seq``) and the overlay state (:class:`OverlayProjector`). A console that reconnects
+names the server run (``epoch``) and the last ``seq`` it applied per stream and gets
+exactly what it missed, or a snapshot when it is too far behind; an overlay always starts
+from a snapshot of its stream's state. Either way the first message is a ``hello``
+(``docs/wire-format.md``), and the opening is computed and the client registered with no
+``await`` in between, so nothing published meanwhile is lost or sent twice.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
+import json
 import logging
+import secrets
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from prometheus_client import Counter
@@ -30,8 +43,9 @@ from livepilot.bus.base import Published
 from livepilot.metrics import Metrics
 from livepilot.server.audience import OverlayProjector
 from livepilot.server.backlog import Backlog
+from livepilot.wire import decode
 
-__all__ = ["CLOSE_TOO_SLOW", "Hub"]
+__all__ = ["CLOSE_TOO_SLOW", "Hub", "Resume"]
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +59,30 @@ def _audience(channel: str) -> str:
     return channel.partition(":")[0]
 
 
+@dataclass(frozen=True, slots=True)
+class Resume:
+    """Where a reconnecting console left off: the server run and, per stream, the last
+    ``seq`` it applied. The default (no epoch) asks for a snapshot."""
+
+    epoch: str | None = None
+    since: Mapping[str, int] = field(default_factory=dict)
+
+
+class _Stream:
+    """One stream's recent messages and overlay state."""
+
+    __slots__ = ("backlog", "projector")
+
+    def __init__(self, backlog: Backlog, projector: OverlayProjector) -> None:
+        self.backlog = backlog
+        self.projector = projector
+
+
 @dataclass(eq=False, slots=True)
 class _Client:
     ws: WebSocket
     channel: str  # "console" or "overlay:<name>"
+    stream: str | None  # the stream it watches; None = all
     kinds: frozenset[str] | None  # overlay message types wanted; None = everything
     messages: Counter  # this audience's queued-messages counter, looked up once
     buffer: list[str] = field(default_factory=list)
@@ -71,53 +105,156 @@ class Hub:
         self._metrics = metrics
         self._max_backlog = max_backlog
         self._coalesce = coalesce_ms / 1000
-        self._consoles: set[_Client] = set()
-        self._overlays: set[_Client] = set()
-        self._projector = OverlayProjector(hold=overlay_hold_ms / 1000)
-        self._backlog = Backlog(recent_size)
+        self._consoles: dict[str | None, set[_Client]] = {}
+        self._overlays: dict[str | None, set[_Client]] = {}
+        self._streams: dict[str, _Stream] = {}
+        self._hold = overlay_hold_ms / 1000
+        self._recent_size = recent_size
+        self._order = iter(range(2**62))  # one order across every stream's backlog
         self._console_messages = metrics.hub_messages.labels("console")
         self._clock = clock
         self._closing = False
+        #: This server run; a console's ``since`` from another run asks for a snapshot.
+        self.epoch = secrets.token_hex(5)
 
     @property
     def client_count(self) -> int:
-        return len(self._consoles) + len(self._overlays)
+        return sum(map(len, self._consoles.values())) + sum(map(len, self._overlays.values()))
+
+    def _stream(self, name: str) -> _Stream:
+        state = self._streams.get(name)
+        if state is None:
+            state = _Stream(
+                Backlog(self._recent_size, order=self._order),
+                OverlayProjector(hold=self._hold, stream=name),
+            )
+            self._streams[name] = state
+        return state
 
     def seed(self, raw: Sequence[str]) -> None:
-        """Start the recent messages from the bus's log (its JSON, oldest first)."""
-        self._backlog.seed(raw)
+        """Start each stream's recent messages and overlay state from the bus's log (its
+        JSON, oldest first); undecodable lines are skipped and counted in the log."""
+        skipped = 0
+        now = self._clock()
+        for line in raw:
+            try:
+                message = decode(line)
+            except ValueError:
+                skipped += 1
+                continue
+            state = self._stream(message.stream)
+            item = Published(0, message, line)
+            state.backlog.add_one(item)
+            state.projector.project((item,), now)
+        if skipped:
+            log.warning("hub: %d undecodable log entries skipped", skipped)
 
     def recent(self, limit: int) -> list[str]:
-        """The newest ``limit`` messages as they stand now, oldest first (JSON)."""
-        return self._backlog.recent(limit)
+        """The newest ``limit`` messages of every stream as they stand now, oldest first."""
+        tails = [s.backlog.tail(limit) for s in self._streams.values()]
+        if len(tails) == 1:
+            return [raw for _, raw in tails[0]]
+        merged = list(heapq.merge(*tails))
+        return [raw for _, raw in merged[max(0, len(merged) - limit):]]
 
     def dispatch(self, batch: Sequence[Published]) -> None:
-        """Bus listener: queue ``batch`` for every client. Never blocks."""
-        self._backlog.add(batch)
-        if self._consoles:
-            console = [p.json for p in batch]
-            queued = sum(self._offer(client, console) for client in tuple(self._consoles))
-            # One counter update per batch, not per client: the counter takes a lock.
-            self._console_messages.inc(queued * len(console))
-        if not self._overlays:
-            return  # nobody to project for: an overlay that connects later starts fresh
-        self._to_overlays(self._projector.project(batch, self._clock()))
+        """Bus listener: number, remember and queue ``batch`` for every client of its
+        stream(s). Never blocks."""
+        groups: dict[str, list[Published]] = {}
+        for item in batch:
+            groups.setdefault(item.message.stream, []).append(item)
+        everyone = self._consoles.get(None)
+        all_streams: list[str] = []
+        now = self._clock()
+        for name, items in groups.items():
+            state = self._stream(name)
+            tagged = state.backlog.add(items)
+            watchers = self._consoles.get(name)
+            if watchers:
+                self._to_consoles(watchers, tagged)
+            if everyone:
+                all_streams.extend(tagged)
+            # Overlay state is kept whether or not an overlay is connected: the next one
+            # to connect starts from it.
+            self._to_overlays(name, state.projector.project(items, now))
+        if everyone and all_streams:
+            self._to_consoles(everyone, all_streams)
 
-    def _to_overlays(self, projected: list[tuple[str, str]]) -> None:
+    def to_consoles(self, message: str) -> None:
+        """Queue one server message (JSON, no ``seq``: not a stream's) for every console."""
+        for clients in tuple(self._consoles.values()):
+            self._to_consoles(clients, [message])
+
+    def _to_consoles(self, clients: set[_Client], messages: list[str]) -> None:
+        queued = sum(self._offer(client, messages) for client in tuple(clients))
+        # One counter update per batch, not per client: the counter takes a lock.
+        self._console_messages.inc(queued * len(messages))
+
+    def _to_overlays(self, stream: str, projected: list[tuple[str, str]]) -> None:
         if not projected:
             return
-        for client in tuple(self._overlays):
-            assert client.kinds is not None
-            wanted = [j for kind, j in projected if kind in client.kinds]
-            if wanted and self._offer(client, wanted):
-                client.messages.inc(len(wanted))
+        for key in (stream, None):
+            for client in tuple(self._overlays.get(key, ())):
+                kinds = client.kinds
+                if kinds is None:
+                    continue
+                wanted = [j for kind, j in projected if kind in kinds]
+                if wanted and self._offer(client, wanted):
+                    client.messages.inc(len(wanted))
 
     async def run(self, interval: float = 0.1) -> None:
         """Release overlay chat held for a verdict that did not come in time."""
         while True:
             await asyncio.sleep(interval)
-            if self._overlays:
-                self._to_overlays(self._projector.expire(self._clock()))
+            now = self._clock()
+            for name, state in tuple(self._streams.items()):
+                self._to_overlays(name, state.projector.expire(now))
+
+    def console_opening(self, stream: str | None, resume: Resume, limit: int) -> list[str]:
+        """The ``hello`` and what a console missed (or a snapshot), per the wire format."""
+        names = [stream] if stream is not None else list(self._streams)
+        info: dict[str, dict[str, object]] = {}
+        missed: list[str] = []
+        snapshot: list[list[tuple[int, str]]] = []
+        same_run = resume.epoch == self.epoch
+        for name in names:
+            state = self._streams.get(name)
+            if state is None:  # nothing published yet
+                info[name] = {"mode": "resume" if same_run else "snapshot", "head": 0}
+                continue
+            backlog = state.backlog
+            # A stream the client has not heard of yet (started since) resumes from 0.
+            gap = backlog.since(resume.since.get(name, 0)) if same_run else None
+            if gap is None:
+                info[name] = {"mode": "snapshot", "head": backlog.head}
+                snapshot.append(backlog.tail(limit))
+            else:
+                info[name] = {"mode": "resume", "head": backlog.head}
+                missed.extend(gap)
+        hello = self._hello(stream, info)
+        merged = list(heapq.merge(*snapshot))
+        merged = merged[max(0, len(merged) - limit):]
+        return [hello, *(raw for _, raw in merged), *missed]
+
+    def overlay_opening(self, stream: str | None, kinds: frozenset[str]) -> list[str]:
+        """The ``hello`` and the state snapshot an overlay starts from."""
+        names = [stream] if stream is not None else list(self._streams)
+        info: dict[str, dict[str, object]] = {}
+        out: list[str] = []
+        for name in names:
+            state = self._streams.get(name)
+            if state is None:
+                info[name] = {"mode": "snapshot", "head": 0}
+                continue
+            info[name] = {"mode": "snapshot", "head": state.backlog.head}
+            out.extend(state.projector.snapshot(kinds, self._clock()))
+        return [self._hello(stream, info), *out]
+
+    def _hello(self, stream: str | None, info: dict[str, dict[str, object]]) -> str:
+        return json.dumps(
+            {"type": "hello", "epoch": self.epoch, "stream": stream, "streams": info},
+            ensure_ascii=False,
+        )
 
     def _offer(self, client: _Client, messages: list[str]) -> bool:
         """Queue ``messages`` for ``client``; False if it is (now) dropped as too slow."""
@@ -139,30 +276,39 @@ class Hub:
         ws: WebSocket,
         channel: str,
         *,
+        stream: str | None = None,
         kinds: frozenset[str] | None = None,
-        backlog: Sequence[str] = (),
+        resume: Resume | None = None,
+        backlog: int = 500,
         on_frame: Callable[[str], Awaitable[str | None]] | None = None,
     ) -> None:
         """Relay to an accepted socket until it closes, falls behind, or the hub closes.
 
-        ``backlog`` is sent first (console history). ``on_frame`` handles text the client
-        sends and may return a reply (one wire message as JSON), which is queued like any
-        other message, so only the relay task ever sends on the socket. Overlays are
-        read-only and their frames are ignored.
+        A console (``kinds`` is ``None``) first gets what it missed since ``resume`` or the
+        newest ``backlog`` messages; an overlay first gets its stream's state. ``on_frame``
+        handles text the client sends and may return a reply (one wire message as JSON),
+        which is queued like any other message, so only the relay task ever sends on the
+        socket. Overlays are read-only and their frames are ignored.
         """
         audience = _audience(channel)
         client = _Client(
             ws=ws,
             channel=channel,
+            stream=stream,
             kinds=kinds,
             messages=self._metrics.hub_messages.labels(audience),
         )
-        group = self._consoles if kinds is None else self._overlays
+        index = self._consoles if kinds is None else self._overlays
+        group = index.setdefault(stream, set())
         gauge = self._metrics.hub_clients.labels(audience)
-        if backlog:
-            client.buffer.extend(backlog)
-            client.messages.inc(len(backlog))
-            client.wake.set()
+        # No await from here to ``group.add``: nothing published in between is missed.
+        if kinds is None:
+            opening = self.console_opening(stream, resume or Resume(), backlog)
+        else:
+            opening = self.overlay_opening(stream, kinds)
+        client.buffer.extend(opening)
+        client.messages.inc(len(opening))
+        client.wake.set()
         group.add(client)
         gauge.inc()
         relay = asyncio.create_task(self._relay(client), name=f"relay:{channel}")
@@ -172,6 +318,8 @@ class Hub:
             await asyncio.wait({relay, reader, dropped}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             group.discard(client)
+            if not group and index.get(stream) is group:
+                del index[stream]
             gauge.dec()
             for task in (relay, reader, dropped):
                 task.cancel()
@@ -221,7 +369,8 @@ class Hub:
     async def close(self) -> None:
         """Disconnect every client with 1001 (going away)."""
         self._closing = True
-        for client in (*self._consoles, *self._overlays):
+        clients = [c for g in (*self._consoles.values(), *self._overlays.values()) for c in g]
+        for client in clients:
             client.reason = "server shutting down"
             client.dropped.set()
         for _ in range(50):
