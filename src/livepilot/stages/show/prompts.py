@@ -3,9 +3,13 @@
 Every detector *offers* a prompt; the :class:`PromptDesk` decides when the host sees it.
 The host gets at most one prompt per ``min_gap_s``, and at most ``max_per_window``
 routine prompts (thanks, greetings, CTAs) per window; important ones (viewer drop, dead
-air, gift moments) only wait for the gap, urgent ones (shitstorm, raid) skip the queue.
-Waiting prompts are ordered by priority and go stale after ``expire_s``; a newer prompt of
-the same kind replaces a waiting one (the greeting with 12 names replaces the one with 5).
+air, gift moments) only wait for the gap — and not even for that when the prompt that
+started it was a routine one: a big gift's thanks never waits 15 s behind a rose's —
+and urgent ones (shitstorm, raid) skip the queue. Waiting prompts form a priority queue
+with ageing: each ``AGE_STEP_S`` waited adds one to a routine prompt's rank (never past
+the important ones), so an old thanks is not starved by fresh greetings. They go stale
+after ``expire_s``; a newer prompt of the same kind replaces a waiting one (the greeting
+with 12 names replaces the one with 5).
 
 Acknowledging or dismissing (``CommandEvent`` ``ack_prompt`` / ``dismiss_prompt`` with the
 prompt id as ``target``) republishes the prompt with ``expires_at`` set to now, so
@@ -27,7 +31,9 @@ from livepilot.pipeline.alarm import AlarmLatch
 from livepilot.pipeline.stage import Outbox
 from livepilot.stages.show.alarms import PromptRules
 
-__all__ = ["ACK", "DISMISS", "TEMPLATES", "Language", "PromptDesk", "render", "span"]
+__all__ = [
+    "ACK", "AGE_STEP_S", "DISMISS", "TEMPLATES", "Language", "PromptDesk", "render", "span",
+]
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +41,8 @@ Language = Literal["de", "en"]
 
 ACK = "ack_prompt"
 DISMISS = "dismiss_prompt"
+#: Seconds of waiting that raise a waiting prompt's rank by one (ageing; see above).
+AGE_STEP_S = 20.0
 
 _DE: Mapping[str, str] = MappingProxyType(
     {
@@ -158,6 +166,7 @@ class PromptDesk:
         self._pending: list[_Offer] = []
         self._sent: deque[float] = deque()
         self._last_sent = float("-inf")
+        self._last_priority = -1  # of the prompt that started the current gap
         self._muted: dict[str, float] = {}
         # Recently shown prompts (for ack/dismiss and withdrawal), oldest first, capped.
         self._shown: OrderedDict[str, tuple[Prompt, str]] = OrderedDict()
@@ -210,7 +219,7 @@ class PromptDesk:
             window.popleft()
         # Fast path (runs on every event): nothing is stale and nothing may go out yet.
         if now - self._oldest <= rules.expire_s and self._top < rules.urgent_priority and (
-            now - self._last_sent < rules.min_gap_s
+            (now - self._last_sent < rules.min_gap_s and not self._jumps_gap(self._top))
             or (self._top < rules.important_priority and len(window) >= rules.max_per_window)
         ):
             return
@@ -223,21 +232,38 @@ class PromptDesk:
         finally:
             self._summarise()
 
+    def _jumps_gap(self, priority: int) -> bool:
+        """An important prompt does not wait out a gap a routine prompt started."""
+        rules = self._rules
+        return (
+            priority >= rules.important_priority
+            and self._last_priority < rules.important_priority
+        )
+
+    def _rank(self, offer: _Offer, now: float) -> tuple[float, int]:
+        """Priority with ageing (routine prompts never age past the important ones),
+        then first come, first served."""
+        rank = float(offer.priority)
+        ceiling = self._rules.important_priority - 0.5
+        if rank < ceiling:
+            rank = min(ceiling, rank + (now - offer.offered_at) / AGE_STEP_S)
+        return rank, -offer.seq
+
     def _release(self, now: float, out: Outbox, window: deque[float]) -> None:
         rules = self._rules
         while self._pending:
-            best = max(self._pending, key=lambda o: (o.priority, -o.seq))
+            best = max(self._pending, key=lambda o: self._rank(o, now))
             urgent = best.priority >= rules.urgent_priority
             capped = best.priority < rules.important_priority
-            allowed = now - self._last_sent >= rules.min_gap_s and (
-                not capped or len(window) < rules.max_per_window
-            )
+            gap_over = now - self._last_sent >= rules.min_gap_s or self._jumps_gap(best.priority)
+            allowed = gap_over and (not capped or len(window) < rules.max_per_window)
             if not (urgent or allowed):
                 return
             self._pending.remove(best)
             self._publish(best, now, out)
             if not urgent:
                 self._last_sent = now
+                self._last_priority = best.priority
                 window.append(now)
 
     def _publish(self, offer: _Offer, now: float, out: Outbox) -> None:
