@@ -34,6 +34,6 @@ async def test_an_unscored_message_shows_why_and_routine_ones_stay_quiet(
             " [...r.querySelectorAll('.label.not-scored')].map(b => b.textContent)])",
         )
         by_text = {text.split()[0] if text.split() else text: b for text, b in badges}
-        assert by_text["wort"] == ["not scored: too_long"], badges
+        assert by_text["wort"] == ["not scored: too long"], badges
         assert by_text["hallo"] == [], badges
         assert all(b == [] for text, b in badges if "❤" in text), badges

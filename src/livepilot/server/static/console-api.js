@@ -1,6 +1,7 @@
 // livepilot console: the page's token, reads from the server's API, and who is signed in.
 import {$, esc} from "./console-dom.js";
 import {me, setMe} from "./console-state.js";
+import {t} from "./console-i18n.js";
 
 export const token = new URLSearchParams(location.search).get("token") || "";
 
@@ -26,8 +27,17 @@ export async function loadMe() {
   document.body.classList.toggle("no-show", me.role !== "lead" || (can !== null && !can.includes("show")));
   document.body.classList.toggle("no-commands", me.role === "observer" || (can !== null && !can.length));
   document.body.classList.toggle("no-users", me.role === "observer" || (can !== null && !can.includes("users")));
-  if (me.verified) { $("me").textContent = `${me.name} (${me.role})`; return; }
-  $("me").innerHTML = `<input id="by" maxlength="80" placeholder="your name" title="shown in the audit log"> (${esc(me.role)})`;
+  renderMe();
+}
+// Who is signed in, in the page's language; the name field keeps what was typed.
+export function renderMe() {
+  if (!me) return;
+  const role = t("role." + me.role);
+  if (me.verified) { $("me").textContent = `${me.name} (${role})`; return; }
+  if ($("by")) { $("by").placeholder = t("me.name_placeholder"); $("by").title = t("me.name_title"); $("me-role").textContent = ` (${role})`; return; }
+  $("me").innerHTML = `<input id="by" maxlength="80" placeholder="${esc(t("me.name_placeholder"))}" title="${esc(t("me.name_title"))}"><span id="me-role"> (${esc(role)})</span>`;
   $("by").value = localStorage.getItem(BY_KEY) || "";
   $("by").oninput = () => { localStorage.setItem(BY_KEY, $("by").value.trim()); };
+  $("by").onchange = () => document.dispatchEvent(new CustomEvent("namechange"));
 }
+document.addEventListener("langchange", renderMe);

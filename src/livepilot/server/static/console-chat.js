@@ -1,51 +1,56 @@
 // livepilot console: the chat list, its judged rows and their moderation state, and the
 // questions-and-leads list that copies from it (the review queue is console-review.js).
+//
+// Newest at the bottom, like the chat on the phone. The list stops moving while the
+// pointer is on it or it is scrolled up: new rows wait off the page and a bar counts them;
+// a click on the bar, leaving the list or scrolling back down brings them in. A gift
+// streak is one row, updated in place as the streak grows.
 import {$, esc} from "./console-dom.js";
-import {counts, currentStream, rows, setCurrentStream, trim} from "./console-state.js";
+import {MAX_ROWS, counts, currentStream, firstSight, onStreamChange, rows, setCurrentStream} from "./console-state.js";
 import {command} from "./console-commands.js";
-import {decide, offer, refreshReview} from "./console-review.js";
-import {refreshPanels} from "./console-questions.js";
-import {refreshShow} from "./console-show.js";
+import {decide, offer} from "./console-review.js";
 import {renderUserMessages, userPanel} from "./console-users.js";
+import {labelName, localise, t, word} from "./console-i18n.js";
+import {count as pulseCount} from "./console-pulse.js";
+
+const chat = $("chat");
+const QUIET_LABELS = new Set(["queued"]);   // bookkeeping of the questions stage, not news
+const QUIET_NOT_SCORED = new Set(["no_letters", "rules"]);
+const FLAGS = new Set(["toxic", "spam"]);
+const gifts = new Map();                    // streak key -> {el, event}
+const others = new WeakMap();               // a gift/follow/status row -> its event (for relabelling)
 
 function describe(ev) {
   const u = ev.user ? "@" + ev.user.unique_id : "";
   switch (ev.type) {
-    case "gift": return `${u} sent ${ev.gift_name} ×${ev.count}${ev.final ? "" : " …"} (${ev.count * ev.diamond_value} 💎)`;
-    case "like": return `${u} liked ×${ev.count}`;
-    case "join": return `${u} joined`;
-    case "follow": return `${u} followed`;
-    case "share": return `${u} shared`;
-    case "viewers": return `viewers: ${ev.count}`;
-    case "status": return `stream ${ev.stream}: ${ev.state} ${ev.detail || ""}`;
-    case "delete": return `platform deleted ${ev.target}`;
-    case "gap": return `⚠ data gap: ${ev.cause || ""} (${Math.round((ev.end || 0) - (ev.start || 0))} s)`;
-    case "subscribe": return `${u} subscribed`;
-    case "poll": return `poll: ${ev.title || ev.question || ""}`;
-    default: return ev.type;
+    case "gift": return t(ev.final ? "event.gift" : "event.gift_streak", {user: u, gift: ev.gift_name, n: ev.count, diamonds: ev.count * ev.diamond_value});
+    case "follow": return t("event.follow", {user: u});
+    case "share": return t("event.share", {user: u});
+    case "subscribe": return t("event.subscribe", {user: u});
+    case "status": return t("event.status", {stream: ev.stream, state: word("stream_state.", ev.state), detail: ev.detail || ""});
+    case "delete": return t("event.delete");
+    case "gap": return t("event.gap", {cause: ev.cause || "", s: Math.round((ev.end || 0) - (ev.start || 0))});
+    case "poll": return t("event.poll", {title: ev.title || ev.question || ""});
+    default: return t("event.other", {type: ev.type});
   }
 }
-
-const QUIET_NOT_SCORED = new Set(["no_letters", "rules"]);
-const NOT_SCORED_WHY = {
-  overload: "the model lane was saturated; judged by the rules only",
-  too_long: "too long for the model; judged by the rules only",
-  no_language: "no language the models know",
-  loading: "the model was still loading",
-  error: "the model failed on this message",
-  unavailable: "no model is configured for this language",
-};
+const LISTED = new Set(["gift", "follow", "share", "subscribe", "status", "delete", "gap", "poll"]);
 
 // The word filter and the model may both say "toxic:insult": one badge, both sources in its title.
 export function uniqueLabels(labels) {
   const seen = new Map();
   for (const l of labels) {
+    if (QUIET_LABELS.has(l.name)) continue;
     const key = l.name + ":" + (l.kind || "");
     if (seen.has(key)) seen.get(key).sources.push(l.source);
     else seen.set(key, {name: l.name, kind: l.kind, sources: [l.source]});
   }
   return [...seen.values()];
 }
+export function labelsHTML(labels) {
+  return uniqueLabels(labels).map(l => `<span class="label ${esc(l.name)}" title="${esc(l.sources.join(", "))}">${esc(labelName(l.name, l.kind))}</span>`).join(" ");
+}
+export function isFlagged(ins) { return !!ins && ins.labels.some(l => FLAGS.has(l.name)); }
 
 // A message's state: the moderation stage's latest decision on it, else its verdict
 // (a stage hid it: held for review), else visible.
@@ -54,76 +59,221 @@ export function rowState(r) {
   return r.insight && r.insight.hidden ? "held" : "visible";
 }
 
-const STATE_BUTTONS = {
-  visible: `<button data-act="hide" title="take it off the overlays">hide</button><button data-act="hold" title="off the overlays, into the review queue">hold</button>`,
-  held: `<button data-act="approve" title="show it on the overlays">approve</button><button data-act="hide" title="keep it off the overlays">hide</button>`,
-  hidden: `<button data-act="unhide" title="show it on the overlays again">unhide</button>`,
-};
-const DONE = {hide: "hidden", approve: "approved", unhide: "unhidden", hold: "held", block: "author blocked"};
+function stateButtons(state) {
+  const b = (act, title) => `<button data-act="${act}" title="${esc(t(title))}">${esc(t("act." + act))}</button>`;
+  if (state === "visible") return b("hide", "act.hide_title") + b("hold", "act.hold_title");
+  if (state === "held") return b("approve", "act.approve_title") + b("hide", "act.keep_hidden_title");
+  return b("unhide", "act.unhide_title");
+}
+
+export function doneText(action, by) { return word("done.", action, {by}); }
 
 function stateBadge(r, state) {
   const d = r.decision;
-  if (d && d.moderator) return ` <span class="state ${state}" title="${esc(d.previous)} → ${esc(d.state)}">${esc(DONE[d.action] || d.action)} by ${esc(d.by)}</span>`;
-  if (state === "held") return ` <span class="state held" title="${esc(d ? d.reason : "")}">held</span>`;
+  if (d && d.moderator) return ` <span class="state ${esc(state)}" title="${esc(word("state.", d.previous))} → ${esc(word("state.", d.state))}">${esc(doneText(d.action, d.by))}</span>`;
+  if (state === "held") return ` <span class="state held" title="${esc(d ? localise(d.reason) : "")}">${esc(t("state.held"))}</span>`;
   return "";
+}
+
+// What a moderator reads on hover: every reason and the model's score.
+export function hoverText(ins) {
+  if (!ins) return "";
+  const parts = ins.reasons.map(x => localise(x.text));
+  if (ins.scores && ins.scores.toxicity != null) parts.push(t("chat.tox_score", {score: ins.scores.toxicity.toFixed(2)}));
+  return parts.join("\n");
 }
 
 function renderRow(r) {
   const ev = r.event, ins = r.insight, state = rowState(r);
-  const labels = ins ? uniqueLabels(ins.labels).map(l => `<span class="label ${esc(l.name)}" title="${esc(l.sources.join(", "))}">${esc(l.name)}${l.kind ? ":" + esc(l.kind) : ""}</span>`).join(" ") : "";
-  const reasons = ins && ins.reasons.length ? `<span class="reason">${ins.reasons.map(x => esc(x.text)).join(" · ")}${ins.action ? " → " + esc(ins.action) : ""}</span>` : "";
-  const tox = ins && ins.scores && ins.scores.toxicity != null ? ` <span class="label">tox ${ins.scores.toxicity.toFixed(2)}</span>` : "";
-  const pending = ins && ins.pending && ins.pending.length ? ` <span class="label">…${esc(ins.pending.join(","))}</span>` : "";
+  const flagged = isFlagged(ins), names = ins ? ins.labels.map(l => l.name) : [];
+  // Reasons in words where they matter (flagged, held, a question or lead); on hover otherwise.
+  const loud = flagged || state !== "visible" || names.includes("question") || names.includes("lead");
+  const reasons = ins && loud && ins.reasons.length
+    ? `<span class="reason">${ins.reasons.map(x => esc(localise(x.text))).join(" · ")}${ins.action ? " → " + esc(word("action.", ins.action)) : ""}</span>` : "";
+  const pending = ins && ins.pending && ins.pending.length ? ` <span class="label" title="${esc(ins.pending.join(", "))}">…</span>` : "";
   // No model verdict, and why — shown where it matters to a moderator (emote-only lines and
   // lines the word filter already decided are routine and stay quiet).
   const unscored = ins && ins.not_scored && !QUIET_NOT_SCORED.has(ins.not_scored)
-    ? ` <span class="label not-scored" title="${esc(NOT_SCORED_WHY[ins.not_scored] || "")}">not scored: ${esc(ins.not_scored)}</span>` : "";
-  r.el.className = "msg" + (ins && ins.labels.some(l => l.name === "toxic" || l.name === "spam") ? " flagged" : "") + (state !== "visible" ? " hidden " + state : "");
-  r.el.innerHTML = `${who(ev)}<span class="text">${esc(ev.text)}${reasons}</span>${labels}${tox}${pending}${unscored}${stateBadge(r, state)}
-    <span class="acts">${STATE_BUTTONS[state]}</span>`;
-  for (const b of r.el.querySelectorAll(".acts button")) b.onclick = () => command(ev.stream, b.dataset.act, ev.id);
+    ? ` <span class="label not-scored" title="${esc(word("not_scored_why.", ins.not_scored))}">${esc(t("chat.not_scored", {why: word("not_scored.", ins.not_scored)}))}</span>` : "";
+  r.el.className = "msg" + (flagged ? " flagged" : "") + (state !== "visible" ? " hidden " + state : "");
+  r.el.title = hoverText(ins);
+  r.el.innerHTML = `${who(ev)}<span class="body"><span class="text">${esc(ev.text)}</span> ${ins ? labelsHTML(ins.labels) : ""}${pending}${unscored}${stateBadge(r, state)}${reasons}</span>
+    <span class="acts">${stateButtons(state)}</span>`;
   if (userPanel.user && ev.user.id === userPanel.user.id) renderUserMessages();
 }
 
 // The author's @handle; a click opens the user panel (the flagged copy carries it along).
-function who(ev) {
-  return `<span class="who" data-user="${esc(ev.user.id)}" data-stream="${esc(ev.stream)}" data-handle="${esc(ev.user.unique_id)}" data-nick="${esc(ev.user.nickname || "")}" title="open @${esc(ev.user.unique_id)}">@${esc(ev.user.unique_id)}</span>`;
+export function who(ev) {
+  const u = ev.user || {id: "", unique_id: "?", nickname: ""};
+  return `<span class="who" data-user="${esc(u.id)}" data-stream="${esc(ev.stream)}" data-handle="${esc(u.unique_id)}" data-nick="${esc(u.nickname || "")}" title="${esc(t("user.open", {user: "@" + u.unique_id}))}">@${esc(u.unique_id)}</span>`;
+}
+
+chat.addEventListener("click", (e) => {
+  const b = e.target.closest("button[data-act]");
+  const el = b && b.closest(".msg[data-id]");
+  const r = el && rows.get(el.dataset.id);
+  if (r) command(r.event.stream, b.dataset.act, r.event.id);
+});
+
+// -- the feed: follow the newest, or hold still ---------------------------------------
+// userAt: when the moderator last did something that scrolls (see the scroll listener).
+const feed = {hover: false, scrolledUp: false, waiting: [], fresh: 0, stick: false, userAt: -1e9};
+export function paused() { return feed.hover || feed.scrolledUp; }
+export function waitingCount() { return feed.fresh; }
+
+function place(el) {
+  if (paused()) {
+    feed.waiting.push(el); feed.fresh++;
+    // A long pause keeps only the newest MAX_ROWS waiting; older ones are forgotten.
+    if (feed.waiting.length > MAX_ROWS) forget(feed.waiting.shift());
+    showBar();
+    return;
+  }
+  chat.append(el);
+  settle();
+}
+
+// After rows were added: drop the oldest beyond MAX_ROWS and keep the newest in view, once a frame.
+function settle() {
+  if (feed.stick) return;
+  feed.stick = true;
+  requestAnimationFrame(() => {
+    feed.stick = false;
+    if (!paused()) toNewest();
+  });
+}
+
+function forget(el) {
+  if (el.dataset.id) rows.delete(el.dataset.id);
+  if (el.dataset.gift) gifts.delete(el.dataset.gift);
+  el.remove();
+}
+
+export function resume() {
+  feed.hover = false; feed.scrolledUp = false;
+  if (feed.waiting.length) {
+    const frag = document.createDocumentFragment();
+    for (const el of feed.waiting) frag.append(el);
+    feed.waiting = [];
+    chat.append(frag);
+  }
+  feed.fresh = 0;
+  showBar();
+  toNewest();
+}
+
+// At once, not next frame: after a click on the bar the pointer is over the chat, and
+// the pause it causes must not keep the moderator from the newest rows.
+function toNewest() {
+  while (chat.childElementCount > MAX_ROWS) forget(chat.firstElementChild);
+  chat.scrollTop = chat.scrollHeight;
+}
+
+// Writes only what changed: a class or attribute write restyles the whole chat.
+const shown = {fresh: -1, paused: null, label: ""};
+function showBar() {
+  const bar = $("chat-more"), n = feed.fresh, label = n ? t("chat.new", {n}) + " ↓" : "";
+  if (n !== shown.fresh || label !== bar.textContent) { bar.hidden = !n; bar.textContent = label; shown.fresh = n; }
+  const p = paused(), word = t("chat.paused");
+  if (p !== shown.paused) { $("chat-panel").classList.toggle("paused", p); shown.paused = p; }
+  if (word !== shown.label) { $("chat-panel").querySelector("h2").dataset.paused = word; shown.label = word; }
+}
+
+chat.addEventListener("mouseenter", () => { feed.hover = true; showBar(); });
+$("chat-panel").addEventListener("mouseleave", () => { feed.hover = false; if (!paused()) resume(); else showBar(); });
+// Only the moderator scrolls the chat up: a wheel, a key, a touch or the scroll bar just
+// before the scroll event. Rows growing or leaving (late verdicts, trimming, off-screen rows
+// laid out late) move the position too, and must not pause the chat.
+function intent() { feed.userAt = performance.now(); }
+chat.addEventListener("wheel", intent, {passive: true});
+chat.addEventListener("touchmove", intent, {passive: true});
+chat.addEventListener("mousedown", intent);
+chat.addEventListener("keydown", intent);
+chat.addEventListener("scroll", () => {
+  const bottom = chat.scrollTop + chat.clientHeight >= chat.scrollHeight - 24;
+  const byHand = performance.now() - feed.userAt < 1500;
+  const up = byHand ? !bottom : feed.scrolledUp && !bottom;
+  if (up === feed.scrolledUp) return;
+  feed.scrolledUp = up;
+  if (!paused()) resume(); else showBar();
+}, {passive: true});
+$("chat-more").addEventListener("click", () => resume());
+
+// -- incoming ---------------------------------------------------------------------------
+
+function stickToStream(ev) {
+  if (!currentStream && ev.stream) setCurrentStream(ev.stream);  // its listeners read the panels
 }
 
 export function onEvent(ev) {
+  if (!firstSight(ev.id)) return;   // a replay after reconnecting: already shown
   counts.events++;
-  if (!currentStream && ev.stream) { setCurrentStream(ev.stream); refreshPanels(); refreshShow(); refreshReview(); }
+  stickToStream(ev);
+  pulseCount(ev);
   if (ev.type === "chat" || ev.type === "question") {
     const el = document.createElement("div");
-    el.dataset.id = ev.id;
+    el.dataset.id = ev.id; el.dataset.stream = ev.stream;
+    el.hidden = ev.stream !== currentStream;
     const r = {el, event: ev, insight: null, decision: null};
     rows.set(ev.id, r);
     renderRow(r);
-    $("chat").prepend(el); trim($("chat"));
+    place(el);
     return;
   }
-  if (ev.type === "like" || ev.type === "join") return;  // too many to list; counted in stats
-  if (ev.type === "delete" && rows.has(ev.target)) { rows.get(ev.target).el.classList.add("hidden"); }
-  if (ev.type === "status") { $("streams").textContent = `${ev.stream}: ${ev.state}`; }
+  if (ev.type === "gift") return onGift(ev);
+  if (ev.type === "delete" && rows.has(ev.target)) rows.get(ev.target).el.classList.add("hidden");
+  if (ev.type === "status") $("conn").title = t("event.status", {stream: ev.stream, state: word("stream_state.", ev.state), detail: ""});
+  if (!LISTED.has(ev.type)) return;   // likes, joins, viewer counts: the numbers up top
   const el = document.createElement("div");
   el.className = "msg other"; el.textContent = describe(ev);
-  $("chat").prepend(el); trim($("chat"));
+  el.dataset.stream = ev.stream; el.hidden = ev.stream !== currentStream;
+  others.set(el, ev);
+  place(el);
+}
+
+// Every step of a gift streak updates the streak's one row.
+function onGift(ev) {
+  const key = ev.streak_id ? `${ev.stream} ${ev.user.id} ${ev.streak_id}` : "";
+  const known = key && gifts.get(key);
+  if (known) {
+    if (known.event.final || ev.count < known.event.count) return;  // an old step arriving late
+    known.event = ev; known.el.textContent = describe(ev); others.set(known.el, ev);
+    return;
+  }
+  const el = document.createElement("div");
+  el.className = "msg other gift"; el.textContent = describe(ev);
+  el.dataset.stream = ev.stream; el.hidden = ev.stream !== currentStream;
+  if (key) { el.dataset.gift = key; gifts.set(key, {el, event: ev}); }
+  others.set(el, ev);
+  place(el);
 }
 
 export function onInsight(ins) {
   const r = rows.get(ins.event_id);
   if (!r || (r.insight && r.insight.version > ins.version)) return;
-  const wasFlagged = r.insight && r.insight.labels.some(l => l.name === "toxic" || l.name === "spam");
+  const wasFlagged = isFlagged(r.insight);
   r.insight = ins; renderRow(r);
-  const names = ins.labels.map(l => l.name);
-  if (!wasFlagged && (names.includes("toxic") || names.includes("spam"))) counts.flagged++;
+  if (!wasFlagged && isFlagged(ins)) counts.flagged++;
   offer(r);
-  if (names.includes("question") || names.includes("lead")) {
-    const q = document.createElement("div"); q.className = "msg";
-    q.innerHTML = `${who(r.event)}<span class="text">${esc(r.event.text)}${ins.answer ? `<span class="reason">💡 ${esc(ins.answer)}</span>` : ""}</span>` +
-      ins.labels.filter(l => l.name === "question" || l.name === "lead").map(l => `<span class="label ${l.name}">${l.name}${l.kind ? ":" + esc(l.kind) : ""}</span>`).join(" ");
-    $("questions").prepend(q); trim($("questions"));
+  listQuestion(r);
+}
+
+// -- questions & leads: one row per message, its latest insight -----------------------
+const MAX_ASKED = 100;
+const asked = new Map();   // event id -> element
+function listQuestion(r) {
+  const ins = r.insight, ev = r.event;
+  const mine = ins.labels.filter(l => l.name === "question" || l.name === "lead");
+  let el = asked.get(ev.id);
+  if (!mine.length) { if (el) { el.remove(); asked.delete(ev.id); } return; }
+  if (!el) {
+    el = document.createElement("div"); el.className = "msg"; el.dataset.id = ev.id;
+    asked.set(ev.id, el); $("questions").prepend(el);
+    while (asked.size > MAX_ASKED) { const [old, oldEl] = asked.entries().next().value; oldEl.remove(); asked.delete(old); }
   }
+  el.hidden = ev.stream !== currentStream;
+  el.title = hoverText(ins);
+  el.innerHTML = `${who(ev)}<span class="text">${esc(ev.text)}${ins.answer ? `<span class="reason">💡 ${esc(ins.answer)}</span>` : ""}</span>${labelsHTML(mine)}`;
 }
 
 // The moderation stage applied a decision (a moderator's, or a stage's late hold): every
@@ -133,3 +283,15 @@ export function onDecision(d) {
   if (r && !(r.decision && r.decision.at > d.at)) { r.decision = d; renderRow(r); }
   decide(d, r);
 }
+
+// -- language and stream switches redraw what is on the page ---------------------------
+document.addEventListener("langchange", () => {
+  for (const r of rows.values()) renderRow(r);
+  for (const el of [...chat.children, ...feed.waiting]) { const ev = others.get(el); if (ev) el.textContent = describe(ev); }
+  for (const [id, el] of asked) { const r = rows.get(id); if (r && r.insight) listQuestion(r); else if (!r) el.remove(); }
+  showBar();
+});
+onStreamChange((stream) => {
+  for (const el of [...chat.children, ...feed.waiting]) el.hidden = el.dataset.stream !== stream;
+  for (const [id, el] of asked) { const r = rows.get(id); el.hidden = !!r && r.event.stream !== stream; }
+});

@@ -4,12 +4,13 @@ import {$} from "./console-dom.js";
 import {me, socket} from "./console-state.js";
 import {displayName} from "./console-api.js";
 import {SHOW_ACTIONS, showBurst} from "./console-show.js";
+import {t, word} from "./console-i18n.js";
 
 // Actions sent and not yet answered, in order: the server answers every frame in turn.
 export const pending = [];
 export function command(stream, action, target = "", args = {}) {
   if (!stream || !socket || socket.readyState !== 1) {
-    notify(`${action}: not sent — ${stream ? "the console is offline" : "no stream yet"}`, true);
+    notify(t(stream ? "toast.offline" : "toast.no_stream", {action: word("act.", action)}), true);
     return false;
   }
   const frame = {stream, action, target, args};

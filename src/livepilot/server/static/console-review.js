@@ -4,24 +4,32 @@
 // leaves the open list for the handled list, which says who decided, from which state to
 // which. A console that connects late (or reconnects) reads the queue as it stands from
 // GET /api/streams/{stream}/review, then follows the live decisions.
+//
+// Keyboard: one open item is selected (j/k); a/h/s/c act on it (console-keys.js). Claims
+// (who handles which item) come from the presence frames (console-presence.js).
 import {$, esc, oneAtATime} from "./console-dom.js";
-import {currentStream} from "./console-state.js";
+import {currentStream, onStreamChange} from "./console-state.js";
 import {api} from "./console-api.js";
 import {command} from "./console-commands.js";
+import {labelName, localise, t, word} from "./console-i18n.js";
+import {claimedBy, myName, onPresence, release, toggleClaim} from "./console-presence.js";
 
 const MAX_OPEN = 300;      // open items this page keeps (the stage keeps its own, larger queue)
+const SHOWN_OPEN = 60;     // open items on the page at once; the rest follow as these are decided
 const MAX_HANDLED = 30;    // handled items shown, greyed, newest decision first
 const items = new Map();   // event id -> item
 let serverOpen = null;     // the stage's open count when it is more than this page holds
 
-const DONE = {hide: "hidden", approve: "approved", unhide: "unhidden", hold: "held"};
+let arrivals = 0;          // items in the order this page learnt of them (ties of `at`)
+let selected = null;       // the open item's id the shortcuts act on
+let shownOpen = [];        // the open items as listed, in order
 
 // -- what changes the queue -------------------------------------------------------------
 
 function item(id, stream) {
   let it = items.get(id);
   if (!it) {
-    it = {id, stream, user: null, text: "", flags: [], reasons: [], state: "visible", open: false,
+    it = {id, stream, order: ++arrivals, user: null, text: "", flags: [], reasons: [], score: null, state: "visible", open: false,
           at: 0, since: 0, by: "", reason: "", handled: null, el: null};
     items.set(id, it);
   }
@@ -37,6 +45,8 @@ export function offer(row) {
   const it = item(ev.id, ev.stream);
   it.user = ev.user; it.text = ev.text; it.at = ev.at;
   it.flags = [...new Set(flags)]; it.reasons = ins.reasons.map(r => r.text).slice(0, 4);
+  it.score = ins.scores && ins.scores.toxicity != null ? ins.scores.toxicity : null;
+  it.dirty = true;
   if (!it.handled && !it.since) {
     it.state = ins.hidden ? "held" : "visible"; it.open = true;
   }
@@ -55,7 +65,7 @@ export function decide(d, row) {
   const it = item(d.event_id, d.stream);
   if (d.at < it.since) return;  // an older decision than the one shown
   if (row) { it.user = row.event.user; it.text = row.event.text; it.at = row.event.at; }
-  it.state = d.state; it.by = d.by; it.reason = d.reason; it.since = d.at;
+  it.state = d.state; it.by = d.by; it.reason = d.reason; it.since = d.at; it.dirty = true;
   if (d.moderator && d.action !== "hold") {
     it.open = false;
     it.handled = {by: d.by, action: d.action, previous: d.previous, state: d.state, at: d.at};
@@ -77,7 +87,7 @@ export const refreshReview = oneAtATime(async () => {
     const it = item(s.event_id, currentStream);
     if (it.since > s.since) continue;  // a live decision newer than the view
     it.user = s.user; it.text = s.text; it.at = s.at; it.flags = s.flags; it.reasons = s.reasons;
-    it.state = s.state; it.by = s.by; it.reason = s.reason; it.since = s.since; it.open = s.open;
+    it.state = s.state; it.by = s.by; it.reason = s.reason; it.since = s.since; it.open = s.open; it.dirty = true;
     it.handled = s.final && !s.open ? {by: s.by, action: s.action, previous: s.previous, state: s.state, at: s.since} : null;
   }
   // Open here but no longer open there (decided elsewhere, or forgotten): closed, if the
@@ -109,43 +119,62 @@ export function openCount() {
   return serverOpen !== null ? Math.max(n, serverOpen) : n;
 }
 
-function when(t) { return new Date(t * 1000).toLocaleTimeString([], {hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false}); }
+const CLOCK = new Intl.DateTimeFormat([], {hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false});
+function when(at) { return CLOCK.format(new Date(at * 1000)); }
 
 function who(it) {
   const u = it.user || {id: "", unique_id: "?", nickname: ""};
-  return `<span class="who" data-user="${esc(u.id)}" data-stream="${esc(it.stream)}" data-handle="${esc(u.unique_id)}" data-nick="${esc(u.nickname || "")}" title="open @${esc(u.unique_id)}">@${esc(u.unique_id)}</span>`;
+  return `<span class="who" data-user="${esc(u.id)}" data-stream="${esc(it.stream)}" data-handle="${esc(u.unique_id)}" data-nick="${esc(u.nickname || "")}" title="${esc(t("user.open", {user: "@" + u.unique_id}))}">@${esc(u.unique_id)}</span>`;
 }
 
+function button(act, label, title, key) {
+  return `<button data-act="${act}" title="${esc(t(title))}${key ? ` (${key})` : ""}">${esc(t(label))}</button>`;
+}
+
+function claimsHTML(it) {
+  const names = claimedBy(it.stream, it.id);
+  return names.map(n => `<span class="claimed${n === myName() ? " mine" : ""}">${esc(t("presence.handles", {name: n}))}</span>`).join("");
+}
+
+function flagLabel(f) { const [name, kind] = f.split(":"); return `<span class="label ${esc(name)}">${esc(labelName(name, kind))}</span>`; }
+
 function itemHTML(it) {
-  const flags = it.flags.map(f => `<span class="label ${esc(f.split(":")[0])}">${esc(f)}</span>`).join(" ");
+  const flags = it.flags.map(flagLabel).join(" ");
   const text = `<div class="text">${esc(it.text)}</div>`;
   if (it.open) {
-    const reasons = it.reasons.length ? `<div class="reason">${it.reasons.map(esc).join(" · ")}</div>` : "";
-    const state = it.state === "held" ? `<span class="state held" title="held by ${esc(it.by || "a stage")}${it.reason ? ": " + esc(it.reason) : ""}">held</span>` : "";
-    const buttons = it.state === "held"
-      ? `<button data-act="approve" title="show it on the overlays">approve</button><button data-act="hide" title="keep it off the overlays">hide</button>`
-      : `<button data-act="approve" title="it is fine: keep it visible">ok</button><button data-act="hide" title="take it off the overlays">hide</button>`;
-    return `<div class="head">${who(it)}${flags}${state}<span class="when">${when(it.at)}</span><span class="acts">${buttons}</span></div>${text}${reasons}`;
+    const reasons = it.reasons.length ? `<div class="reason">${it.reasons.map(r => esc(localise(r))).join(" · ")}</div>` : "";
+    const state = it.state === "held" ? `<span class="state held" title="${esc(t("review.held_by", {by: it.by || t("review.a_stage")}))}${it.reason ? ": " + esc(localise(it.reason)) : ""}">${esc(t("state.held"))}</span>` : "";
+    const score = it.score != null ? `<span class="score" title="${esc(t("review.score_title"))}">${esc(t("chat.tox_score", {score: it.score.toFixed(2)}))}</span>` : "";
+    const buttons = (it.state === "held"
+      ? button("approve", "act.approve", "act.approve_title", "a") + button("hide", "act.hide", "act.keep_hidden_title", "h")
+      : button("approve", "act.ok", "act.ok_title", "a") + button("hide", "act.hide", "act.hide_title", "h"))
+      + button("strike", "act.strike", "act.strike_title", "s") + button("claim", "act.claim", "act.claim_title", "c");
+    return `<div class="head">${who(it)}${flags}${state}${claimsHTML(it)}<span class="when">${when(it.at)}</span>${score}</div>${text}${reasons}<div class="acts">${buttons}</div>`;
   }
   const h = it.handled;
-  const undo = h.state === "visible" ? `<button data-act="hide">hide</button>` : `<button data-act="unhide">unhide</button>`;
-  return `<div class="head">${who(it)}${flags}<span class="done ${esc(h.state)}">${esc(DONE[h.action] || h.action)} by ${esc(h.by)}</span>` +
-    `<span class="when">${esc(h.previous)} → ${esc(h.state)} · ${when(h.at)}</span><span class="acts">${undo}</span></div>${text}`;
+  const undo = h.state === "visible" ? button("hide", "act.hide", "act.hide_title") : button("unhide", "act.unhide", "act.unhide_title");
+  return `<div class="head">${who(it)}${flags}<span class="done ${esc(h.state)}">${esc(word("done.", h.action, {by: h.by}))}</span>` +
+    `<span class="when">${esc(word("state.", h.previous))} → ${esc(word("state.", h.state))} · ${when(h.at)}</span><span class="acts">${undo}</span></div>${text}`;
 }
 
 function render() {
   scheduled = false;
-  const open = [...items.values()].filter(it => it.open).sort((a, b) => b.at - a.at);
-  const handled = [...items.values()].filter(it => !it.open && it.handled).sort((a, b) => b.handled.at - a.handled.at);
+  const open = [...items.values()].filter(it => it.open && it.stream === currentStream).sort((a, b) => b.at - a.at || b.order - a.order);
+  const handled = [...items.values()].filter(it => !it.open && it.handled && it.stream === currentStream).sort((a, b) => b.handled.at - a.handled.at);
   for (const it of open.slice(MAX_OPEN)) dropItem(it);
   for (const it of handled.slice(MAX_HANDLED)) dropItem(it);
   for (const it of items.values()) if (!it.open && !it.handled) dropItem(it);  // never queued
-  place($("flagged"), open.slice(0, MAX_OPEN), "open");
+  keepSelection(open.slice(0, SHOWN_OPEN));
+  place($("flagged"), shownOpen, "open");
+  const more = Math.min(open.length, MAX_OPEN) - shownOpen.length;
+  $("review-more").hidden = more <= 0;
+  if (more > 0) $("review-more").textContent = t("review.more", {n: more});
   place($("handled"), handled.slice(0, MAX_HANDLED), "handled");
   const n = openCount();
   $("review-open").textContent = n;
   $("review-open").className = "badge" + (n ? " hot" : "");
   $("handled-count").textContent = handled.length ? `(${Math.min(handled.length, MAX_HANDLED)})` : "";
+  $("flagged").hidden = n === 0;
   $("review-empty").hidden = n > 0;
 }
 
@@ -154,15 +183,21 @@ function render() {
 function place(list, shown, kind) {
   for (const it of shown) {
     if (!it.el) { it.el = document.createElement("div"); it.el.dataset.id = it.id; }
-    it.el.className = `msg review-item ${kind} ${it.state}`;
-    const html = itemHTML(it);
-    if (it.el.dataset.html !== html) { it.el.innerHTML = html; it.el.dataset.html = html; }
+    it.el.className = `msg review-item ${kind} ${it.state}${kind === "open" && it.id === selected ? " selected" : ""}`;
+    // Only an item that changed is drawn again: a busy queue costs what changed, not its length.
+    if (it.dirty || it.html === undefined) {
+      const html = itemHTML(it);
+      if (it.html !== html) { it.el.innerHTML = html; it.html = html; }
+      it.dirty = false;
+    }
   }
-  // Reorder only when the order differs.
-  const current = [...list.children];
-  if (current.length !== shown.length || shown.some((it, i) => current[i] !== it.el)) {
-    list.replaceChildren(...shown.map(it => it.el));
+  // Move only what is out of place: a new item on top is one insertion, not a rebuild.
+  let at = list.firstElementChild;
+  for (const it of shown) {
+    if (at === it.el) { at = at.nextElementSibling; continue; }
+    list.insertBefore(it.el, at);
   }
+  while (at) { const next = at.nextElementSibling; at.remove(); at = next; }
 }
 
 for (const id of ["flagged", "handled"]) {
@@ -171,6 +206,50 @@ for (const id of ["flagged", "handled"]) {
     const el = b && b.closest(".review-item");
     if (!el) return;
     const it = items.get(el.dataset.id);
-    if (it) command(it.stream, b.dataset.act, it.id);
+    if (it) act(it, b.dataset.act);
   });
 }
+
+// One action on one item: a moderation command, a strike on its author, or a claim.
+function act(it, action) {
+  if (action === "strike") {
+    if (it.user) command(it.stream, "strike", it.user.id, {points: 1, handle: it.user.unique_id});
+    return;
+  }
+  if (action === "claim") { toggleClaim(it.stream, it.id); return; }
+  if (command(it.stream, action, it.id)) release(it.stream, it.id);  // decided: nobody handles it any more
+}
+
+// -- selection and the shortcuts' entry points ------------------------------------------
+
+// The selection stays on its item; when that item leaves the open list it moves to the
+// one that took its place, so a/h in a row work down the queue.
+function keepSelection(open) {
+  const before = shownOpen.findIndex(it => it.id === selected);
+  shownOpen = open;
+  if (!open.length) { selected = null; return; }
+  if (selected !== null && open.some(it => it.id === selected)) return;
+  if (selected !== null && before >= 0) selected = open[Math.min(before, open.length - 1)].id;
+}
+
+export function moveSelection(step) {
+  if (!shownOpen.length) return;
+  const at = shownOpen.findIndex(it => it.id === selected);
+  const next = at < 0 ? 0 : Math.max(0, Math.min(shownOpen.length - 1, at + step));
+  selected = shownOpen[next].id;
+  for (const it of shownOpen) it.el?.classList.toggle("selected", it.id === selected);
+  shownOpen[next].el?.scrollIntoView({block: "nearest"});
+}
+
+export function actOnSelected(action) {
+  const it = selected !== null ? items.get(selected) : null;
+  if (!it || !it.open) return false;
+  act(it, action);
+  return true;
+}
+export function selectedId() { return selected; }
+onPresence(redrawAll);
+
+onStreamChange(() => { selected = null; changed(); refreshReview(); });
+function redrawAll() { for (const it of items.values()) it.dirty = true; changed(); }
+document.addEventListener("langchange", redrawAll);

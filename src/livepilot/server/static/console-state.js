@@ -2,11 +2,17 @@
 // explicit export; the ones a part replaces have a setter, so every writer is visible.
 
 export const MAX_ROWS = 400;
-export const rows = new Map();          // event id -> {el, event, insight}
+export const rows = new Map();          // event id -> {el, event, insight, decision}
 export const counts = {events: 0, flagged: 0};
 
-export let currentStream = null;        // the stream the panels show: the first one seen
-export function setCurrentStream(stream) { currentStream = stream; }
+export let currentStream = null;        // the stream the panels show (the picker's choice)
+const streamListeners = [];
+export function setCurrentStream(stream) {
+  if (stream === currentStream) return;
+  currentStream = stream;
+  for (const fn of streamListeners) fn(stream);
+}
+export function onStreamChange(fn) { streamListeners.push(fn); }
 
 export let socket = null;               // the console socket, while connected or connecting
 export function setSocket(ws) { socket = ws; }
@@ -14,11 +20,15 @@ export function setSocket(ws) { socket = ws; }
 export let me = null;                   // /api/me's answer, null without one
 export function setMe(who) { me = who; }
 
-// Keeps a list to its newest MAX_ROWS entries; a chat row that falls off is forgotten.
-export function trim(container) {
-  while (container.childElementCount > MAX_ROWS) {
-    const last = container.lastElementChild;
-    if (last.dataset.id) rows.delete(last.dataset.id);
-    last.remove();
-  }
+// -- messages seen, by id ------------------------------------------------------------
+// A reconnect replays what the server still holds; whatever this page already showed is
+// skipped. Bounded: the oldest ids are forgotten first (a replay is of recent messages).
+const SEEN_MAX = 20000;
+const seen = new Set();
+export function firstSight(id) {
+  if (id == null || id === "") return true;
+  if (seen.has(id)) return false;
+  seen.add(id);
+  if (seen.size > SEEN_MAX) seen.delete(seen.values().next().value);
+  return true;
 }

@@ -3,7 +3,8 @@ import {$, esc, oneAtATime, setHTML} from "./console-dom.js";
 import {currentStream, rows} from "./console-state.js";
 import {api} from "./console-api.js";
 import {command} from "./console-commands.js";
-import {rowState, uniqueLabels} from "./console-chat.js";
+import {labelsHTML, rowState} from "./console-chat.js";
+import {localise, t, word} from "./console-i18n.js";
 
 // -- the user panel: one user's messages, strike score and local block ------------------
 // Opened from any @handle. The messages are the rows this page already holds; the state
@@ -17,7 +18,6 @@ document.addEventListener("click", (e) => {
   const el = e.target.closest(".who[data-user]");
   if (el) openUser(el.dataset.stream, {id: el.dataset.user, unique_id: el.dataset.handle, nickname: el.dataset.nick});
 });
-document.addEventListener("keydown", (e) => { if (e.key === "Escape" && userPanel.user) closeUser(); });
 $("user-close").onclick = () => closeUser();
 $("user-shade").onclick = () => closeUser();
 $("user-actions").addEventListener("click", (e) => {
@@ -43,7 +43,7 @@ function openUser(stream, user) {
   $("user-close").focus();
 }
 
-function closeUser() {
+export function closeUser() {
   userPanel.user = null; userPanel.stream = null;
   $("user-panel").hidden = true; $("user-shade").hidden = true;
 }
@@ -54,13 +54,13 @@ export function renderUserMessages() {
   const mine = [...rows.values()].filter(r => r.event.user.id === user.id && r.event.stream === userPanel.stream).reverse();
   setHTML($("user-messages"), mine.length ? mine.map(r => {
     const ins = r.insight;
-    const labels = ins ? uniqueLabels(ins.labels).map(l => `<span class="label ${esc(l.name)}">${esc(l.name)}${l.kind ? ":" + esc(l.kind) : ""}</span>`).join(" ") : "";
+    const labels = ins ? labelsHTML(ins.labels) : "";
     const state = rowState(r), hidden = state !== "visible";
     const flagged = ins && ins.labels.some(l => l.name === "toxic" || l.name === "spam");
     const when = new Date(r.event.at * 1000).toLocaleTimeString([], {hour: "2-digit", minute: "2-digit", second: "2-digit"});
     return `<div class="msg${hidden ? " hidden" : ""}${flagged ? " flagged" : ""}" data-id="${esc(r.event.id)}">
-      <span class="meta">${esc(when)}</span><span class="text">${esc(r.event.text)}</span>${labels}${hidden ? ` <span class="label">${state}</span>` : ""}</div>`;
-  }).join("") : `<span class="meta">no messages from @${esc(user.unique_id)} on this page</span>`);
+      <span class="meta">${esc(when)}</span><span class="text">${esc(r.event.text)}</span>${labels}${hidden ? ` <span class="label">${esc(word("state.", state))}</span>` : ""}</div>`;
+  }).join("") : `<span class="meta">${esc(t("user.no_messages", {user: "@" + user.unique_id}))}</span>`);
 }
 
 const refreshUser = oneAtATime(async () => {
@@ -72,15 +72,15 @@ const refreshUser = oneAtATime(async () => {
 
 function renderUserState(s) {
   if (!s) {
-    $("user-score").textContent = "strike score not available"; $("user-score").className = "";
+    $("user-score").textContent = t("user.score_unavailable"); $("user-score").className = "";
     return;
   }
-  $("user-score").textContent = s.score > 0 ? `strike score ${s.score.toFixed(1)}` : "no strikes";
+  $("user-score").textContent = s.score > 0 ? t("user.score", {score: s.score.toFixed(1)}) : t("user.no_strikes");
   $("user-score").className = s.hidden ? "hot" : "";
-  $("user-hits").textContent = s.hits ? `${s.hits} recent hit${s.hits === 1 ? "" : "s"}` : "";
-  $("user-step").textContent = s.score > 0 ? s.reason : "";  // "… (2 hits in 1 min) → hide from overlays"
-  $("user-blocked").textContent = s.blocked ? `blocked here by ${s.blocked_by}: every message is hidden`
-    : (s.hidden ? "not blocked · messages hidden from overlays until the score decays" : "not blocked");
+  $("user-hits").textContent = s.hits ? t("user.hits", {n: s.hits}) : "";
+  $("user-step").textContent = s.score > 0 ? localise(s.reason) : "";  // "… (2 hits in 1 min) → hide from overlays"
+  $("user-blocked").textContent = s.blocked ? t("user.blocked_by", {by: s.blocked_by})
+    : (s.hidden ? t("user.hidden_until_decay") : t("user.not_blocked"));
   $("user-blocked").className = "reason" + (s.blocked ? " on" : "");
 }
 
@@ -94,11 +94,13 @@ setInterval(() => {
 // The users to keep an eye on: local blocks first, then the highest strike scores.
 export async function refreshWatch(base) {
   const users = await api(base + "/users");
-  if (!users) return setHTML($("watch"), `<span class="meta">not available (the moderation stage is not running)</span>`);
+  if (!users) return setHTML($("watch"), `<span class="meta">${esc(t("watch.unavailable"))}</span>`);
   setHTML($("watch"), users.length ? users.map(u => {
     const handle = u.handle || u.user_id;
-    return `<div class="item watch"><span class="who" data-user="${esc(u.user_id)}" data-stream="${esc(currentStream)}" data-handle="${esc(handle)}" data-nick="" title="open @${esc(handle)}">@${esc(handle)}</span>
-      <span class="count">${u.score.toFixed(1)}</span>${u.blocked ? `<span class="label toxic">blocked by ${esc(u.blocked_by)}</span>` : ""}
-      <span class="meta">${esc(u.reason)}</span></div>`;
-  }).join("") : `<span class="meta">nobody: no strikes, no blocks</span>`);
+    return `<div class="item watch"><span class="who" data-user="${esc(u.user_id)}" data-stream="${esc(currentStream)}" data-handle="${esc(handle)}" data-nick="" title="${esc(t("user.open", {user: "@" + handle}))}">@${esc(handle)}</span>
+      <span class="count">${u.score.toFixed(1)}</span>${u.blocked ? `<span class="label toxic">${esc(t("watch.blocked_by", {by: u.blocked_by}))}</span>` : ""}
+      <span class="meta">${esc(localise(u.reason))}</span></div>`;
+  }).join("") : `<span class="meta">${esc(t("watch.nobody"))}</span>`);
 }
+
+document.addEventListener("langchange", () => { if (userPanel.user) { renderUserMessages(); refreshUser(); } });
