@@ -327,7 +327,7 @@ def main() -> None:
 
     # The chat stream's own latency with the model idle vs saturated.
     settings = Settings(detoxify_checkpoint=checkpoint, detoxify_config_dir=config_dir,
-                        detoxify_runtime="onnx", toxicity_queue_size=256,
+                        detoxify_runtime="onnx", models_dir=tmp, toxicity_queue_size=256,
                         toxicity_overload_depth=64)
     # Distinct texts (a counter appended), so the cache cannot hide the model's cost.
     chat_events = [

@@ -7,7 +7,8 @@
     │   └── SourceUnavailable  offline / not found / rate limited (carries retry_after)
     ├── StageError             a stage failed on one event (names the stage)
     ├── BusUnavailable         the bus backend (Redis) cannot be reached
-    └── StoreUnavailable       the history store (SQLite file, PostgreSQL) cannot be used
+    ├── StoreUnavailable       the history store (SQLite file, PostgreSQL) cannot be used
+    └── ModelPullError         a model download failed (offline, bad checksum, bad reply)
 
 Adapters map third-party exceptions into these (``raise BusUnavailable(...) from exc``).
 """
@@ -18,6 +19,7 @@ __all__ = [
     "BusUnavailable",
     "ConfigError",
     "LivepilotError",
+    "ModelPullError",
     "RulesError",
     "SourceError",
     "SourceUnavailable",
@@ -59,4 +61,8 @@ class BusUnavailable(LivepilotError):
 
 
 class StoreUnavailable(LivepilotError):
+    pass
+
+
+class ModelPullError(LivepilotError):
     pass

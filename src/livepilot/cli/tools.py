@@ -1,4 +1,5 @@
-"""One-shot commands: score a chat log, export leads, check rules, send a moderator command."""
+"""One-shot commands: score a chat log, export leads, check rules, send a moderator command,
+fetch and list models."""
 
 from __future__ import annotations
 
@@ -160,3 +161,73 @@ def command(
         typer.echo(f"livepilot command: {response.status_code} {response.text}", err=True)
         raise typer.Exit(1)
     typer.echo(response.json()["id"])
+
+
+models_app = typer.Typer(
+    help="Detoxify models: fetch them once (`models pull`), see what is cached (`models list`).",
+    no_args_is_help=True,
+)
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("pull")
+def models_pull(
+    name: Annotated[
+        str,
+        typer.Argument(help="multilingual (the default), original or unbiased."),
+    ] = "multilingual",
+    release_base: Annotated[
+        str | None,
+        typer.Option(help="A mirror of the detoxify release files (same layout)."),
+    ] = None,
+    hub_base: Annotated[
+        str | None,
+        typer.Option(help="A mirror of the Hugging Face hub (same layout)."),
+    ] = None,
+) -> None:
+    """Download a Detoxify checkpoint and its tokenizer files into LIVEPILOT_MODELS_DIR.
+
+    Checks every file's SHA-256 and resumes an interrupted download. Then set
+    LIVEPILOT_DETOXIFY=NAME to run it; nothing is downloaded at run time.
+    """
+    from livepilot.ml.pull import CATALOG, HUB_BASE, RELEASE_BASE, default_models_dir, pull_model
+
+    spec = CATALOG.get(name)
+    if spec is None:
+        raise typer.BadParameter(f"{name!r}: use one of {', '.join(CATALOG)}", param_hint="NAME")
+    models_dir = load_settings().models_dir or default_models_dir()
+    typer.echo(f"pulling Detoxify {name} ({spec.about}) into {models_dir}", err=True)
+    shown: dict[str, int] = {}
+
+    def progress(file: str, done: int, total: int | None) -> None:
+        step = done >> 26  # a line every 64 MiB
+        if shown.get(file) != step:
+            shown[file] = step
+            of = f" of {total / 1e6:.0f} MB" if total else ""
+            typer.echo(f"  {file}: {done / 1e6:.0f} MB{of}", err=True)
+
+    try:
+        pulled = pull_model(spec, models_dir, release_base=release_base or RELEASE_BASE,
+                            hub_base=hub_base or HUB_BASE, progress=progress)
+    except LivepilotError as exc:
+        typer.echo(f"livepilot models pull: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"{name}: {pulled.size / 1e6:.0f} MB in {pulled.checkpoint.parent}")
+    typer.echo(f"run it with LIVEPILOT_DETOXIFY={name}")
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """Show the models in LIVEPILOT_MODELS_DIR: name, state, size, how it was checked."""
+    from livepilot.ml.pull import cached_models, default_models_dir
+
+    models_dir = load_settings().models_dir or default_models_dir()
+    rows = cached_models(models_dir)
+    if not rows:
+        typer.echo(f"no models in {models_dir}: run `livepilot models pull`")
+        return
+    for row in rows:
+        extra = f"  pulled {row['pulled_at']}, checked: {row['verified']}" \
+            if row["state"] == "ready" else ""
+        typer.echo(f"{row['name']:<13} {row['state']:<10} {row['size'] / 1e6:8.1f} MB  "
+                   f"{row['path']}{extra}")

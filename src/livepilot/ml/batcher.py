@@ -4,7 +4,9 @@
 is the background task: it waits for work, lets a batch fill for at most ``max_wait``
 seconds (a batch that is already full goes at once; while a batch is being scored the
 next one fills up by itself, so batches grow exactly when the model falls behind), and
-hands the texts to the scorer on a single dedicated thread — one batch in flight.
+hands the texts to the scorer on the model's one thread — one batch in flight per stream.
+That thread is shared by every stream of the process and serves them round robin
+(:mod:`livepilot.ml.shared`).
 
 Every job has a ``priority`` (higher first: the toxicity stage ranks messages the rules
 left uncertain and messages from viewers it does not trust yet highest). A batch takes
@@ -35,12 +37,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
@@ -48,6 +47,7 @@ from prometheus_client import Counter, Histogram
 
 from livepilot.metrics import Metrics
 from livepilot.ml.scorer import LOADING, ScorerStatus
+from livepilot.ml.shared import ModelWorker
 
 __all__ = ["BatchScorer", "BatcherConfig", "Job", "MicroBatcher", "Results"]
 
@@ -110,18 +110,11 @@ class BatchScorer(Protocol[R]):
 Results = Sequence[tuple[Job, R | None]]
 
 
-def _lower_priority() -> None:
-    """Run the scorer thread (and the threads its runtime starts from it, which inherit
-    the priority) at a lower CPU priority than the event loop: on a small box the model
-    and the chat share cores, and the chat must win."""
-    try:
-        tid = threading.get_native_id()
-        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + 10))
-    except (AttributeError, OSError):  # not Linux, or not permitted: run as is
-        pass
-
-
 class MicroBatcher(Generic[R]):
+    """One stream's queue in front of a model. ``worker`` is the model's thread, shared
+    with other streams (:class:`~livepilot.ml.shared.ModelWorker`, which serves them
+    round robin, ``stream`` naming this one); without it the batcher starts its own."""
+
     def __init__(
         self,
         scorer: BatchScorer[R],
@@ -129,8 +122,15 @@ class MicroBatcher(Generic[R]):
         metrics: Metrics,
         *,
         monotonic: Callable[[], float] = time.monotonic,
+        worker: ModelWorker[R] | None = None,
+        stream: str = "default",
     ) -> None:
+        if worker is not None and worker.scorer is not scorer:
+            raise ValueError("the worker runs another scorer than this batcher's")
         self.scorer = scorer
+        self.stream = stream
+        self._worker = worker
+        self._own_worker = worker is None
         self.config = config
         self._metrics = metrics
         self._now = monotonic
@@ -146,8 +146,6 @@ class MicroBatcher(Generic[R]):
             reason: metrics.toxicity_shed.labels(reason)
             for reason in ("overload", "evicted", "full", "stale", "unavailable")
         }
-        self._pool: ThreadPoolExecutor | None = None
-        self._loaded: asyncio.Future[None] | None = None
         self.scored = 0
         #: Jobs shed or dropped so far because the lane could not keep up (the stage's
         #: overload alarm); ``unavailable`` is not counted here.
@@ -272,38 +270,36 @@ class MicroBatcher(Generic[R]):
             except TimeoutError:
                 pass
 
-    def _executor(self) -> ThreadPoolExecutor:
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(
-                max_workers=1, thread_name_prefix=f"scorer-{self.scorer.name}",
-                initializer=_lower_priority,
-            )
-        return self._pool
+    def worker(self) -> ModelWorker[R]:
+        if self._worker is None:
+            self._worker = ModelWorker(self.scorer)
+        return self._worker
 
     async def _load(self) -> None:
-        """Load the scorer once, on the worker thread (``run`` and ``score_now`` share it)."""
-        if self._loaded is None:
-            loop = asyncio.get_running_loop()
-            self._loaded = loop.run_in_executor(self._executor(), self.scorer.load)
-            await self._loaded
+        """Wait until the scorer is loaded (once per worker, on its thread)."""
+        loaded = self.worker().loaded()
+        first = not loaded.done()
+        await asyncio.wrap_future(loaded)
+        if first:
             status = self.scorer.status
             if status.available:
                 log.info("scorer %s ready", self.scorer.name)
             else:
                 log.warning("scorer %s unavailable: %s", self.scorer.name, status.reason)
-        else:
-            await self._loaded
+
+    async def _score(self, texts: list[str]) -> list[R]:
+        """``texts`` scored on the worker's thread, in this stream's turn."""
+        return await asyncio.wrap_future(self.worker().submit(self.stream, texts))
 
     async def score_now(self, texts: Sequence[str]) -> list[R]:
         """Score ``texts`` on the worker thread in batches of ``max_batch``, bypassing the
         queue: nothing is shed and nothing is cached. Raises what the scorer raises."""
         await self._load()
-        loop = asyncio.get_running_loop()
         step = self.config.max_batch
         out: list[R] = []
         for start in range(0, len(texts), step):
             chunk = list(texts[start : start + step])
-            scored = await loop.run_in_executor(self._executor(), self.scorer.score, chunk)
+            scored = await self._score(chunk)
             if len(scored) != len(chunk):
                 raise ValueError(f"scorer returned {len(scored)} results for {len(chunk)} texts")
             out.extend(scored)
@@ -322,7 +318,6 @@ class MicroBatcher(Generic[R]):
 
     async def run(self, consumer: Callable[[Results[R]], Awaitable[None]]) -> None:
         """Score batches until cancelled; hand each batch's results to ``consumer``."""
-        loop = asyncio.get_running_loop()
         name = self.scorer.name
         errors = self._metrics.toxicity_errors.labels(name)
         batch_size = self._metrics.toxicity_batch_size.labels(name)
@@ -331,18 +326,17 @@ class MicroBatcher(Generic[R]):
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self._report_drops(consumer), name=f"drops-{name}")
                 await self._load()
-                await self._batches(loop, consumer, errors, batch_size, seconds)
+                await self._batches(consumer, errors, batch_size, seconds)
         finally:
-            # Shut down without waiting: a batch still running in the thread must not
-            # block the loop on cancellation; its result is simply never read.
-            if self._pool is not None:
-                self._pool.shutdown(wait=False, cancel_futures=True)
-                self._pool = None
-                self._loaded = None
+            # Stop without waiting: a batch still running in the thread must not block
+            # the loop on cancellation; its result is simply never read. A shared worker
+            # goes on for the other streams.
+            if self._own_worker and self._worker is not None:
+                self._worker.close()
+                self._worker = None
 
     async def _batches(
         self,
-        loop: asyncio.AbstractEventLoop,
         consumer: Callable[[Results[R]], Awaitable[None]],
         errors: Counter,
         batch_size: Histogram,
@@ -357,8 +351,7 @@ class MicroBatcher(Generic[R]):
                 started = time.perf_counter()
                 texts = [j.text for j in batch]
                 try:
-                    scored = await loop.run_in_executor(self._executor(), self.scorer.score,
-                                                        texts)
+                    scored = await self._score(texts)
                     if len(scored) != len(batch):
                         raise ValueError(
                             f"scorer returned {len(scored)} results for {len(batch)} texts"

@@ -1,28 +1,35 @@
 """Detoxify as a :class:`~livepilot.ml.scorer.Scorer`, loaded offline from local files.
 
-Detoxify downloads its weights from the internet by default; livepilot never lets it. A
-checkpoint file (``LIVEPILOT_DETOXIFY_CHECKPOINT``) and a Hugging Face config directory
-with the tokenizer files (``LIVEPILOT_DETOXIFY_CONFIG_DIR``) must be on disk.
+Detoxify downloads its weights from the internet by default; livepilot never lets it at
+run time. The files come from ``livepilot models pull NAME`` (found again by name in the
+models folder, :mod:`livepilot.ml.pull`), or from your own checkpoint file
+(``LIVEPILOT_DETOXIFY_CHECKPOINT``) and Hugging Face config directory with the tokenizer
+files (``LIVEPILOT_DETOXIFY_CONFIG_DIR``). :class:`DetoxifyFiles` says which.
 
 One detoxify quirk is handled here: its loader calls ``from_pretrained(model_type)`` with
 the checkpoint's ``model_type`` (``bert-base-uncased`` for the released weights) even when
-a config directory is given, which needs the network. When the checkpoint names a hub
-model rather than a local directory, the model type is pointed at the config directory
-before detoxify's own ``get_model_and_tokenizer`` builds the model.
+a config directory is given, which needs the network, and with a config directory it
+takes that directory's ``config.json`` as it is (two labels), which does not fit the
+checkpoint's classifier. When the checkpoint names a hub model rather than a local
+directory, the model is built here from the config directory with the checkpoint's
+number of classes.
 
 Checkpoints are pickles (``torch.load(weights_only=False)``): load only trusted files.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from livepilot.ml.pull import default_models_dir, find_pulled
 from livepilot.ml.scorer import LOADING, ScorerStatus, Scores
 
-__all__ = ["DetoxifyScorer", "load_detoxify"]
+__all__ = ["DetoxifyFiles", "DetoxifyScorer", "load_detoxify"]
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +71,14 @@ def load_detoxify(checkpoint: Path, config_dir: Path | None, device: str = "cpu"
             huggingface_config_path=str(config_dir) if config_dir else None,
         )
     assert config_dir is not None
-    args["model_type"] = str(config_dir)
-    model, tokenizer = detoxify.detoxify.get_model_and_tokenizer(
-        **args, state_dict=state_dict, huggingface_config_path=str(config_dir)
+    transformers: Any = importlib.import_module("transformers")
+    model_class = getattr(transformers, str(args["model_name"]))
+    config = model_class.config_class.from_pretrained(
+        str(config_dir), num_labels=int(args["num_classes"])
+    )
+    model = model_class.from_pretrained(None, config=config, state_dict=state_dict)
+    tokenizer = getattr(transformers, str(args["tokenizer_name"])).from_pretrained(
+        str(config_dir), local_files_only=True
     )
     det = object.__new__(detoxify.Detoxify)
     det.model, det.tokenizer = model, tokenizer
@@ -74,6 +86,44 @@ def load_detoxify(checkpoint: Path, config_dir: Path | None, device: str = "cpu"
     det.device = device
     det.model.to(device)
     return det
+
+
+@dataclass(frozen=True, slots=True)
+class DetoxifyFiles:
+    """Where a Detoxify model's files are: a pulled model by ``name`` in ``models_dir``,
+    or an own ``checkpoint`` (with ``config_dir``), which wins when both are set.
+
+    Hashable: it is the model's identity when models are shared between streams.
+    """
+
+    name: str = "multilingual"
+    checkpoint: Path | None = None
+    config_dir: Path | None = None
+    pulled: bool = False
+    models_dir: Path | None = None
+
+    @property
+    def configured(self) -> bool:
+        return self.checkpoint is not None or self.pulled
+
+    @property
+    def unset_reason(self) -> str:
+        return ("Detoxify is off: run `livepilot models pull multilingual` and set "
+                "LIVEPILOT_DETOXIFY=multilingual (or LIVEPILOT_DETOXIFY_CHECKPOINT)")
+
+    @property
+    def label(self) -> str:
+        return str(self.checkpoint) if self.checkpoint is not None else f"pulled {self.name!r}"
+
+    def resolve(self) -> tuple[Path, Path | None]:
+        """The checkpoint and config folder; a pulled model is re-checked against its
+        manifest first. Raises with what to do when they are not there."""
+        if self.checkpoint is not None:
+            return self.checkpoint, self.config_dir
+        if not self.pulled:
+            raise FileNotFoundError(self.unset_reason)
+        found = find_pulled(self.models_dir or default_models_dir(), self.name)
+        return found.checkpoint, found.config_dir
 
 
 class DetoxifyScorer:
@@ -86,19 +136,17 @@ class DetoxifyScorer:
         self,
         *,
         model_type: str = "multilingual",
-        checkpoint: Path | None,
+        checkpoint: Path | None = None,
         config_dir: Path | None = None,
         device: str = "cpu",
+        files: DetoxifyFiles | None = None,
     ) -> None:
-        self.model_type = model_type
-        self.checkpoint = checkpoint
-        self.config_dir = config_dir
+        self.files = files or DetoxifyFiles(model_type, checkpoint, config_dir)
+        self.model_type = self.files.name
         self.device = device
         self.model: Any = None
-        if checkpoint is None:
-            self._status = ScorerStatus(
-                self.name, False, "LIVEPILOT_DETOXIFY_CHECKPOINT is not set (offline only)"
-            )
+        if not self.files.configured:
+            self._status = ScorerStatus(self.name, False, self.files.unset_reason)
         else:
             self._status = ScorerStatus(self.name, False, LOADING)
 
@@ -107,21 +155,22 @@ class DetoxifyScorer:
         return self._status
 
     def load(self) -> None:
-        if self.checkpoint is None or self.model is not None:
+        if not self.files.configured or self.model is not None:
             return
         try:
-            self.model = load_detoxify(self.checkpoint, self.config_dir, self.device)
+            checkpoint, config_dir = self.files.resolve()
+            self.model = load_detoxify(checkpoint, config_dir, self.device)
         except ImportError as exc:
             self._status = ScorerStatus(
                 self.name, False, f"{exc}: install livepilot[ml] (detoxify, torch)"
             )
         except Exception as exc:
-            self._status = ScorerStatus(
-                self.name, False, f"cannot load {self.checkpoint}: {exc}"
-            )
+            self._status = ScorerStatus(self.name, False, f"cannot load {self.files.label}: {exc}")
             log.debug("detoxify load failed", exc_info=True)
         else:
-            self._status = ScorerStatus(self.name, True, f"{self.model_type} on {self.device}")
+            self._status = ScorerStatus(
+                self.name, True, f"{self.model_type}, PyTorch fp32 on {self.device}"
+            )
 
     def score(self, texts: Sequence[str]) -> list[Scores]:
         """Scores per text. Each text is predicted alone, as Detoxify is shipped: in a

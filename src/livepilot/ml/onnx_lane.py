@@ -14,29 +14,37 @@ weights and decisions and changes how they run:
   chat log could get different verdicts. Alone, a text's scores depend on the text only;
   on a 2-core box that costs no measurable int8 throughput (sub-batches of 8: ~100
   msg/s, alone: ~95, 12 × 768 BERT, 64-token tweets) and ~25 % of fp32's;
-* ONNX Runtime runs with ``threads`` intra-op threads and releases the GIL.
+* ONNX Runtime runs with ``threads`` intra-op threads (all cores but one, which the event
+  loop keeps), without spinning, and releases the GIL.
 
-Agreement with fp32 ``Detoxify.predict`` is measured by ``benchmarks/detoxify_lane.py``.
-Needs ``onnxruntime``, and for the one-time export ``torch`` and ``onnx``.
+Agreement with fp32 ``Detoxify.predict`` is checked on every export (see
+:class:`OnnxDetoxifyScorer`) and measured on more text by ``benchmarks/detoxify_lane.py``.
+Needs ``onnxruntime`` and ``tokenizers``; for the one-time export also ``torch``,
+``transformers`` and ``onnx``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib
+import json
 import logging
 import os
 import warnings
 from collections.abc import Sequence
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from livepilot.ml.detoxify_scorer import load_detoxify
+from livepilot.ml.detoxify_scorer import DetoxifyFiles, load_detoxify
 from livepilot.ml.scorer import LOADING, ScorerStatus, Scores
 
-__all__ = ["OnnxDetoxifyScorer", "default_cache_dir", "export_onnx", "quantize_onnx"]
+__all__ = [
+    "OnnxDetoxifyScorer", "agreement", "default_cache_dir", "export_onnx", "probe_texts",
+    "quantize_onnx",
+]
 
 log = logging.getLogger(__name__)
 
@@ -95,104 +103,231 @@ def quantize_onnx(fp32: Path) -> Path:
     return int8
 
 
+def probe_texts() -> list[str]:
+    """The agreement probe: livepilot's own short chat lines, friendly and offensive."""
+    here = resources.files("livepilot") / "ml"
+    texts: list[str] = []
+    for name in ("chat_friendly.txt", "chat_offensive.txt"):
+        for line in (here / name).read_text(encoding="utf-8").splitlines():
+            if line.strip() and not line.startswith("#"):
+                texts.append(line.strip())
+    return texts
+
+
+def _labels(scores: Scores, threshold: float) -> frozenset[str]:
+    return frozenset(c for c, v in scores.items() if v >= threshold)
+
+
+def agreement(a: Sequence[Scores], b: Sequence[Scores], threshold: float = 0.5) -> float:
+    """Share of texts whose set of categories at or above ``threshold`` is the same."""
+    if not a:
+        return 1.0
+    same = sum(_labels(x, threshold) == _labels(y, threshold) for x, y in zip(a, b, strict=True))
+    return same / len(a)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 class OnnxDetoxifyScorer:
-    """Detoxify's model on ONNX Runtime (int8 by default), for chat-length texts."""
+    """Detoxify's model on ONNX Runtime (int8 by default), for chat-length texts.
+
+    The first load exports and quantises the model and checks it against PyTorch on
+    :func:`probe_texts`: at least ``min_agreement`` of them must get the same labels
+    (categories ≥ 0.5). Below that, or without ``onnxruntime``, it scores with PyTorch
+    instead and its status says why. The export, the tokenizer and the check's result are
+    cached next to each other, so later loads need neither PyTorch nor transformers.
+    """
 
     name = "detoxify"
     covers_german = False
 
     def __init__(
         self,
-        checkpoint: Path | None,
+        checkpoint: Path | None = None,
         config_dir: Path | None = None,
         *,
         model_type: str = "multilingual",
         max_length: int = 64,
-        threads: int = 2,
+        threads: int | None = None,
         quantize: bool = True,
         cache_dir: Path | None = None,
+        files: DetoxifyFiles | None = None,
+        min_agreement: float = 0.99,
+        probe: Sequence[str] | None = None,
     ) -> None:
-        self.checkpoint = checkpoint
-        self.config_dir = config_dir
-        self.model_type = model_type
+        if not 0 <= min_agreement <= 1:
+            raise ValueError("min_agreement must be in [0, 1]")
+        self.files = files or DetoxifyFiles(model_type, checkpoint, config_dir)
+        self.model_type = self.files.name
         self.max_length = max_length
-        self.threads = threads
+        #: Intra-op threads: all cores but one (the event loop's), at least one.
+        self.threads = threads or max(1, (os.cpu_count() or 2) - 1)
         self.quantize = quantize
         self.cache_dir = cache_dir or default_cache_dir()
+        self.min_agreement = min_agreement
+        self._probe = list(probe) if probe is not None else None
         self.classes: list[str] = []
+        #: The measured agreement with PyTorch on the probe (``None``: not measured).
+        self.agreement: float | None = None
         self._session: Any = None
         self._tokenizer: Any = None
         self._inputs: list[str] = []
-        reason = LOADING if checkpoint else "LIVEPILOT_DETOXIFY_CHECKPOINT is not set"
+        self._fallback: Any = None
+        reason = LOADING if self.files.configured else self.files.unset_reason
         self._status = ScorerStatus(self.name, False, reason)
 
     @property
     def status(self) -> ScorerStatus:
         return self._status
 
+    @property
+    def runtime(self) -> str:
+        """``onnx-int8``, ``onnx-fp32``, ``torch`` (the fallback) or ``none``."""
+        if self._session is not None:
+            return "onnx-int8" if self.quantize else "onnx-fp32"
+        return "torch" if self._fallback is not None else "none"
+
     def load(self) -> None:
-        if self.checkpoint is None or self._session is not None:
+        if not self.files.configured or self._session is not None or self._fallback is not None:
             return
         try:
-            self._load(self.checkpoint)
+            why = self._load()
         except ImportError as exc:
             self._status = ScorerStatus(
                 self.name, False, f"{exc}: install livepilot[ml] (onnxruntime, onnx, torch)"
             )
         except Exception as exc:
-            self._status = ScorerStatus(self.name, False, f"cannot load {self.checkpoint}: {exc}")
+            self._status = ScorerStatus(self.name, False, f"cannot load {self.files.label}: {exc}")
             log.debug("onnx lane load failed", exc_info=True)
         else:
             kind = "int8" if self.quantize else "fp32"
-            self._status = ScorerStatus(
-                self.name, True, f"{self.model_type}, ONNX {kind}, ≤{self.max_length} tokens"
-            )
+            if why:
+                log.warning("Detoxify runs on PyTorch, not ONNX %s: %s", kind, why)
+                self._status = ScorerStatus(
+                    self.name, True, f"{self.model_type}, PyTorch fp32 (fallback: {why})"
+                )
+            else:
+                self._status = ScorerStatus(
+                    self.name, True, f"{self.model_type}, ONNX {kind}, ≤{self.max_length} tokens"
+                )
 
-    def _load(self, checkpoint: Path) -> None:
-        ort: Any = importlib.import_module("onnxruntime")
-        transformers: Any = importlib.import_module("transformers")
+    def _load(self) -> str:
+        """Load; return why PyTorch runs instead of ONNX, or ``""``."""
+        checkpoint, config_dir = self.files.resolve()
         target = self.cache_dir / _fingerprint(checkpoint)
         run = target / ("model.int8.onnx" if self.quantize else "model.onnx")
-        det = load_detoxify(checkpoint, self.config_dir)
-        self.classes = list(det.class_names)
+        meta = _read_json(target / "meta.json")
+        probe = self._probe if self._probe is not None else probe_texts()
+        # The check's result holds for this file, truncation and probe set only.
+        digest = hashlib.sha256("\n".join(probe).encode()).hexdigest()[:12]
+        key = f"{run.name}:{self.max_length}:{digest}"
+        checked = meta.get("agreement", {}).get(key)
+        try:
+            importlib.import_module("onnxruntime")
+        except ImportError as exc:
+            self._fallback = load_detoxify(checkpoint, config_dir)
+            self.classes = list(self._fallback.class_names)
+            return f"{exc} (install livepilot[ml])"
+        if run.is_file() and (target / "tokenizer.json").is_file() and checked is not None:
+            self.classes = list(meta["classes"])
+            self._open(target, run)
+            self.agreement = float(checked)
+        else:
+            det = load_detoxify(checkpoint, config_dir)
+            self.classes = list(det.class_names)
+            self._export(det, target, config_dir)
+            self._open(target, run)
+            self.agreement = self._check(det, probe)
+            meta = _read_json(target / "meta.json")
+            meta["classes"] = self.classes
+            meta.setdefault("agreement", {})[key] = self.agreement
+            _write_json(target / "meta.json", meta)
+            log.info("ONNX %s agrees with PyTorch on %.1f %% of the probe texts",
+                     run.name, 100 * self.agreement)
+        if self.agreement >= self.min_agreement:
+            return ""
+        why = (f"ONNX {'int8' if self.quantize else 'fp32'} gave the same labels as PyTorch "
+               f"on only {100 * self.agreement:.1f} % of the probe texts (< "
+               f"{100 * self.min_agreement:.0f} %)")
+        self._session = None
+        self._fallback = load_detoxify(checkpoint, config_dir)
+        return why
+
+    def _export(self, det: Any, target: Path, config_dir: Path | None) -> None:
+        transformers: Any = importlib.import_module("transformers")
         fp32 = target / "model.onnx"
         if not fp32.is_file():
-            log.info("exporting %s to ONNX in %s (once)", checkpoint, target)
+            log.info("exporting %s to ONNX in %s (once)", self.files.label, target)
             export_onnx(det.model, fp32, quantize=False)
-        if not run.is_file():
+        if self.quantize and not (target / "model.int8.onnx").is_file():
             quantize_onnx(fp32)
-        tokenizer_dir = str(self.config_dir or det.tokenizer.name_or_path)
-        self._tokenizer = transformers.AutoTokenizer.from_pretrained(
+        tokenizer_dir = str(config_dir or det.tokenizer.name_or_path)
+        fast = transformers.AutoTokenizer.from_pretrained(
             tokenizer_dir, use_fast=True, local_files_only=True
         )
+        # The fast tokenizer's own file: later loads tokenise without transformers.
+        fast.backend_tokenizer.save(str(target / "tokenizer.json"))
+
+    def _open(self, target: Path, run: Path) -> None:
+        ort: Any = importlib.import_module("onnxruntime")
+        tokenizers: Any = importlib.import_module("tokenizers")
+        tokenizer = tokenizers.Tokenizer.from_file(str(target / "tokenizer.json"))
+        tokenizer.no_padding()
+        tokenizer.enable_truncation(self.max_length)
+        self._tokenizer = tokenizer
         options = ort.SessionOptions()
         options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
-        # ORT's worker threads spin between ops (≈ +25 % throughput here). They are created
-        # by the thread that calls load(); the batcher runs that at a lower CPU priority,
-        # so spinning never takes a core from the event loop.
+        # No spinning between ops: spinning threads hold cores even at a lower priority,
+        # and on a small box the chat's event loop needs one (a saturated lane with two
+        # spinning threads raised the console's p99 five-fold on 2 cores).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(
             str(run), options, providers=["CPUExecutionProvider"]
         )
         self._inputs = [i.name for i in self._session.get_inputs()]
 
-    def _run(self, encoded: dict[str, list[int]]) -> np.ndarray[Any, np.dtype[np.float32]]:
-        feed = {name: np.asarray([encoded[name]], dtype=np.int64) for name in self._inputs}
+    def _check(self, det: Any, texts: Sequence[str]) -> float:
+        """Agreement of this session with ``det`` (PyTorch, as shipped) on ``texts``."""
+        ours = self._score_onnx(texts)
+        theirs = [{c: float(v) for c, v in det.predict(t).items()} for t in texts]
+        return agreement(ours, theirs)
+
+    def _run(self, encoding: Any) -> np.ndarray[Any, np.dtype[np.float32]]:
+        values = {"input_ids": encoding.ids, "attention_mask": encoding.attention_mask,
+                  "token_type_ids": encoding.type_ids}
+        feed = {name: np.asarray([values[name]], dtype=np.int64) for name in self._inputs}
         (logits,) = self._session.run(["logits"], feed)
         out: np.ndarray[Any, np.dtype[np.float32]] = 1.0 / (1.0 + np.exp(-logits[0]))
         return out
 
-    def score(self, texts: Sequence[str]) -> list[Scores]:
-        """Scores per text; each text runs alone, so they never depend on the others."""
-        if self._session is None:
-            raise RuntimeError(f"ONNX lane is not loaded: {self._status.reason}")
-        if not texts:
-            return []
-        encoded = self._tokenizer(list(texts), truncation=True, max_length=self.max_length)
-        rows = [
-            self._run({name: encoded[name][i] for name in self._inputs})
-            for i in range(len(texts))
-        ]
+    def _score_onnx(self, texts: Sequence[str]) -> list[Scores]:
+        rows = [self._run(e) for e in self._tokenizer.encode_batch(list(texts))]
         return [
             {c: float(p) for c, p in zip(self.classes, row, strict=True)} for row in rows
         ]
+
+    def score(self, texts: Sequence[str]) -> list[Scores]:
+        """Scores per text; each text runs alone, so they never depend on the others."""
+        if not texts:
+            return []
+        if self._session is not None:
+            return self._score_onnx(texts)
+        if self._fallback is not None:
+            return [
+                {c: float(v) for c, v in self._fallback.predict(t).items()} for t in texts
+            ]
+        raise RuntimeError(f"ONNX lane is not loaded: {self._status.reason}")
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    os.replace(tmp, path)

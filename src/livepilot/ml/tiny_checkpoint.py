@@ -30,12 +30,16 @@ def write_tiny_checkpoint(
     hidden: int = 32,
     heads: int = 2,
     seed: int = 0,
+    margin: float = 0.0,
 ) -> tuple[Path, Path]:
     """Write ``root/hf/{config.json,vocab.txt}`` and ``root/model.ckpt``; return both paths.
 
     ``model_type`` is what the checkpoint names as its base model; by default the config
     directory itself (self-contained), or e.g. ``"bert-base-uncased"`` to mimic a
-    released checkpoint.
+    released checkpoint. ``margin`` moves the classifier's biases to +margin for the even
+    classes and -margin for the odd ones: a random model's scores sit near 0.5, where
+    any rounding flips a label; a margin gives clear yes and no answers, as a trained
+    model gives on most chat.
     """
     torch: Any = importlib.import_module("torch")
     transformers: Any = importlib.import_module("transformers")
@@ -53,6 +57,9 @@ def write_tiny_checkpoint(
     config.save_pretrained(config_dir)
     torch.manual_seed(seed)
     model = transformers.BertForSequenceClassification(config).eval()
+    with torch.no_grad():
+        signs = torch.tensor([1.0 if i % 2 == 0 else -1.0 for i in range(len(CLASSES))])
+        model.classifier.bias.add_(signs * margin)
     checkpoint = root / "model.ckpt"
     torch.save(
         {

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from livepilot.metrics import Metrics
 from livepilot.settings import Settings
+
+if TYPE_CHECKING:
+    from livepilot.ml.shared import ModelRegistry
 
 __all__ = ["StageContext"]
 
@@ -18,6 +22,8 @@ class StageContext:
     settings: Settings
     metrics: Metrics
     stream: str = "default"
+    #: The process's models, shared by every stream (``None``: the stage loads its own).
+    models: ModelRegistry | None = None
 
     @property
     def rules_dir(self) -> Path:

@@ -120,10 +120,9 @@ def assert_german_fine(fine: Insight) -> None:
 
 
 def assert_no_detoxify(stage: ToxicityStage) -> None:
-    assert stage.status[1] == {
-        "scorer": "detoxify", "available": False,
-        "reason": "LIVEPILOT_DETOXIFY_CHECKPOINT is not set",
-    }
+    detox = stage.status[1]
+    assert detox["scorer"] == "detoxify" and detox["available"] is False
+    assert "livepilot models pull multilingual" in str(detox["reason"])
     assert stage.status[0]["available"] is True
 
 

@@ -33,8 +33,9 @@ it runs them: the lane scores them all (nothing shed, nothing timed), so every l
 judged in ``process`` with its model verdict already known — as inline, whatever the
 setting, and the same on every run.
 
-Without ``LIVEPILOT_DETOXIFY_CHECKPOINT`` only the German model runs and nothing is loaded
-from the network; :attr:`ToxicityStage.status` tells the console why.
+Without ``LIVEPILOT_DETOXIFY`` (a model fetched once with ``livepilot models pull``) or
+``LIVEPILOT_DETOXIFY_CHECKPOINT`` only the German model runs; nothing is ever loaded from
+the network at run time. :attr:`ToxicityStage.status` tells the console why.
 """
 
 from __future__ import annotations
@@ -53,15 +54,19 @@ from livepilot.events import ChatEvent, CommandEvent, LiveEvent, QuestionEvent
 from livepilot.insights import Insight, Label, Reason
 from livepilot.metrics import Metrics
 from livepilot.ml.batcher import BatcherConfig, Job, MicroBatcher, Results
+from livepilot.ml.detoxify_scorer import DetoxifyFiles
 from livepilot.ml.german import GermanModel, GermanVerdict
 from livepilot.ml.lane import LaneScores, ToxicityLane
 from livepilot.ml.language import Language, LanguageRouter
 from livepilot.ml.policy import Evidence, PolicyConfig, ToxicityPolicy, Verdict
+from livepilot.ml.pull import default_models_dir
 from livepilot.ml.scorer import LOADING, Scorer, ScorerStatus
+from livepilot.ml.shared import ModelRegistry
 from livepilot.ml.text import normalize
 from livepilot.ml.triage import Trust, priority
 from livepilot.pipeline.stage import ACTION_ORDER, Draft, LateSink, Outbox
 from livepilot.stages.moderation.model_overload import OverloadAlarm
+from livepilot.stages.moderation.rules import DEFAULT_WORD_PACKS, load_word_packs, word_pack_paths
 
 if TYPE_CHECKING:
     from livepilot.pipeline.context import StageContext
@@ -118,6 +123,7 @@ class ToxicityStage:
         language: str = "de",
         max_chars: int = MAX_CHARS,
         trust: Trust | None = None,
+        models: ModelRegistry | None = None,
     ) -> None:
         self.policy = policy
         self._german = german
@@ -127,9 +133,10 @@ class ToxicityStage:
         self._lane: ToxicityLane | None = None
         self._batcher: MicroBatcher[LaneScores] | None = None
         if lane_german is not None or scorer is not None:
-            on_error = metrics.toxicity_errors.labels(scorer.name).inc if scorer else None
-            self._lane = ToxicityLane(lane_german, scorer, on_model_error=on_error)
-            self._batcher = MicroBatcher(self._lane, batcher or BatcherConfig(), metrics)
+            self._lane = _lane(lane_german, scorer, metrics, models)
+            worker = models.worker(self._lane) if models is not None else None
+            self._batcher = MicroBatcher(self._lane, batcher or BatcherConfig(), metrics,
+                                         worker=worker, stream=stream)
         #: Whether ``process`` runs the German model itself (else the lane does).
         self.german_inline = german is not None and lane_german is None
         self._pending: OrderedDict[str, _Pending] = OrderedDict()
@@ -158,9 +165,7 @@ class ToxicityStage:
             out.append(model.status.as_dict())
         else:
             out.append(
-                ScorerStatus(
-                    "detoxify", False, "LIVEPILOT_DETOXIFY_CHECKPOINT is not set"
-                ).as_dict()
+                ScorerStatus("detoxify", False, DetoxifyFiles().unset_reason).as_dict()
             )
         return out
 
@@ -429,6 +434,19 @@ class ToxicityStage:
         await self._idle.wait()
 
 
+def _lane(german: GermanModel | None, scorer: Scorer | None, metrics: Metrics,
+          models: ModelRegistry | None) -> ToxicityLane:
+    """The lane over these models: one per process when ``models`` is given, so every
+    stream's batches run on the same thread."""
+    def make() -> ToxicityLane:
+        on_error = metrics.toxicity_errors.labels(scorer.name).inc if scorer else None
+        return ToxicityLane(german, scorer, on_model_error=on_error)
+
+    if models is None:
+        return make()
+    return models.get(("toxicity-lane", id(german), id(scorer)), make)
+
+
 def _strike_for(draft: Draft, insight: Insight, source: str) -> CommandEvent | None:
     """A strike for the author when only the model's late verdict flagged the message:
     the moderation stage saw version 0, which had no ``toxic`` label to count."""
@@ -478,30 +496,50 @@ def _apply(draft: Draft, source: str, verdict: Verdict) -> None:
         draft.hidden = True
 
 
+def detoxify_files(settings: Settings) -> DetoxifyFiles:
+    """Which Detoxify files the settings name: an own checkpoint, a pulled model, or none."""
+    if settings.detoxify_checkpoint is not None:
+        return DetoxifyFiles(settings.detoxify_model, settings.detoxify_checkpoint,
+                             settings.detoxify_config_dir)
+    if settings.detoxify == "off":
+        return DetoxifyFiles()
+    return DetoxifyFiles(settings.detoxify, pulled=True,
+                         models_dir=settings.models_dir or default_models_dir())
+
+
 def build_scorer(settings: Settings) -> Scorer | None:
     """The slow-lane scorer the settings ask for, or ``None`` (the default: German only)."""
-    if settings.detoxify_checkpoint is None:
+    files = detoxify_files(settings)
+    if not files.configured:
         return None
     if settings.detoxify_runtime == "onnx":
         from livepilot.ml.onnx_lane import OnnxDetoxifyScorer
 
         return OnnxDetoxifyScorer(
-            settings.detoxify_checkpoint, settings.detoxify_config_dir,
-            model_type=settings.detoxify_model,
+            files=files, cache_dir=(settings.models_dir or default_models_dir()) / "onnx"
         )
     from livepilot.ml.detoxify_scorer import DetoxifyScorer
 
-    return DetoxifyScorer(
-        model_type=settings.detoxify_model,
-        checkpoint=settings.detoxify_checkpoint,
-        config_dir=settings.detoxify_config_dir,
-        device=settings.detoxify_device,
-    )
+    return DetoxifyScorer(files=files, device=settings.detoxify_device)
 
 
 def _router_language(settings: Settings) -> Language:
     language = getattr(settings, "host_language", "de")
     return "en" if language == "en" else "de"
+
+
+def _allow_terms(ctx: StageContext) -> tuple[str, ...]:
+    """The word filter's allow-list for this stream (its packs, read at start-up): the
+    German model cuts these words out before scoring, so a word the rules call harmless
+    never makes the model flag. A pack that does not load gives no terms here; the word
+    filter reports it."""
+    packs = getattr(ctx.settings, "word_packs", DEFAULT_WORD_PACKS)
+    try:
+        loaded = load_word_packs(word_pack_paths(ctx.rules_dir, packs, ctx.stream))
+    except Exception as exc:
+        log.warning("toxicity: allow-list not read (%s); the German model sees every word", exc)
+        return ()
+    return tuple(sorted({term for _, pack in loaded for term in pack.allow}))
 
 
 def build(ctx: StageContext) -> ToxicityStage:
@@ -513,16 +551,22 @@ def build(ctx: StageContext) -> ToxicityStage:
             f"LIVEPILOT_TOXICITY_REVIEW ({s.toxicity_review}) must be below "
             f"LIVEPILOT_TOXICITY_HIDE ({s.toxicity_hide})"
         ) from exc
+    # Without a registry from the process (a stage built on its own), a private one.
+    models = ctx.models if ctx.models is not None else ModelRegistry()
     german: GermanModel | None
     try:
-        german = GermanModel.load(s.toxicity_german_model)
+        allow = _allow_terms(ctx)
+        german = models.get(("german", s.toxicity_german_model, allow),
+                            lambda: GermanModel.load(s.toxicity_german_model, allow=allow))
         german_status = ScorerStatus("german", True)
     except ConfigError as exc:
         log.error("German toxicity model unavailable: %s", exc)
         german, german_status = None, ScorerStatus("german", False, str(exc))
-    scorer = build_scorer(s)
+    files = detoxify_files(s)
+    scorer = models.get(("detoxify", files, s.detoxify_runtime, s.detoxify_device,
+                         s.models_dir), lambda: build_scorer(s))
     if scorer is None:
-        log.info("toxicity: German model only (set LIVEPILOT_DETOXIFY_CHECKPOINT for Detoxify)")
+        log.info("toxicity: German model only (%s)", DetoxifyFiles().unset_reason)
     if s.toxicity_overload_depth > s.toxicity_queue_size:
         raise ConfigError(
             f"LIVEPILOT_TOXICITY_OVERLOAD_DEPTH ({s.toxicity_overload_depth}) must not "
@@ -535,8 +579,7 @@ def build(ctx: StageContext) -> ToxicityStage:
         overload_depth=s.toxicity_overload_depth,
         max_age=s.toxicity_max_age,
     )
-    router = LanguageRouter(default=_router_language(s))
-    router.load()  # at start-up, not on the first chat message (~0.5 s)
+    router = models.get(("language-router", _router_language(s)), lambda: _router(s))
     return ToxicityStage(
         policy,
         german,
@@ -551,4 +594,12 @@ def build(ctx: StageContext) -> ToxicityStage:
         german_status=german_status,
         stream=ctx.stream,
         language=_router_language(s),
+        # Only a process's registry shares the lane's thread; a stage on its own owns it.
+        models=ctx.models,
     )
+
+
+def _router(settings: Settings) -> LanguageRouter:
+    router = LanguageRouter(default=_router_language(settings))
+    router.load()  # at start-up, not on the first chat message (~0.5 s)
+    return router
