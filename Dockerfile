@@ -16,9 +16,17 @@ COPY overlays ./overlays
 # The CPU build of torch first; the ML extra (Detoxify) would otherwise pull CUDA wheels.
 RUN pip install --index-url https://download.pytorch.org/whl/cpu "torch==2.13.0" \
  && pip install -c constraints.txt ".[ml]" \
- && useradd --create-home --uid 10001 livepilot
+ && useradd --create-home --uid 10001 livepilot \
+ && install -d -o livepilot -g livepilot /var/lib/livepilot
 
 USER livepilot
+# Mount a volume here to keep stream history and tokens (deploy/compose.yaml does):
+# LIVEPILOT_DATA_DIR=/var/lib/livepilot. It belongs to the livepilot user, so a new named
+# volume does too. Without a mount, Docker makes an anonymous volume, so a restarted
+# container still finds its SQLite store (the audit log, strikes, question history):
+#   docker run -v livepilot-data:/var/lib/livepilot -p 8080:8080 livepilot
+ENV LIVEPILOT_DATA_DIR=/var/lib/livepilot
+VOLUME ["/var/lib/livepilot"]
 EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
   CMD python -c "import urllib.request,os; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('LIVEPILOT_PORT','8080'), timeout=2)"

@@ -56,7 +56,8 @@ class Metrics:
         )
         self.pipeline_latency = Histogram(
             "livepilot_pipeline_latency_seconds",
-            "Event received -> insight published",
+            "Event received -> insight published, by event type (chat: the console's latency)",
+            ["type"],
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
@@ -73,7 +74,8 @@ class Metrics:
         self.commands = Counter(
             "livepilot_commands",
             "Moderator commands by outcome: sent, forbidden (role), invalid (arguments), "
-            "no_stream; actions outside the known table count as 'other'",
+            "no_stream, unavailable (the bus is down); actions outside the known table count "
+            "as 'other'",
             ["action", "outcome"],
             registry=r,
         )
@@ -243,3 +245,86 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
+        # bus and stream supervision
+        self.bus_up = Gauge(
+            "livepilot_bus_up",
+            "1 while the bus reaches its backend (always 1 for the memory bus)",
+            registry=r,
+        )
+        self.bus_errors = Counter(
+            "livepilot_bus_errors",
+            "Failed bus operations by op (write, read, command_read, command_send, group)",
+            ["op"],
+            registry=r,
+        )
+        self.bus_buffered = Gauge(
+            "livepilot_bus_buffered",
+            "Messages published in this process and not yet written to the Redis event log",
+            registry=r,
+        )
+        self.bus_written = Counter(
+            "livepilot_bus_written",
+            "Messages written to the Redis event log by this process",
+            registry=r,
+        )
+        self.bus_dropped = Counter(
+            "livepilot_bus_dropped",
+            "Messages never written to the Redis event log: the outage buffer was full "
+            "(oldest dropped) or shutdown came before Redis did; shown locally all the same",
+            ["type"],
+            registry=r,
+        )
+        self.pipeline_restarts = Counter(
+            "livepilot_pipeline_restarts",
+            "Stream pipelines restarted after they crashed",
+            ["stream"],
+            registry=r,
+        )
+        self.pipeline_running = Gauge(
+            "livepilot_pipeline_running",
+            "1 while the stream's pipeline runs (0: crashed and waiting to restart, or ended)",
+            ["stream"],
+            registry=r,
+        )
+        # operations dashboard (deploy/grafana): what the panels need beyond the above
+        self.stream_state = Gauge(
+            "livepilot_stream_state",
+            "1 for the state the stream's source last reported (starting, connected, "
+            "disconnected, offline, paused, live_ended), 0 for the others",
+            ["stream", "state"],
+            registry=r,
+        )
+        self.data_gaps = Counter(
+            "livepilot_data_gaps",
+            "Windows in which a source heard nothing and events may be missing, from any "
+            "source (gap events through the pipeline)",
+            ["stream", "cause"],
+            registry=r,
+        )
+        self.data_gap_seconds = Counter(
+            "livepilot_data_gap_seconds",
+            "Total length of the data gaps counted in livepilot_data_gaps",
+            ["stream", "cause"],
+            registry=r,
+        )
+        self.bus_lag = Histogram(
+            "livepilot_bus_lag_seconds",
+            "Redis bus: message written to the event log by another process -> read by this "
+            "one (the newest of each read batch)",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self._start_at_zero()
+
+    def _start_at_zero(self) -> None:
+        """Series for the failures a dashboard or an alert watches, at 0 before the first
+        one: a counter that does not exist yet reads as "no data", not as "none"
+        (Prometheus's "avoid missing metrics"). Only closed label sets without a stream."""
+        for op in ("write", "read", "decode", "restart", "group", "command_read",
+                   "command_send"):
+            self.bus_errors.labels(op)
+        # Chat and gifts are what livepilot promises never to lose: a drop of either shows.
+        for kind in ("chat", "gift"):
+            self.bus_dropped.labels(kind)
+        for audience in ("console", "overlay"):
+            self.hub_disconnects.labels(audience)

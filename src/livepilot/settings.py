@@ -173,6 +173,10 @@ class Settings(BaseSettings):
     console_token: SecretStr | None = None
     #: Read-only key for OBS overlays (``?key=`` on overlay URLs).
     overlay_key: SecretStr | None = None
+    #: Key for backstage overlays (host prompts, the host screen; ``?key=``), which must
+    #: never be on stream. Empty: only a console token opens them. ``livepilot demo``
+    #: makes one up.
+    host_key: SecretStr | None = None
     #: A YAML list of ``{name, role, token}`` moderators, added to ``moderators``.
     moderators_file: Path | None = None
     #: Personal console tokens: ``name:role:token,…`` with role ``lead``, ``moderator`` or
@@ -208,6 +212,9 @@ class Settings(BaseSettings):
     #: Overlays hold a chat message whose model verdict is pending for at most this long,
     #: so what the model hides never flashes on stream.
     overlay_hold_ms: float = Field(default=1_500.0, ge=0, le=10_000)
+    #: On shutdown the pipelines get this long to work through what is queued; what is
+    #: left then goes to the bus (and its event log) unprocessed.
+    shutdown_drain_s: float = Field(default=20.0, gt=0, le=600)
     #: Events kept in the in-memory event log (console backlog on connect).
     event_log_size: int = Field(default=50_000, ge=100)
     #: How many recent messages a newly connected console gets.
@@ -244,6 +251,17 @@ class Settings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
     #: Key prefix for the Redis bus (one per deployment sharing a Redis).
     redis_prefix: str = Field(default="livepilot", min_length=1)
+    #: Messages one process holds while Redis is down or stalled (its own consoles still
+    #: see them at once); when full the oldest are dropped and counted
+    #: (``livepilot_bus_dropped``). Written to the event log once Redis is back.
+    bus_buffer_size: int = Field(default=200_000, ge=1_000)
+    #: Messages older than this are trimmed from each stream's Redis event log (besides its
+    #: cap: ``event_log_size / 10`` entries of up to 100 messages each).
+    redis_log_max_age_s: float = Field(default=6 * 3600.0, gt=0)
+    #: How long a ``livepilot worker``'s lease on a stream lives without renewal (renewed
+    #: every second, at most every third of it): a stream whose worker died runs again in
+    #: another worker within about this plus 1 s.
+    lease_ttl_s: float = Field(default=10.0, ge=1.0, le=300.0)
 
     # tiktok
     #: Euler Stream sign-server API key. Optional: without one the free limits apply
@@ -298,7 +316,14 @@ class Settings(BaseSettings):
     #: 2,000 events/s it raises every console's p99 latency several-fold
     #: (docs/german-model.md, "Speed"). Headless replay always runs it inline.
     toxicity_german_inline: bool = False
-    #: Detoxify runs only when a local checkpoint is set; nothing is ever downloaded.
+    #: Which Detoxify model to run, found by name in ``models_dir`` after
+    #: ``livepilot models pull NAME`` (``off``: the German model only). Nothing is
+    #: downloaded at run time. ``detoxify_checkpoint`` overrides it with your own files.
+    detoxify: Literal["off", "original", "unbiased", "multilingual"] = "off"
+    #: Where ``livepilot models pull`` keeps models (and the ONNX exports made from them).
+    #: Empty: ``$XDG_CACHE_HOME/livepilot/models`` (``~/.cache/livepilot/models``).
+    models_dir: Path | None = None
+    #: A Detoxify checkpoint file of your own (instead of a pulled model).
     detoxify_checkpoint: Path | None = None
     #: Hugging Face config directory (config.json + tokenizer files) for the checkpoint.
     detoxify_config_dir: Path | None = None
@@ -308,9 +333,10 @@ class Settings(BaseSettings):
     ] = "multilingual"
     #: Where Detoxify runs (``cpu``, or a torch device such as ``cuda``).
     detoxify_device: Literal["cpu", "cuda"] = "cpu"
-    #: ``torch`` runs Detoxify as shipped; ``onnx`` exports an int8 ONNX model once
-    #: (needs the ``onnx`` package) and truncates chat to 64 tokens.
-    detoxify_runtime: Literal["torch", "onnx"] = "torch"
+    #: ``onnx`` (the default) exports the model once to int8 ONNX (≥ 99 % of a probe set
+    #: must get the same labels as PyTorch, else it falls back to ``torch`` and says why)
+    #: and truncates chat to 64 tokens; ``torch`` runs Detoxify as shipped (~8× slower).
+    detoxify_runtime: Literal["torch", "onnx"] = "onnx"
     #: Micro-batching: at most this many texts per model call.
     toxicity_batch_size: int = Field(default=32, ge=1, le=512)
     #: How long the model lane waits for a batch to fill.
@@ -369,6 +395,8 @@ class Settings(BaseSettings):
             update["console_token"] = SecretStr(secrets.token_urlsafe(18))
         if self.overlay_key is None:
             update["overlay_key"] = SecretStr(secrets.token_urlsafe(12))
+        if self.host_key is None:
+            update["host_key"] = SecretStr(secrets.token_urlsafe(12))
         return self.model_copy(update=update) if update else self
 
 

@@ -41,9 +41,11 @@ if TYPE_CHECKING:
     from livepilot.metrics import Metrics
     from livepilot.service import StreamService
     from livepilot.sources.base import Source
+    from livepilot.store import StoreSettings
 
 __all__ = [
     "TEST_CONSOLE_TOKEN",
+    "TEST_HOST_KEY",
     "TEST_MODERATORS",
     "TEST_MODERATOR_TOKENS",
     "TEST_OVERLAY_KEY",
@@ -158,6 +160,8 @@ class ListSink:
 
 TEST_CONSOLE_TOKEN = "console-secret-token"
 TEST_OVERLAY_KEY = "overlay-read-only-key"
+#: Opens the backstage overlays (host prompts, host screen).
+TEST_HOST_KEY = "host-backstage-key"
 #: One moderator per role, by name: ``lena`` (lead), ``mia`` (moderator), ``otto``
 #: (observer). ``settings_for_tests(moderators=TEST_MODERATORS)`` signs them in.
 TEST_MODERATOR_TOKENS = {
@@ -189,10 +193,12 @@ class RunningServer:
 
 
 def settings_for_tests(**overrides: Any) -> Settings:
-    """Settings with known tokens (``TEST_CONSOLE_TOKEN``, ``TEST_OVERLAY_KEY``)."""
+    """Settings with known tokens (``TEST_CONSOLE_TOKEN``, ``TEST_OVERLAY_KEY``,
+    ``TEST_HOST_KEY``)."""
     base: dict[str, Any] = {
         "console_token": SecretStr(TEST_CONSOLE_TOKEN),
         "overlay_key": SecretStr(TEST_OVERLAY_KEY),
+        "host_key": SecretStr(TEST_HOST_KEY),
     }
     base.update(overrides)
     return Settings(**base)
@@ -200,25 +206,37 @@ def settings_for_tests(**overrides: Any) -> Settings:
 
 @contextlib.asynccontextmanager
 async def running_server(
-    sources: list[Source], settings: Settings | None = None, bus: Bus | None = None
+    sources: list[Source],
+    settings: Settings | None = None,
+    bus: Bus | None = None,
+    *,
+    store: StoreSettings | None = None,
+    sock: socket.socket | None = None,
 ) -> AsyncIterator[RunningServer]:
-    """Start the real app under uvicorn on a free 127.0.0.1 port in this event loop."""
+    """Start the real app under uvicorn on a free 127.0.0.1 port in this event loop.
+
+    With ``store`` the streams are recorded as stream history there, as ``livepilot demo``
+    does; ``sock`` is a socket already bound (a port a test told someone about first).
+    """
     import uvicorn
 
     from livepilot.bus import create_bus
     from livepilot.metrics import Metrics
     from livepilot.server.app import create_app
     from livepilot.service import StreamService
+    from livepilot.store.wiring import start_recorder
 
     settings = settings or settings_for_tests()
     metrics = Metrics()
-    bus = bus if bus is not None else create_bus(settings)
-    service = StreamService(settings, bus, metrics)
+    bus = bus if bus is not None else create_bus(settings, metrics)
+    recorder = start_recorder(settings, metrics.registry, store) if store is not None else None
+    service = StreamService(settings, bus, metrics, recorder=recorder)
     for source in sources:
         service.add(source)
     app = create_app(settings, bus=bus, metrics=metrics, service=service)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
+    if sock is None:
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     config = uvicorn.Config(app, log_level="warning", ws_per_message_deflate=False, lifespan="on")
     server = uvicorn.Server(config)
@@ -237,6 +255,8 @@ async def running_server(
         server.should_exit = True
         await asyncio.wait_for(task, 15)
         sock.close()
+        if recorder is not None:
+            recorder.close(deadline=10.0)
 
 
 class GatedSource:
@@ -278,6 +298,10 @@ class ScriptedSource:
 
     def chat(self, user: str, text: str) -> None:
         self._queue.put_nowait(self.make.chat(user, text))
+
+    def emit(self, event: LiveEvent) -> None:
+        """Any event, made with :attr:`make` (a gift streak's steps, a follow …)."""
+        self._queue.put_nowait(event)
 
     async def events(self) -> AsyncIterator[LiveEvent]:
         while True:

@@ -15,7 +15,7 @@ import asyncio
 import itertools
 from collections.abc import AsyncIterator, Sequence
 
-from livepilot.bus.base import LocalFanout, Published
+from livepilot.bus.base import BusHealth, LocalFanout, Published
 from livepilot.events import CommandEvent
 from livepilot.wire import WireMessage, encode
 
@@ -31,6 +31,15 @@ class MemoryBus(LocalFanout):
 
     async def start(self) -> None:
         pass
+
+    def health(self) -> BusHealth:
+        return BusHealth(up=True)
+
+    async def put_views(self, stream: str, views: str) -> None:
+        pass  # one process: every stream's views are read where it runs
+
+    async def shared_views(self) -> dict[str, str]:
+        return {}
 
     async def publish(self, messages: Sequence[WireMessage]) -> None:
         self._deliver([Published(next(self._seq), m, encode(m)) for m in messages])

@@ -31,6 +31,8 @@ from livepilot.sources.base import Source
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from livepilot.bus import Bus
+    from livepilot.service import StreamService
     from livepilot.store import History, Recorder, StoreSettings
 
 __all__ = ["demo_settings", "serve_streams"]
@@ -39,6 +41,8 @@ log = logging.getLogger("livepilot")
 
 #: Builds the sources once the metrics registry exists (sources count into it).
 SourceFactory = Callable[[Metrics], list[Source]]
+#: Wires more into the service before the server starts (``livepilot worker``'s leases).
+Setup = Callable[["StreamService", "Bus", Metrics], object]
 
 
 def _store_settings() -> StoreSettings:
@@ -86,6 +90,7 @@ def serve_streams(
     open_browser: bool,
     event_time: bool = False,
     record: bool = True,
+    setup: Setup | None = None,
 ) -> None:
     """Run the server with the sources until Ctrl-C; print the URLs first. Each stream is
     recorded as stream history (unless ``record`` is off or ``LIVEPILOT_STORE=false``);
@@ -95,14 +100,20 @@ def serve_streams(
 
     settings = settings.ensure_tokens()
     metrics = Metrics()
-    bus = create_bus(settings)
+    bus = create_bus(settings, metrics)
     recorder = start_recorder(settings, metrics.registry) if record else None
     service = StreamService(settings, bus, metrics, recorder=recorder)
     for source in sources(metrics):
         service.add(source, event_time=event_time)
+    if setup is not None:
+        setup(service, bus, metrics)
     application = create_app(settings, bus=bus, metrics=metrics, service=service)
     application.state.recorder = recorder
     application.state.history = open_history()
+    if recorder is not None:  # the audit log outlives the process
+        from livepilot.store.wiring import keep_audit
+
+        keep_audit(application.state.parts.audit, recorder)
     try:
         _serve(application, settings, open_browser)
     finally:
@@ -128,12 +139,17 @@ def _serve(application: FastAPI, settings: Settings, open_browser: bool) -> None
     assert settings.console_token is not None and settings.overlay_key is not None
     token = settings.console_token.get_secret_value()
     key = settings.overlay_key.get_secret_value()
+    host_key = settings.host_key.get_secret_value() if settings.host_key else token
     typer.echo(
         f"\nlivepilot is running.\n"
         f"  Console:  {base}/?token={token}\n"
-        f"  Overlays: {base}/overlay/chat?key={key}  (also: alerts, prompts, stats, poll, all)\n"
+        f"  Overlays: {base}/overlays?token={token}  (every overlay with its settings)\n"
+        f"            {base}/overlay/chat?key={key}  (public: alerts, stats, poll, "
+        "leaderboard, goal, all)\n"
+        f"  Host:     {base}/overlay/host?key={host_key}  (backstage: never put it on stream)\n"
         f"  Metrics:  {base}/metrics\n"
         f"  Reports:  {base}/reports/last?token={token}  (stream history)\n"
+        f"  Plan:     {base}/plan?token={token}  (all stored streams compared)\n"
         f"Press Ctrl-C to stop.\n"
     )
     config = uvicorn.Config(
@@ -177,6 +193,14 @@ def demo_settings(settings: Settings) -> Settings:
     return settings.model_copy(update={"run_of_show": example})
 
 
+def _demo_tokens(settings: Settings) -> Settings:
+    """The demo's tokens from the data directory, so OBS sources survive a restart."""
+    from livepilot.cli._tokens import keep_demo_tokens
+    from livepilot.store import StoreSettings
+
+    return keep_demo_tokens(settings, StoreSettings().data_dir)
+
+
 @app.command()
 def demo(
     port: Port = None,
@@ -193,6 +217,7 @@ def demo(
     if speed <= 0:
         raise typer.BadParameter("--speed must be > 0")
     settings = demo_settings(load_settings(port=port, host=host))
+    settings = _demo_tokens(settings)
     serve_streams(
         settings,
         lambda _: [Simulator("demo", seed=seed, speed=speed, raids=True)],
@@ -373,10 +398,47 @@ def serve(
 ) -> None:
     """Serve the console, API and overlays with no built-in source.
 
-    Needs LIVEPILOT_CONSOLE_TOKEN and LIVEPILOT_OVERLAY_KEY to be set.
+    With LIVEPILOT_BUS=redis this is an API replica: it lists and serves every stream that
+    other processes run (views they share, commands over the bus). Needs
+    LIVEPILOT_CONSOLE_TOKEN and LIVEPILOT_OVERLAY_KEY to be set.
     """
     configure_logging(verbose)
     settings = load_settings(port=port, host=host)
     if settings.console_token is None or settings.overlay_key is None:
         raise typer.BadParameter("set LIVEPILOT_CONSOLE_TOKEN and LIVEPILOT_OVERLAY_KEY")
     serve_streams(settings, lambda _: [], open_browser=False)
+
+
+@app.command()
+def worker(
+    streams: Annotated[
+        Path,
+        typer.Option("--streams", help="YAML file of the streams the workers share.",
+                     exists=True, dir_okay=False),
+    ],
+    port: Port = None,
+    host: Host = None,
+    verbose: Verbose = False,
+) -> None:
+    """Run the declared streams this worker holds a lease for (LIVEPILOT_BUS=redis).
+
+    Start as many workers with the same file as you like: each stream runs in exactly one
+    of them, and when a worker dies another takes its streams over within about 11 s
+    (LIVEPILOT_LEASE_TTL_S + 1 s), recording the gap. It also serves the console for
+    every stream, like an API replica.
+    """
+    from livepilot.workers import attach_worker, load_streams
+
+    configure_logging(verbose)
+    settings = load_settings(port=port, host=host)
+    if settings.bus != "redis":
+        raise typer.BadParameter("livepilot worker needs LIVEPILOT_BUS=redis")
+    declared = load_streams(streams)
+    serve_streams(
+        settings,
+        lambda _: [],
+        open_browser=False,
+        setup=lambda service, bus, metrics: attach_worker(
+            service, bus, settings, metrics, declared
+        ),
+    )

@@ -54,6 +54,19 @@ class IngestQueue:
         self._pending[event.type] = event
         self._coalesced[event.type].inc()
 
+    def take_all(self) -> list[LiveEvent]:
+        """Everything still waiting, oldest first, taken out at once (a shutdown whose
+        drain ran out of time hands these to the bus unprocessed)."""
+        taken: list[LiveEvent] = []
+        while not self._queue.empty():
+            item = self._queue.get_nowait()
+            if item is not _CLOSED:
+                taken.append(item)  # type: ignore[arg-type]
+        taken.extend(self._pending.values())
+        self._pending.clear()
+        self._depth.set(0)
+        return taken
+
     async def close(self) -> None:
         """No more events: the consumer gets what is queued, then ``None``."""
         await self._queue.put(_CLOSED)

@@ -25,10 +25,17 @@ import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Histogram
 
 from livepilot.clock import Clock, EventClock
-from livepilot.events import ChatEvent, CommandEvent, LiveEvent, StatusEvent, StreamState
+from livepilot.events import (
+    ChatEvent,
+    CommandEvent,
+    GapEvent,
+    LiveEvent,
+    StatusEvent,
+    StreamState,
+)
 from livepilot.insights import Insight
 from livepilot.metrics import STAGE_TIMING_SAMPLE, Metrics
 from livepilot.pipeline.ingest import IngestQueue
@@ -38,6 +45,10 @@ from livepilot.wire import WireMessage
 __all__ = ["Pipeline", "Publish", "StreamRunner"]
 
 log = logging.getLogger(__name__)
+
+#: The states ``livepilot_stream_state`` has a series for: before the source's first
+#: status event, then every state a source reports.
+_STATES = ("starting", *(state.value for state in StreamState))
 
 #: Where results go: the bus in a server, stdout in headless replay, a list in tests.
 Publish = Callable[[Sequence[WireMessage]], Awaitable[None]]
@@ -145,6 +156,7 @@ class Pipeline:
             out.append(prompt)
         out.extend(box.tallies)
         out.extend(box.decisions)
+        out.extend(box.pins)
 
     def revise(self, insights: Sequence[Insight], now: float) -> list[WireMessage]:
         """Late insight updates as the stages that own state on their events make them
@@ -240,10 +252,23 @@ class StreamRunner:
         self.processed = 0
         #: The stream's connection state as its source last reported it.
         self.state: str = "starting"
+        self._show_state("starting")
+        # At 0 from the start, so the dashboard and alerts see "no restarts", not "no data"
+        # (the service counts them; a restarted stream gets a new runner: same series).
+        metrics.pipeline_restarts.labels(stream)
 
     @property
     def pipeline(self) -> Pipeline:
         return self._pipeline
+
+    @property
+    def queued(self) -> int:
+        """Events waiting in the ingest queue (what a crash or a cut-short drain loses)."""
+        return self._queue.qsize()
+
+    def take_queued(self) -> list[LiveEvent]:
+        """Take every event still queued, unprocessed (see ``IngestQueue.take_all``)."""
+        return self._queue.take_all()
 
     async def submit(self, event: LiveEvent) -> None:
         """Feed an extra event (e.g. a moderator command) into this stream's queue."""
@@ -322,19 +347,26 @@ class StreamRunner:
     async def _consume(self) -> None:
         pipeline = self._pipeline
         latency = self._metrics.pipeline_latency
-        counted: dict[str, Counter] = {}  # events counter by type, looked up once
+        # The events counter and the latency histogram by type, looked up once per type.
+        metered: dict[str, tuple[Counter, Histogram]] = {}
         while (event := await self._queue.get()) is not None:
             out: list[WireMessage] = self._advance(event.at) if self._event_time else []
             now = self._clock.now()
-            counter = counted.get(event.type)
-            if counter is None:
-                counter = counted[event.type] = self._events.labels(self.stream, event.type)
-            counter.inc()
+            meters = metered.get(event.type)
+            if meters is None:
+                meters = metered[event.type] = (
+                    self._events.labels(self.stream, event.type), latency.labels(event.type)
+                )
+            meters[0].inc()
             if isinstance(event, StatusEvent):
                 self.state = event.state.value
                 self._metrics.stream_up.labels(self.stream).set(
                     1 if event.state is StreamState.CONNECTED else 0
                 )
+                self._show_state(self.state)
+            elif isinstance(event, GapEvent):
+                self._metrics.data_gaps.labels(self.stream, event.cause).inc()
+                self._metrics.data_gap_seconds.labels(self.stream, event.cause).inc(event.seconds)
             out.extend(pipeline.handle(event, now))
             await self._publish(out)
             self.processed += 1
@@ -345,12 +377,19 @@ class StreamRunner:
                 pipeline.held = 0.0
                 await asyncio.sleep(0)
             if not self._event_time:
-                latency.observe(max(0.0, self._clock.now() - event.received))
+                meters[1].observe(max(0.0, self._clock.now() - event.received))
         if self._event_time:
             # Let time-based stages conclude on the last second of the recording.
             final = self._pipeline.tick(self._clock.now())
             if final:
                 await self._publish(final)
+
+    def _show_state(self, state: str) -> None:
+        """One series per known state, 1 for the current one: a dashboard shows a stream
+        that is offline or ended as such, not merely as "not connected"."""
+        gauge = self._metrics.stream_state
+        for known in _STATES:
+            gauge.labels(self.stream, known).set(1 if known == state else 0)
 
     def _advance(self, at: float) -> list[WireMessage]:
         """Move replay time to ``at``, ticking once per elapsed interval on the way."""

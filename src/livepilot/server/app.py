@@ -9,7 +9,8 @@ streams it is handed for as long as the app runs. Who may call what:
   any moderator's token (observers included); commands are checked against the sender's
   role (``livepilot.server.auth.ACTION_GROUPS``), and a moderator token fixes the name
   they are recorded under;
-- ``/overlay/…`` and ``/ws/overlay/…``: the overlay key, or whatever opens the console.
+- ``/overlay/…`` and ``/ws/overlay/…``: the overlay key for public overlays, the host key
+  for backstage ones (host prompts), or whatever opens the console.
 
 Failed credentials are throttled per client address, WebSockets check the page's origin,
 request bodies are capped (:mod:`livepilot.server.gate`, :mod:`livepilot.server.limits`).
@@ -92,7 +93,8 @@ def _build_parts(
     except ValueError as exc:
         raise ConfigError(f"LIVEPILOT_ALLOWED_ORIGINS: {exc}") from None
     gate = Gate(
-        Authenticator(settings.console_token, settings.overlay_key, settings.moderators),
+        Authenticator(settings.console_token, settings.overlay_key, settings.moderators,
+                      settings.host_key),
         FailureThrottle(
             settings.auth_failures_per_minute, max_clients=settings.auth_throttle_clients
         ),
@@ -104,7 +106,9 @@ def _build_parts(
         bus,
         metrics,
         audit,
-        streams=service.streams if service is not None else None,
+        # On the Redis bus a stream may run in another process (a worker): its commands
+        # travel there over the bus, so this process does not refuse unknown streams.
+        streams=service.streams if service is not None and settings.bus == "memory" else None,
         max_frame_bytes=settings.max_body_bytes,
     )
     hub = Hub(
@@ -165,7 +169,7 @@ async def _shutdown(
     """Stop sources → drain pipelines (deadline) → close clients (1001) → close the bus."""
     log.info("shutdown: stopping sources")
     if service is not None and runner is not None:
-        await service.stop(deadline=5.0)
+        await service.stop(deadline=parts.settings.shutdown_drain_s)
         runner.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await runner

@@ -7,7 +7,8 @@ The same path serves ``POST /api/commands`` and command frames on ``/ws/console`
 3. the stream runs here (404);
 4. the action is known and its target and ``args`` fit its schema
    (:func:`livepilot.commands.check_command`, 422 naming the field);
-5. the command is audited, then sent to the stream's stages on the bus (202).
+5. the command is sent to the stream's stages on the bus (503 when the bus is down or
+   does not answer within 5 s), then audited (202).
 
 The audit entry records the request under the command's id; when the stage that owns the
 state publishes what it applied (a ``moderation`` decision), the audit log adds a second
@@ -30,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from livepilot.bus.base import Bus
 from livepilot.commands import ACTIONS, MAX_TARGET_LENGTH, CommandError, check_command
+from livepilot.errors import BusUnavailable
 from livepilot.events import CommandEvent
 from livepilot.metrics import Metrics
 from livepilot.server.audit import AuditEntry, AuditLog
@@ -115,12 +117,22 @@ class CommandDesk:
             by=by,
             args=args,
         )
+        try:
+            await self._bus.send_command(command)
+        except BusUnavailable as exc:
+            self._count(body.action, "unavailable")
+            log.warning("command %s on %.200s not sent: %s", body.action, body.stream, exc)
+            raise CommandRefused(
+                503, "the bus is down: the command was not sent; try again in a moment "
+                f"({exc})",
+            ) from None
+        # Audited once it is on its way (and before anything can come back: the stage's
+        # decision arrives on a later turn of the loop), so nothing unsent is audited.
         self._audit.record(AuditEntry(
             at=now, stream=body.stream, action=body.action, target=body.target, by=by,
             args=args, role=str(principal.role), verified=principal.verified,
             command=command.id,
         ))
-        await self._bus.send_command(command)
         self._count(body.action, "sent")
         return command
 

@@ -1,7 +1,7 @@
 """What ops and orchestrators read, without a credential.
 
 GET /healthz   liveness
-GET /readyz    200 once streams run and the bus is up, else 503
+GET /readyz    200 once streams run and the bus is up, else 503 naming what is not
 GET /metrics   Prometheus text format (scrape on a private network)
 """
 
@@ -25,9 +25,26 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(request: Request, parts: Parts) -> JSONResponse:
+    """Ready: the app started, the bus reaches its backend, and no stream's pipeline is
+    down (crashed and waiting to restart). ``problems`` says what is not, in words."""
     streams = parts.reader.status() if parts.reader is not None else []
-    ready = bool(request.app.state.ready)
-    return JSONResponse({"ready": ready, "streams": streams}, status_code=200 if ready else 503)
+    health = parts.bus.health()
+    problems = [] if request.app.state.ready else ["the server is starting or stopping"]
+    if not health.up:
+        problems.append(f"bus down: {health.problem}")
+    problems += [
+        f"stream {s.get('stream')}: pipeline {s.get('pipeline')}"
+        for s in streams
+        if s.get("pipeline") == "restarting" and not s.get("remote")
+    ]
+    body = {
+        "ready": not problems,
+        "problems": problems,
+        "streams": streams,
+        "bus": {"up": health.up, "problem": health.problem, "buffered": health.buffered,
+                "dropped": health.dropped},
+    }
+    return JSONResponse(body, status_code=503 if problems else 200)
 
 
 @router.get("/metrics")
