@@ -13,7 +13,13 @@ from playwright.async_api import Browser
 
 from livepilot.events import LiveEvent
 from livepilot.sources.simulator import Simulator
-from livepilot.testing import TEST_CONSOLE_TOKEN, TEST_OVERLAY_KEY, chromium, running_server
+from livepilot.testing import (
+    TEST_CONSOLE_TOKEN,
+    TEST_HOST_KEY,
+    TEST_OVERLAY_KEY,
+    chromium,
+    running_server,
+)
 
 
 @pytest.fixture
@@ -87,12 +93,19 @@ async def test_chat_overlay_shows_clean_chat_only(browser: Browser) -> None:
 
 
 @pytest.mark.timeout(90)
-async def test_combined_overlay_shows_host_prompts_above_the_chat(browser: Browser) -> None:
+async def test_host_prompts_reach_the_host_screen_and_never_the_public_overlay(
+    browser: Browser,
+) -> None:
     async with running_server([SlowSimulator()]) as srv:
-        page = await browser.new_page()
-        await page.goto(f"{srv.base}/overlay/all?key={TEST_OVERLAY_KEY}")
-        await page.wait_for_selector("#prompts .prompt", timeout=45_000)
-        await page.wait_for_selector("#list .item", timeout=10_000)
-        prompt = await page.locator("#prompts .prompt").first.inner_text()
-        await page.close()
-    assert prompt.startswith("🎤 ") and len(prompt) > 5
+        host = await browser.new_page()
+        await host.goto(f"{srv.base}/overlay/host?key={TEST_HOST_KEY}")
+        public = await browser.new_page()
+        await public.goto(f"{srv.base}/overlay/all?key={TEST_OVERLAY_KEY}")
+        await host.wait_for_selector("#list .prompt", timeout=45_000)
+        await public.wait_for_selector("#list .item", timeout=10_000)
+        prompt = await host.locator("#list .prompt").first.inner_text()
+        shown = await public.content()
+        await host.close()
+        await public.close()
+    assert len(prompt) > 5 and prompt not in shown
+    assert "prompt" not in shown.split("<script", 1)[0]  # no prompt element on stream

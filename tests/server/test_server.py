@@ -27,14 +27,25 @@ async def expected_events(**kwargs: Any) -> list[LiveEvent]:
     return [e async for e in Simulator(**kwargs).events()]
 
 
+#: Messages about the connection (resume, who is at the console), not wire messages.
+SERVER_ONLY = frozenset({"hello", "presence", "presence_refused"})
+
+
 async def read_until_ended(
     ws: ClientConnection, stream_end: str = "live_ended"
 ) -> list[dict[str, Any]]:
     got: list[dict[str, Any]] = []
+    last_seq: dict[str, int] = {}
     async for frame in ws:
         batch = json.loads(frame)
         assert isinstance(batch, list), "every frame is a JSON array of messages"
-        got.extend(batch)
+        for m in batch:
+            if m.get("type") in SERVER_ONLY:
+                continue  # the connection's own messages, not the stream's
+            seq = m.pop("seq")
+            assert seq > last_seq.get(m["stream"], 0), "seq rises per stream, nothing twice"
+            last_seq[m["stream"]] = seq
+            got.append(m)
         if any(m.get("type") == "status" and m.get("state") == stream_end for m in batch):
             return got
     raise AssertionError("socket closed before the stream ended")
@@ -155,7 +166,7 @@ async def test_overlay_key_gets_overlay_data_only() -> None:
             while not any(m.get("type") == "chat" for m in got) or len(got) < 200:
                 got.extend(json.loads(await asyncio.wait_for(ws.recv(), 10)))
     types = {m["type"] for m in got}
-    assert types <= {"chat", "hide", "gift", "follow", "share", "like", "viewers", "prompt"}
+    assert types <= {"hello", "chat", "hide", "gift", "follow", "share", "counters", "tally"}
     assert "insight" not in types and "alarm" not in types
     for m in got:
         assert "reasons" not in m and "labels" not in m

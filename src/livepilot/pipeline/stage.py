@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from livepilot.events import CommandEvent, LiveEvent
+from livepilot.events import CommandEvent, LiveEvent, PinEvent
 from livepilot.insights import (
     Action,
     Alarm,
@@ -57,6 +57,8 @@ class Outbox:
     prompts: list[Prompt] = field(default_factory=list)
     tallies: list[Tally] = field(default_factory=list)
     decisions: list[ModerationDecision] = field(default_factory=list)
+    #: Messages a moderator put on (or took off) the on-screen spotlight.
+    pins: list[PinEvent] = field(default_factory=list)
 
     def alarm(self, alarm: Alarm) -> None:
         self.alarms.append(alarm)
@@ -69,6 +71,9 @@ class Outbox:
 
     def decide(self, decision: ModerationDecision) -> None:
         self.decisions.append(decision)
+
+    def pin(self, pin: PinEvent) -> None:
+        self.pins.append(pin)
 
 
 @dataclass(frozen=True, slots=True)

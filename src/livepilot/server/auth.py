@@ -9,8 +9,10 @@ WebSockets cannot set headers) or as ``Authorization: Bearer …``:
 - the shared **console token** (``LIVEPILOT_CONSOLE_TOKEN``) opens the console as a
   ``lead`` whose name is whatever the client says (not verified) — how a single-person
   setup and ``livepilot demo`` work;
-- the **overlay key** (``LIVEPILOT_OVERLAY_KEY``) opens only overlay pages and overlay
-  sockets, which carry no console data.
+- the **overlay key** (``LIVEPILOT_OVERLAY_KEY``) opens only the public overlay pages and
+  sockets (what goes on stream), which carry no console data;
+- the **host key** (``LIVEPILOT_HOST_KEY``) opens the public overlays and the backstage
+  ones too (host prompts, the host screen), which are never on stream.
 
 Every credential is compared with every configured secret in constant time, so neither
 timing nor the order of the list tells which one nearly matched. :data:`ACTION_GROUPS` is
@@ -43,7 +45,8 @@ class Access(StrEnum):
     """Which pages and sockets a credential opens."""
 
     CONSOLE = "console"
-    OVERLAY = "overlay"
+    HOST = "host"  # backstage overlays (host prompts) and the public ones
+    OVERLAY = "overlay"  # public overlays only
 
 
 #: Moderator actions by group, and the roles that may run each group. The action names are
@@ -133,9 +136,11 @@ class Authenticator:
         console_token: SecretStr | None,
         overlay_key: SecretStr | None,
         moderators: tuple[Moderator, ...] = (),
+        host_key: SecretStr | None = None,
     ) -> None:
         self._console = console_token
         self._overlay = overlay_key
+        self._host = host_key
         self._team = moderators
 
     def principal(self, conn: HTTPConnection) -> Principal | None:
@@ -152,11 +157,15 @@ class Authenticator:
         return found
 
     def access(self, conn: HTTPConnection) -> Access | None:
-        """What the credential opens: the console (and with it the overlays), the overlays
-        only, or nothing."""
+        """What the credential opens: the console (and with it every overlay), the
+        backstage and public overlays, the public overlays only, or nothing."""
         if self.principal(conn) is not None:
             return Access.CONSOLE
         given = credential(conn)
-        if given and _same(given.encode(), self._overlay):
-            return Access.OVERLAY
-        return None
+        if not given:
+            return None
+        raw = given.encode()
+        host, public = _same(raw, self._host), _same(raw, self._overlay)
+        if host:
+            return Access.HOST
+        return Access.OVERLAY if public else None

@@ -9,7 +9,7 @@ tells an anonymous caller about the API's shape.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Annotated
@@ -24,6 +24,7 @@ from livepilot.server.auth import Access, Principal
 from livepilot.server.commands import CommandDesk
 from livepilot.server.gate import Gate, Refused
 from livepilot.server.hub import Hub
+from livepilot.server.presence import Presence
 from livepilot.server.state import StateReader
 from livepilot.settings import Settings
 
@@ -33,6 +34,7 @@ __all__ = [
     "Parts",
     "ServerParts",
     "SignedIn",
+    "overlay_access",
     "parts_of",
 ]
 
@@ -54,6 +56,8 @@ class ServerParts:
     overlays: Path
     #: The console page and its assets (``server/static``).
     static: Traversable
+    #: Who is moderating right now (live state of the console sockets).
+    presence: Presence = field(default_factory=Presence)
 
 
 def parts_of(conn: HTTPConnection) -> ServerParts:
@@ -75,6 +79,11 @@ def _signed_in(request: Request, parts: Parts) -> Principal:
         return parts.gate.console(request, "http")
     except Refused as exc:
         raise refused(exc) from None
+
+
+def overlay_access(request: Request, parts: Parts) -> Access:
+    """What the request's overlay credential opens (:class:`Access`); 401 if nothing."""
+    return _overlay(request, parts)
 
 
 def _overlay(request: Request, parts: Parts) -> Access:

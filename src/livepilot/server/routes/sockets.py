@@ -2,7 +2,12 @@
 
 WS /ws/console        every event, insight, alarm, prompt;     console token or moderator
                       command frames in (answered ack/error)   token; commands by role
-WS /ws/overlay/{name} the subset that overlay needs            overlay key
+WS /ws/overlay/{name} the subset that overlay needs            overlay key (public
+                                                               overlays), host key
+                                                               (backstage ones)
+
+Both take ``?stream=`` (only that stream's messages); a console resumes with
+``?epoch=…&since=…`` (``docs/wire-format.md``: exactly what it missed, or a snapshot).
 
 Before any credential is looked at, the handshake's ``Origin`` must be allowed
 (:mod:`livepilot.server.origins`). Every refusal — foreign origin, throttled address,
@@ -12,13 +17,16 @@ missing or wrong credential, unknown overlay — accepts the socket and closes i
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import TypeVar
 
 from fastapi import APIRouter, WebSocket
 
-from livepilot.server.audience import OVERLAY_KINDS
+from livepilot.server.audience import BACKSTAGE, OVERLAY_KINDS
+from livepilot.server.auth import Access
 from livepilot.server.gate import Refused
+from livepilot.server.hub import Resume
 from livepilot.server.parts import ServerParts, parts_of
 
 __all__ = ["CLOSE_POLICY", "router"]
@@ -29,6 +37,39 @@ CLOSE_POLICY = 1008
 _T = TypeVar("_T")
 
 router = APIRouter()
+
+_STREAM = re.compile(r"[^\s,:]{1,200}")
+_SEQ = re.compile(r"[0-9]{1,18}")
+
+
+def _stream_of(ws: WebSocket) -> str | None:
+    """The ``?stream=`` the socket is bound to; :class:`Refused` for a malformed one."""
+    stream = ws.query_params.get("stream")
+    if stream is None or stream == "":
+        return None
+    if not _STREAM.fullmatch(stream):
+        raise Refused(400, "stream: a stream name without spaces, commas or colons")
+    return stream
+
+
+def _resume_of(ws: WebSocket, stream: str | None) -> Resume:
+    """``?epoch=&since=`` as a :class:`Resume`: ``since`` is ``stream:seq,…`` or, with
+    ``?stream=``, a bare ``seq``. :class:`Refused` (the socket closes 1008 with the
+    reason) for anything else, so a client bug is seen instead of silently resnapshotting."""
+    epoch = ws.query_params.get("epoch") or None
+    raw = ws.query_params.get("since") or ""
+    since: dict[str, int] = {}
+    if raw:
+        if len(raw) > 10_000:
+            raise Refused(400, "since: too long")
+        for part in raw.split(","):
+            name, colon, seq = part.rpartition(":")
+            if not colon:
+                name = stream or ""
+            if not name or not _SEQ.fullmatch(seq) or not _STREAM.fullmatch(name):
+                raise Refused(400, f"since: expected stream:seq pairs, got {part[:40]!r}")
+            since[name] = int(seq)
+    return Resume(epoch, since)
 
 
 def _reason(text: str) -> str:
@@ -54,23 +95,48 @@ async def console_socket(ws: WebSocket) -> None:
     principal = await _admit(ws, parts, lambda: parts.gate.console(ws, "websocket"))
     if principal is None:
         return
+    try:
+        stream = _stream_of(ws)
+        resume = _resume_of(ws, stream)
+    except Refused as exc:
+        await ws.accept()
+        await ws.close(code=CLOSE_POLICY, reason=_reason(exc.reason))
+        return
     await ws.accept()
 
-    async def on_frame(text: str) -> str:
+    seat = parts.presence.seat(principal, parts.hub.to_consoles)
+
+    async def on_frame(text: str) -> str | None:
+        handled, reply = seat.frame(text)  # who is here and what they handle
+        if handled:
+            return reply
         return await parts.desk.frame(text, principal)
 
-    backlog = parts.hub.recent(parts.settings.backlog)
-    await parts.hub.serve(ws, "console", backlog=backlog, on_frame=on_frame)
+    try:
+        await parts.hub.serve(ws, "console", stream=stream, resume=resume,
+                              backlog=parts.settings.backlog, on_frame=on_frame)
+    finally:
+        seat.leave()
 
 
 @router.websocket("/ws/overlay/{name}")
 async def overlay_socket(ws: WebSocket, name: str) -> None:
     parts = parts_of(ws)
-    if await _admit(ws, parts, lambda: parts.gate.overlay(ws, "websocket")) is None:
+    access = await _admit(ws, parts, lambda: parts.gate.overlay(ws, "websocket"))
+    if access is None:
         return
     kinds = OVERLAY_KINDS.get(name)
     await ws.accept()
     if kinds is None:
         await ws.close(code=CLOSE_POLICY, reason=_reason(f"no overlay {name!r}"))
         return
-    await parts.hub.serve(ws, f"overlay:{name}", kinds=kinds)
+    if name in BACKSTAGE and access is Access.OVERLAY:
+        await ws.close(code=CLOSE_POLICY,
+                       reason=_reason(f"overlay {name!r} is backstage: it needs the host key"))
+        return
+    try:
+        stream = _stream_of(ws)
+    except Refused as exc:
+        await ws.close(code=CLOSE_POLICY, reason=_reason(exc.reason))
+        return
+    await parts.hub.serve(ws, f"overlay:{name}", stream=stream, kinds=kinds)

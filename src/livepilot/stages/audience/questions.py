@@ -15,6 +15,10 @@ askers) and, when the knowledge base has one, the suggested answer with its conf
 When enough people ask the same thing, the host gets a prompt. :meth:`QuestionsStage.
 snapshot` is the queue's state for the console and API.
 
+After a restart of the same stream, :meth:`QuestionsStage.restore` puts back what the
+store kept: the items with their state, who claimed and who answered them, and the
+response times.
+
 A toxic, spam or tech-issue message stays out of the queue. The model's verdict often
 comes later, as an updated insight: :meth:`QuestionsStage.revise` then withdraws the
 message from its item (the item goes when it was its only ask), corrects or withdraws the
@@ -40,6 +44,7 @@ from livepilot.stages.audience.faq import KnowledgeBase, load_faq
 from livepilot.stages.audience.intent_classifier import IntentClassifier
 from livepilot.stages.audience.intent_rules import IntentRules, load_intent_rules
 from livepilot.stages.audience.question_queue import (
+    PastItem,
     QuestionQueue,
     QueueError,
     QueueItem,
@@ -70,11 +75,13 @@ _TOPICS = {
         "price": "dem Preis", "availability": "Größen, Farben und Verfügbarkeit",
         "shipping": "dem Versand", "how_to_order": "der Bestellung", "link": "dem Link",
         "discount": "einem Rabattcode", "bulk": "Großbestellungen", "collab": "Kooperationen",
+        "purchase": "dem Kaufen", "product": "Material und Eigenschaften",
     },
     "en": {
         "price": "the price", "availability": "sizes, colours and stock",
         "shipping": "shipping", "how_to_order": "how to order", "link": "the link",
         "discount": "a discount code", "bulk": "bulk orders", "collab": "collaborations",
+        "purchase": "buying", "product": "materials and product details",
     },
 }
 
@@ -203,6 +210,20 @@ class QuestionsStage:
             # item id, score = response seconds for an answer.
             draft.label(str(item.state), self.name, kind=item.id, score=item.response_seconds)
         self._gauges()
+
+    def restore(self, items: list[PastItem]) -> int:
+        """The queue as it was before a restart (call before the first event): items
+        with their state, and each answer's response time for the KPI. How many came
+        back."""
+        restored = self.queue.restore(items)
+        for item in restored:
+            seconds = item.response_seconds
+            if seconds is not None and item.closed_by:
+                self.responses.record(item.closed_by, seconds)
+        self._gauges()
+        if restored:
+            log.info("stream %s: %d question item(s) restored", self.stream, len(restored))
+        return len(restored)
 
     # -- late verdicts -----------------------------------------------------------------
 

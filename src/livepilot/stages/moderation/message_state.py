@@ -42,7 +42,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from livepilot.events import ChatEvent, CommandEvent, QuestionEvent
+from livepilot.events import ChatEvent, CommandEvent, PinEvent, QuestionEvent, User
 from livepilot.insights import Insight, Label, ModerationDecision, Reason, Visibility
 from livepilot.pipeline.stage import Draft
 
@@ -221,6 +221,24 @@ class MessageStates:
             event_id=event_id, stream=command.stream, at=now, previous=previous,
             state=wanted, action=command.action, by=command.by, moderator=True,
             reason=message.reason, command=command.id,
+        )
+
+    def pin(self, command: CommandEvent, now: float) -> PinEvent | None:
+        """Apply a moderator's ``pin`` / ``unpin`` (the on-screen spotlight); the pin event
+        to publish, or ``None``. Only a visible message goes on screen: pinning a held or
+        hidden one, or one this stream does not know, is ignored with a warning."""
+        message = self._messages.get(command.target)
+        pinned = command.action == "pin"
+        if message is None or (pinned and message.state is not Visibility.VISIBLE):
+            log.warning("moderation: %s by %s ignored: message %.200r is %s", command.action,
+                        command.by, command.target,
+                        "unknown" if message is None else message.state.value)
+            return None
+        return PinEvent(
+            id=f"{command.id}:pin", stream=command.stream, at=now, received=now,
+            target=command.target, pinned=pinned, text=message.text,
+            user=User(id=message.user_id, unique_id=message.handle,
+                      nickname=message.nickname),
         )
 
     def hold(self, event_id: str, stream: str, now: float, by: str,

@@ -23,7 +23,15 @@ queue (:mod:`livepilot.stages.moderation.message_state`): the commands ``hide``,
 ask for on earlier messages (``Draft.holds``: the first messages of a raid wave, once the
 spam stage recognises it), and every late insight update
 (the model's verdict) passes through :meth:`ModerationStage.revise`, so a moderator's
-decision on a message is final.
+decision on a message is final. ``pin`` / ``unpin`` put a visible message on the on-screen
+spotlight (or take it off) and are published back as a ``pin`` event; a held or hidden
+message is never pinned.
+
+:meth:`ModerationStage.recall` hands the stage what a :class:`~livepilot.stages.moderation.
+strike_memory.StrikeMemory` (the store) remembers from earlier streams and from before a
+restart: scores still decaying, local blocks, and each user's hits so far, so a repeat
+offender is named as one ("repeat offender: 5 hits in 3 streams"); every change goes back
+to that memory.
 
 :meth:`ModerationStage.user_state` and :meth:`ModerationStage.watch_list` are the read side
 the console's user panel shows, :attr:`ModerationStage.messages` the review queue
@@ -44,6 +52,7 @@ from livepilot.pipeline.reload import HotReload
 from livepilot.pipeline.stage import ACTION_ORDER, Draft, Outbox
 from livepilot.stages.moderation.message_state import MESSAGE_ACTIONS, MessageStates
 from livepilot.stages.moderation.rules import RULES_FILE, StrikeRules, StrikeStep
+from livepilot.stages.moderation.strike_memory import RememberedUser, StrikeMemory
 from livepilot.yamlfile import load_model_or_default
 
 if TYPE_CHECKING:
@@ -78,6 +87,15 @@ class _Strikes:
     hits: deque[float] = field(default_factory=lambda: deque(maxlen=32))
 
 
+@dataclass(slots=True)
+class _Past:
+    """A user's hits over every stream so far; ``here``: one of them in this stream."""
+
+    hits: int = 0
+    streams: int = 0
+    here: bool = False
+
+
 class ModerationStage:
     """Strike ladder with decay, the local block list moderators control, and every chat
     message's moderation state."""
@@ -89,12 +107,42 @@ class ModerationStage:
         self._rules = rules
         self._users: OrderedDict[str, _Strikes] = OrderedDict()
         self._blocked: OrderedDict[str, str] = OrderedDict()
+        #: Hits per user across streams (bounded like ``_users``), and where they go.
+        self._past: OrderedDict[str, _Past] = OrderedDict()
+        self._memory: StrikeMemory | None = None
         #: Each chat message's state and the review queue.
         self.messages = messages if messages is not None else MessageStates()
 
     @property
     def tracked_users(self) -> int:
         return len(self._users)
+
+    def recall(
+        self,
+        users: list[RememberedUser],
+        memory: StrikeMemory | None,
+        now: float,
+        *,
+        continuing_since: float | None = None,
+    ) -> None:
+        """Start from what ``memory`` remembered (call before the first event): scores
+        that have not decayed away by ``now``, local blocks, and the hits so far. When
+        this stream continues one that stopped (a restart), ``continuing_since`` is its
+        start: a hit since then was in this stream, not an earlier one."""
+        rules = self._rules.current
+        for user in users[-rules.max_users:]:
+            here = continuing_since is not None and user.at >= continuing_since
+            if user.hits:
+                self._past[user.user_id] = _Past(user.hits, user.streams, here)
+            state = _Strikes(user.score, user.at, user.handle)
+            if self._decayed(state, now, rules) >= _FORGET_BELOW:
+                self._users[user.user_id] = state
+            if user.blocked_by:
+                self._blocked[user.user_id] = user.blocked_by
+        self._memory = memory
+        if users:
+            log.info("moderation: recalled %d user(s) with strikes (%d scoring, %d blocked)",
+                     len(users), len(self._users), len(self._blocked))
 
     def score(self, user_id: str, now: float) -> float:
         """The user's strike score at ``now`` (0 for unknown users)."""
@@ -123,10 +171,11 @@ class ModerationStage:
         reaches_hide = step is not None and (
             ACTION_ORDER[step.action] >= ACTION_ORDER[rules.hide_from]
         )
+        past = self._past.get(user_id)
         if state is None or step is None:
             reason = "no strikes" if score == 0 else f"strike score {score:.1f}, below the ladder"
         else:
-            reason = self._describe(state, score, step, now, rules)
+            reason = self._describe(state, score, step, now, rules, past)
         return {
             "user_id": user_id,
             "handle": "" if state is None else state.handle,
@@ -138,6 +187,11 @@ class ModerationStage:
             "hidden": blocked_by is not None or reaches_hide,
             "blocked": blocked_by is not None,
             "blocked_by": blocked_by,
+            # Across streams (as remembered by the store): every hit, in how many streams,
+            # and whether any came in an earlier stream.
+            "total_hits": 0 if past is None else past.hits,
+            "streams": 0 if past is None else past.streams,
+            "repeat": past is not None and past.streams > (1 if past.here else 0),
         }
 
     def watch_list(self, now: float, limit: int = _WATCH_LIST) -> list[dict[str, Any]]:
@@ -159,6 +213,10 @@ class ModerationStage:
                 decision = self.messages.command(event, draft.now)
                 if decision is not None:
                     draft.out.decide(decision)
+            elif event.action in ("pin", "unpin"):  # the on-screen spotlight
+                pin = self.messages.pin(event, draft.now)
+                if pin is not None:
+                    draft.out.pin(pin)
             else:
                 self._command(event, draft.now)
             return
@@ -201,13 +259,16 @@ class ModerationStage:
         state.handle = user.unique_id
         # Decide on the score as shown (one decimal), so "2.0" never means "below 2".
         score = round(self._add(state, points, draft.now, rules), 1)
+        if points > 0:
+            self._hit(user.id, state)
         step = self._step(score, rules)
         if step is None:
             return
         hiding = ACTION_ORDER[step.action] >= ACTION_ORDER[rules.hide_from]
         if points > 0:
             draft.recommend(step.action)
-            draft.reason(self.name, self._describe(state, score, step, draft.now, rules))
+            draft.reason(self.name, self._describe(state, score, step, draft.now, rules,
+                                                   self._past.get(user.id)))
         elif hiding:
             # A clean message from a user high on the ladder stays off the overlays.
             draft.reason(
@@ -254,9 +315,37 @@ class ModerationStage:
                 reached = step
         return reached
 
+    def _hit(self, user_id: str, state: _Strikes) -> None:
+        """Count a hit across streams and tell the memory."""
+        past = self._past.get(user_id)
+        if past is None:
+            past = self._past[user_id] = _Past()
+            while len(self._past) > self._rules.current.max_users:
+                self._past.popitem(last=False)
+        else:
+            self._past.move_to_end(user_id)
+        past.hits += 1
+        if not past.here:
+            past.streams += 1
+            past.here = True
+        self._remember(user_id, state)
+
+    def _remember(self, user_id: str, state: _Strikes | None) -> None:
+        memory = self._memory
+        if memory is None:
+            return
+        past = self._past.get(user_id)
+        memory.remember(RememberedUser(
+            user_id, state.handle if state is not None else "",
+            state.score if state is not None else 0.0, state.at if state is not None else 0.0,
+            past.hits if past is not None else 0, past.streams if past is not None else 0,
+            self._blocked.get(user_id),
+        ))
+
     @staticmethod
     def _describe(
-        state: _Strikes, score: float, step: StrikeStep, now: float, rules: StrikeRules
+        state: _Strikes, score: float, step: StrikeStep, now: float, rules: StrikeRules,
+        past: _Past | None = None,
     ) -> str:
         recent = ModerationStage._recent_hits(state, now, rules)
         if len(recent) == 1:
@@ -266,7 +355,10 @@ class ModerationStage:
             hits = f"{len(recent)} hits in {minutes} min"
         else:
             hits = "earlier hits"
-        return f"@{state.handle}: strike score {score:.1f} ({hits}) → {_WHAT[step.action]}"
+        text = f"@{state.handle}: strike score {score:.1f} ({hits}) → {_WHAT[step.action]}"
+        if past is not None and past.streams > (1 if past.here else 0):
+            text += f"; repeat offender: {past.hits} hits in {past.streams} streams"
+        return text
 
     @staticmethod
     def _recent_hits(state: _Strikes, now: float, rules: StrikeRules) -> list[float]:
@@ -290,24 +382,31 @@ class ModerationStage:
                 kind = command.args.get("kind")
                 points = rules.points.get(f"{label}/{kind}", rules.points.get(label, 0.0))
                 self._add(state, points, now, rules)
+                if points > 0:
+                    self._hit(target, state)
                 return
             raw = command.args.get("points", 1.0)
             points = float(raw) if isinstance(raw, int | float) and raw > 0 else 1.0
             score = self._add(state, points, now, rules)
+            self._hit(target, state)
             log.info("moderation: %s struck user %s (+%s, score %.1f)", command.by, target,
                      points, score)
         elif action == "pardon":
             self._users.pop(target, None)
             self._blocked.pop(target, None)
+            self._past.pop(target, None)
+            self._remember(target, None)
             log.info("moderation: %s pardoned user %s", command.by, target)
         elif action in _BLOCK_COMMANDS:
             self._blocked.pop(target, None)
             self._blocked[target] = f"@{command.by}"
             while len(self._blocked) > rules.max_users:
                 self._blocked.popitem(last=False)
+            self._remember(target, self._users.get(target))
             log.info("moderation: %s blocked user %s locally", command.by, target)
         else:
             self._blocked.pop(target, None)
+            self._remember(target, self._users.get(target))
             log.info("moderation: %s unblocked user %s", command.by, target)
 
     def tick(self, now: float, out: Outbox) -> None:
