@@ -9,7 +9,7 @@ First the same page on an idle stream for one window: the baseline of this run.
 
 Per window (``--window`` seconds; the windows are the repetitions) it reports:
 
-- DOM nodes at the end of the window (the chat keeps its newest 400 rows: bounded);
+- DOM nodes at the end of the window (the chat keeps its newest 150 rows: bounded);
 - long tasks (PerformanceObserver ``longtask``: main-thread tasks over 50 ms) and the
   longest;
 - input → next frame: a real key press (``j``, the review queue's "next") every 0.5 s,

@@ -5,8 +5,14 @@
 // pointer is on it or it is scrolled up: new rows wait off the page and a bar counts them;
 // a click on the bar, leaving the list or scrolling back down brings them in. A gift
 // streak is one row, updated in place as the streak grows.
+//
+// Under a busy chat (a hundred lines a second) the page stays responsive because the DOM
+// is written in batches: new rows and redrawn rows wait in a queue, and one animation
+// frame, at most every FRAME_MS, appends and redraws them, trims the list to its newest
+// CHAT_ROWS rows, then moves the scroll position once (one layout a batch, never one a
+// message). Chat text and nicknames only ever reach the page escaped (esc) or as text.
 import {$, esc} from "./console-dom.js";
-import {MAX_ROWS, counts, currentStream, firstSight, onStreamChange, rows, setCurrentStream} from "./console-state.js";
+import {CHAT_ROWS, MAX_ROWS, counts, currentStream, firstSight, onStreamChange, rows, setCurrentStream} from "./console-state.js";
 import {command} from "./console-commands.js";
 import {decide, offer} from "./console-review.js";
 import {renderUserMessages, userPanel} from "./console-users.js";
@@ -83,7 +89,15 @@ export function hoverText(ins) {
   return parts.join("\n");
 }
 
+// A row is drawn once a batch however many updates (the message, its insight, a
+// decision) arrived for it; a row already dropped from the page is not drawn at all.
 function renderRow(r) {
+  if (!r.el) return;
+  redraw.add(r);
+  frame();
+}
+
+function drawRow(r) {
   const ev = r.event, ins = r.insight, state = rowState(r);
   const flagged = isFlagged(ins), names = ins ? ins.labels.map(l => l.name) : [];
   // Reasons in words where they matter (flagged, held, a question or lead); on hover otherwise.
@@ -99,7 +113,7 @@ function renderRow(r) {
   r.el.title = hoverText(ins);
   r.el.innerHTML = `${who(ev)}<span class="body"><span class="text">${esc(ev.text)}</span> ${ins ? labelsHTML(ins.labels) : ""}${pending}${unscored}${stateBadge(r, state)}${reasons}</span>
     <span class="acts">${stateButtons(state)}</span>`;
-  if (userPanel.user && ev.user.id === userPanel.user.id) renderUserMessages();
+  return !!userPanel.user && ev.user.id === userPanel.user.id;
 }
 
 // The author's @handle; a click opens the user panel (the flagged copy carries it along).
@@ -117,44 +131,83 @@ chat.addEventListener("click", (e) => {
 
 // -- the feed: follow the newest, or hold still ---------------------------------------
 // userAt: when the moderator last did something that scrolls (see the scroll listener).
-const feed = {hover: false, scrolledUp: false, waiting: [], fresh: 0, stick: false, userAt: -1e9};
+const feed = {hover: false, scrolledUp: false, waiting: [], fresh: 0, userAt: -1e9};
 export function paused() { return feed.hover || feed.scrolledUp; }
 export function waitingCount() { return feed.fresh; }
 
 function place(el) {
-  if (paused()) {
-    feed.waiting.push(el); feed.fresh++;
-    // A long pause keeps only the newest MAX_ROWS waiting; older ones are forgotten.
-    if (feed.waiting.length > MAX_ROWS) forget(feed.waiting.shift());
-    showBar();
-    return;
+  incoming.push(el);
+  frame();
+}
+
+// -- the batch: every DOM write of the chat, in one animation frame ----------------------
+const incoming = [];       // new rows not yet on the page
+const redraw = new Set();  // row records whose message, insight or decision changed
+let framed = false, flushedAt = -1e9;
+// At most every FRAME_MS: a busy chat lands in batches of a few rows, ten times a second,
+// instead of costing layout, paint and compositing on every one of sixty frames.
+const FRAME_MS = 100;
+function frame() {
+  if (framed) return;
+  framed = true;
+  const due = flushedAt + FRAME_MS - performance.now();
+  if (due > 0) setTimeout(() => requestAnimationFrame(flush), due);
+  else requestAnimationFrame(flush);
+}
+
+// Writes only, then one scroll adjustment: nothing here reads layout before it writes.
+function flush() {
+  framed = false; flushedAt = performance.now();
+  let panel = false;
+  for (const r of redraw) if (r.el && drawRow(r)) panel = true;
+  redraw.clear();
+  if (incoming.length) {
+    if (paused()) wait(incoming.splice(0));
+    else {
+      const frag = document.createDocumentFragment();
+      for (const el of incoming) frag.append(el);
+      incoming.length = 0;
+      chat.append(frag);
+    }
   }
-  chat.append(el);
-  settle();
+  if (panel) renderUserMessages();
+  if (!paused()) toNewest();
 }
 
-// After rows were added: drop the oldest beyond MAX_ROWS and keep the newest in view, once a frame.
-function settle() {
-  if (feed.stick) return;
-  feed.stick = true;
-  requestAnimationFrame(() => {
-    feed.stick = false;
-    if (!paused()) toNewest();
-  });
+// While paused, new rows wait off the page; a long pause keeps only the newest CHAT_ROWS.
+function wait(els) {
+  for (const el of els) feed.waiting.push(el);
+  feed.fresh += els.length;
+  while (feed.waiting.length > CHAT_ROWS) forget(feed.waiting.shift());
+  showBar();
 }
 
+// A row leaves the page; its record stays (the user panel, late verdicts and decisions
+// still find it) until the newest MAX_ROWS records push it out.
 function forget(el) {
-  if (el.dataset.id) rows.delete(el.dataset.id);
+  const r = el.dataset.id ? rows.get(el.dataset.id) : null;
+  if (r && r.el === el) r.el = null;
   if (el.dataset.gift) gifts.delete(el.dataset.gift);
   el.remove();
 }
 
+// Bounded records: the oldest go first, with their element if it is still around.
+function remember(r) {
+  rows.set(r.event.id, r);
+  while (rows.size > MAX_ROWS) {
+    const [id, old] = rows.entries().next().value;
+    rows.delete(id);
+    if (old.el) forget(old.el);
+  }
+}
+
 export function resume() {
   feed.hover = false; feed.scrolledUp = false;
-  if (feed.waiting.length) {
+  if (feed.waiting.length || incoming.length) {
     const frag = document.createDocumentFragment();
     for (const el of feed.waiting) frag.append(el);
-    feed.waiting = [];
+    for (const el of incoming) frag.append(el);
+    feed.waiting = []; incoming.length = 0;
     chat.append(frag);
   }
   feed.fresh = 0;
@@ -163,9 +216,11 @@ export function resume() {
 }
 
 // At once, not next frame: after a click on the bar the pointer is over the chat, and
-// the pause it causes must not keep the moderator from the newest rows.
+// the pause it causes must not keep the moderator from the newest rows. The list keeps
+// its newest CHAT_ROWS rows; the trim is a write, the scroll the one layout it costs.
 function toNewest() {
-  while (chat.childElementCount > MAX_ROWS) forget(chat.firstElementChild);
+  let extra = chat.childElementCount - CHAT_ROWS;
+  while (extra-- > 0) forget(chat.firstElementChild);
   chat.scrollTop = chat.scrollHeight;
 }
 
@@ -215,13 +270,13 @@ export function onEvent(ev) {
     el.dataset.id = ev.id; el.dataset.stream = ev.stream;
     el.hidden = ev.stream !== currentStream;
     const r = {el, event: ev, insight: null, decision: null};
-    rows.set(ev.id, r);
+    remember(r);
     renderRow(r);
     place(el);
     return;
   }
   if (ev.type === "gift") return onGift(ev);
-  if (ev.type === "delete" && rows.has(ev.target)) rows.get(ev.target).el.classList.add("hidden");
+  if (ev.type === "delete" && rows.get(ev.target)?.el) rows.get(ev.target).el.classList.add("hidden");
   if (ev.type === "status") $("conn").title = t("event.status", {stream: ev.stream, state: word("stream_state.", ev.state), detail: ""});
   if (!LISTED.has(ev.type)) return;   // likes, joins, viewer counts: the numbers up top
   const el = document.createElement("div");
@@ -287,11 +342,11 @@ export function onDecision(d) {
 // -- language and stream switches redraw what is on the page ---------------------------
 document.addEventListener("langchange", () => {
   for (const r of rows.values()) renderRow(r);
-  for (const el of [...chat.children, ...feed.waiting]) { const ev = others.get(el); if (ev) el.textContent = describe(ev); }
+  for (const el of [...chat.children, ...feed.waiting, ...incoming]) { const ev = others.get(el); if (ev) el.textContent = describe(ev); }
   for (const [id, el] of asked) { const r = rows.get(id); if (r && r.insight) listQuestion(r); else if (!r) el.remove(); }
   showBar();
 });
 onStreamChange((stream) => {
-  for (const el of [...chat.children, ...feed.waiting]) el.hidden = el.dataset.stream !== stream;
+  for (const el of [...chat.children, ...feed.waiting, ...incoming]) el.hidden = el.dataset.stream !== stream;
   for (const [id, el] of asked) { const r = rows.get(id); el.hidden = !!r && r.event.stream !== stream; }
 });

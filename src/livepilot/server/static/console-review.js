@@ -167,23 +167,27 @@ function render() {
   keepSelection(open.slice(0, SHOWN_OPEN));
   place($("flagged"), shownOpen, "open");
   const more = Math.min(open.length, MAX_OPEN) - shownOpen.length;
-  $("review-more").hidden = more <= 0;
-  if (more > 0) $("review-more").textContent = t("review.more", {n: more});
+  put($("review-more"), "hidden", more <= 0);
+  if (more > 0) put($("review-more"), "textContent", t("review.more", {n: more}));
   place($("handled"), handled.slice(0, MAX_HANDLED), "handled");
   const n = openCount();
-  $("review-open").textContent = n;
-  $("review-open").className = "badge" + (n ? " hot" : "");
-  $("handled-count").textContent = handled.length ? `(${Math.min(handled.length, MAX_HANDLED)})` : "";
-  $("flagged").hidden = n === 0;
-  $("review-empty").hidden = n > 0;
+  put($("review-open"), "textContent", String(n));
+  put($("review-open"), "className", "badge" + (n ? " hot" : ""));
+  put($("handled-count"), "textContent", handled.length ? `(${Math.min(handled.length, MAX_HANDLED)})` : "");
+  put($("flagged"), "hidden", n === 0);
+  put($("review-empty"), "hidden", n > 0);
 }
+
+// A write only when the value differs: under a busy chat the queue renders several times
+// a second, and every write, even of the same value, costs the page style and paint work.
+function put(el, prop, value) { if (el[prop] !== value) el[prop] = value; }
 
 // Each item keeps its element: only what changed is redrawn, so a button is never
 // replaced under a moderator's pointer by an unrelated update.
 function place(list, shown, kind) {
   for (const it of shown) {
     if (!it.el) { it.el = document.createElement("div"); it.el.dataset.id = it.id; }
-    it.el.className = `msg review-item ${kind} ${it.state}${kind === "open" && it.id === selected ? " selected" : ""}`;
+    put(it.el, "className", `msg review-item ${kind} ${it.state}${kind === "open" && it.id === selected ? " selected" : ""}`);
     // Only an item that changed is drawn again: a busy queue costs what changed, not its length.
     if (it.dirty || it.html === undefined) {
       const html = itemHTML(it);

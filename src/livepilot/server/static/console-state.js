@@ -1,7 +1,10 @@
 // livepilot console: what the parts of the page share and change. Each value is an
 // explicit export; the ones a part replaces have a setter, so every writer is visible.
 
-export const MAX_ROWS = 400;
+export const MAX_ROWS = 400;            // chat messages (and alarms) this page remembers
+// Chat rows on the page at once: a screen holds about thirty, and every row on the page
+// costs style, layout and hit testing on each frame of a busy chat.
+export const CHAT_ROWS = 150;
 export const rows = new Map();          // event id -> {el, event, insight, decision}
 export const counts = {events: 0, flagged: 0};
 
