@@ -199,6 +199,8 @@ def settings_for_tests(**overrides: Any) -> Settings:
         "console_token": SecretStr(TEST_CONSOLE_TOKEN),
         "overlay_key": SecretStr(TEST_OVERLAY_KEY),
         "host_key": SecretStr(TEST_HOST_KEY),
+        # A test server that fell behind under load must not outlast its test draining.
+        "shutdown_drain_s": 5.0,
     }
     base.update(overrides)
     return Settings(**base)
@@ -253,7 +255,8 @@ async def running_server(
         )
     finally:
         server.should_exit = True
-        await asyncio.wait_for(task, 15)
+        # The lifespan drains the pipelines for up to shutdown_drain_s, then closes.
+        await asyncio.wait_for(task, settings.shutdown_drain_s + 10)
         sock.close()
         if recorder is not None:
             recorder.close(deadline=10.0)

@@ -64,8 +64,10 @@ async def test_console_page_fills_with_judged_chat(browser: Browser, tmp_path: P
             ".map(b => b.textContent).filter(t => !t.startsWith('tox ')))",
         )
         assert all(len(b) == len(set(b)) for b in badges), badges
-        # a moderator hides a message: the command travels the bus and the row is audited
-        await page.locator("#chat .msg:not(.other) button[data-act=hide]").first.click()
+        # a moderator hides a message: the command travels the bus and the row is audited.
+        # The newest row (at the bottom): the oldest ones leave the page as chat arrives,
+        # and pointing at the chat pauses it, so the newest row holds still.
+        await page.locator("#chat .msg:not(.other) button[data-act=hide]").last.click()
         await page.close()
         async with httpx.AsyncClient(base_url=srv.base) as http:
             for _ in range(100):

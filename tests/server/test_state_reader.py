@@ -36,8 +36,9 @@ async def test_views_are_read_by_name_and_say_what_is_missing() -> None:
     assert unknown_keyed.status_code == 404 and "known: users" in unknown_keyed.json()["detail"]
     assert no_stream.status_code == 404 and no_stream.json()["detail"] == "no stream 'nope'"
     assert long_key.status_code == 422
-    assert streams.json() == [{"stream": "demo", "state": streams.json()[0]["state"],
-                               "processed": streams.json()[0]["processed"]}]
+    [status] = streams.json()
+    assert status["stream"] == "demo" and status["restarts"] == 0
+    assert status["pipeline"] in {"starting", "running"}
 
 
 def test_a_reader_refuses_a_stage_of_another_type() -> None:
