@@ -159,6 +159,8 @@ async def test_the_console_show_tab_follows_tallies_without_reading_the_api(
 
         await command(srv, "giveaway_start", keyword="los")
         source.chat("anna", "los")
-        await expect(page.locator("#giveaway-status")).to_contain_text("1 entrant (1 eligible)", timeout=WAIT)
+        await expect(page.locator("#giveaway-status")).to_contain_text(
+            "1 entrant (1 eligible)", timeout=WAIT
+        )
         await command(srv, "giveaway_draw")
         await expect(page.locator("#giveaway-winners")).to_have_text("🎉 @anna", timeout=WAIT)
