@@ -309,7 +309,6 @@ async def test_killing_a_worker_moves_its_stream_to_another_within_15_s(
 
                     shown = await _status(http, "alpha")
                     assert shown is not None
-                    before = shown["processed"]
                     killed_at = time.time()
                     processes.procs[owner].send_signal(signal.SIGKILL)
                     processes.procs[owner].wait()
@@ -324,10 +323,18 @@ async def test_killing_a_worker_moves_its_stream_to_another_within_15_s(
                                            lambda: _runs(ports[other]), 5, processes)
                     assert running
 
+                    # The dead owner's last shared view is frozen now (or already expired):
+                    # any other count on the replica was written by the new owner. (Its own
+                    # count may pass the old one within a second, so "lower" would race.)
+                    stale = await _status(http, "alpha")
+
                     async def fresh() -> dict[str, Any] | None:
-                        # The new owner's count starts again below the old owner's.
                         status = await _status(http, "alpha")
-                        return status if status and status["processed"] < before else None
+                        if status is None or (
+                            stale is not None and status["processed"] == stale["processed"]
+                        ):
+                            return None
+                        return status
 
                     first = await _until("the new owner's view of alpha on the replica",
                                          fresh, max(1.0, 15 - (time.time() - killed_at)),
