@@ -30,7 +30,7 @@ function item(id, stream) {
   let it = items.get(id);
   if (!it) {
     it = {id, stream, order: ++arrivals, user: null, text: "", flags: [], reasons: [], score: null, state: "visible", open: false,
-          at: 0, since: 0, by: "", reason: "", handled: null, el: null};
+          at: 0, since: 0, seen: 0, by: "", reason: "", handled: null, el: null};
     items.set(id, it);
   }
   return it;
@@ -43,6 +43,7 @@ export function offer(row) {
   const flags = ins.labels.filter(l => l.name === "toxic" || l.name === "spam").map(l => l.name + (l.kind ? ":" + l.kind : ""));
   if (!flags.length && !ins.hidden && !items.has(ev.id)) return;
   const it = item(ev.id, ev.stream);
+  it.seen = Date.now() / 1000;  // when this page learnt of it (see refreshReview)
   it.user = ev.user; it.text = ev.text; it.at = ev.at;
   it.flags = [...new Set(flags)]; it.reasons = ins.reasons.map(r => r.text).slice(0, 4);
   it.score = ins.scores && ins.scores.toxicity != null ? ins.scores.toxicity : null;
@@ -91,10 +92,12 @@ export const refreshReview = oneAtATime(async () => {
     it.handled = s.final && !s.open ? {by: s.by, action: s.action, previous: s.previous, state: s.state, at: s.since} : null;
   }
   // Open here but no longer open there (decided elsewhere, or forgotten): closed, if the
-  // view listed every open item and nothing newer came in since it was asked for.
+  // view listed every open item and nothing newer came in since it was asked for. An item
+  // this page learnt of while the request was on its way is newer than the view, not gone.
   if (view.open_items.length === view.open) {
     for (const it of items.values()) {
-      if (it.open && !listed.has(it.id) && it.since <= asked && it.stream === currentStream) dropItem(it);
+      if (it.open && !listed.has(it.id) && it.since <= asked && it.seen < asked
+          && it.stream === currentStream) dropItem(it);
     }
   }
   serverOpen = view.open > view.open_items.length ? view.open : null;
