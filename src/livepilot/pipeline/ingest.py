@@ -39,6 +39,10 @@ class IngestQueue:
         if self._coalesce and isinstance(event, LikeEvent | JoinEvent) and self._queue.full():
             self._merge(event)
             return
+        # Merged likes/joins came before this event: they go in first, so the order holds
+        # (a stream's "ended" never overtakes the last merged likes).
+        while self._pending:
+            await self._queue.put(self._pending.pop(next(iter(self._pending))))
         await self._queue.put(event)
         self._depth.set(self._queue.qsize())
 
