@@ -122,18 +122,6 @@ class Metrics:
             ["method"],
             registry=r,
         )
-        self.tiktok_gaps = Counter(
-            "livepilot_tiktok_data_gaps",
-            "Windows in which the TikTok source heard nothing (events may be missing)",
-            ["stream", "cause"],
-            registry=r,
-        )
-        self.tiktok_gap_seconds = Counter(
-            "livepilot_tiktok_data_gap_seconds",
-            "Total length of data gaps",
-            ["stream", "cause"],
-            registry=r,
-        )
         self.tiktok_dedup = Counter(
             "livepilot_tiktok_duplicates",
             "TikTok messages dropped because their message id was already seen",

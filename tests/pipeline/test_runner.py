@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Sequence
 import pytest
 
 from livepilot.clock import EventClock
-from livepilot.events import ChatEvent, LiveEvent
+from livepilot.events import ChatEvent, GapEvent, LiveEvent
 from livepilot.insights import Insight
 from livepilot.metrics import Metrics
 from livepilot.pipeline.ingest import IngestQueue
@@ -153,10 +153,12 @@ def test_a_stage_over_its_budget_is_counted_and_named(caplog: pytest.LogCaptureF
     for text in ("fast", "slow one", "slow two", "fast again", "slow three"):
         pipeline.handle(f.chat("anna", text), now=0)
     overruns = metrics.registry.get_sample_value(
-        "livepilot_stage_budget_overruns_total", {"stage": "slow"})
+        "livepilot_stage_budget_overruns_total", {"stage": "slow"}
+    )
     assert overruns == 3  # every overrun on every event is counted (no sampling) ...
     assert metrics.registry.get_sample_value(
-        "livepilot_stage_budget_overruns_total", {"stage": "tagger"}) in (None, 0)
+        "livepilot_stage_budget_overruns_total", {"stage": "tagger"}
+    ) in (None, 0)
     warnings = [r for r in caplog.records if "over its 2 ms budget" in r.getMessage()]
     assert len(warnings) == 1  # ... and named in a warning at most once a minute
     assert "stage slow took" in warnings[0].getMessage()
@@ -180,11 +182,48 @@ async def test_a_slow_stage_does_not_hold_the_loop_for_a_run_of_events() -> None
             await asyncio.sleep(0)
 
     metrics = Metrics()
-    runner = StreamRunner("test", aiter_of(events), Pipeline([Slow(0.003)], metrics,
-                          budget=0.002), sink, EventClock(), metrics)
+    runner = StreamRunner(
+        "test",
+        aiter_of(events),
+        Pipeline([Slow(0.003)], metrics, budget=0.002),
+        sink,
+        EventClock(),
+        metrics,
+    )
     beat = asyncio.create_task(heartbeat())
     await runner.run()
     done.set()
     await beat
     seen = {b for b in beats if 0 < b < len(sink.messages)}
     assert len(seen) >= 8  # the heartbeat ran between (nearly) every two events
+
+
+async def test_a_gap_is_counted_once_by_cause_and_length() -> None:
+    clock = FakeClock(start=1000.0)
+    f = EventFactory(clock)
+    gap = GapEvent(
+        id="gap-1",
+        stream="test",
+        at=1030.0,
+        received=1030.0,
+        start=1004.0,
+        end=1030.0,
+        cause="watchdog",
+    )
+    metrics = Metrics()
+    sink = ListSink()
+    runner = StreamRunner(
+        "test",
+        aiter_of([f.chat("anna", "hallo"), gap]),
+        Pipeline([Tagger()], metrics),
+        sink,
+        EventClock(),
+        metrics,
+    )
+    await runner.run()
+    labels = {"stream": "test", "cause": "watchdog"}
+    sample = metrics.registry.get_sample_value
+    assert sample("livepilot_data_gaps_total", labels) == 1
+    assert sample("livepilot_data_gap_seconds_total", labels) == 26.0
+    # One source of truth: no source-specific twin of the counter exists.
+    assert sample("livepilot_tiktok_data_gaps_total", labels) is None

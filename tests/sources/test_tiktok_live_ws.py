@@ -162,12 +162,6 @@ async def test_abnormal_close_reconnects_without_duplicates_or_loss() -> None:
         )
         == 1
     )
-    assert (
-        _sample(
-            metrics, "livepilot_tiktok_data_gaps_total", stream="tester", cause="connection_lost"
-        )
-        == 1
-    )
 
 
 async def test_a_silent_connection_is_caught_by_the_watchdog() -> None:
@@ -192,9 +186,7 @@ async def test_a_silent_connection_is_caught_by_the_watchdog() -> None:
     # The gap starts at the last frame heard, not when the watchdog noticed.
     assert gap.seconds > 30.0
     assert gap.start <= of(events, "chat")[0].received + 0.001
-    assert _sample(
-        metrics, "livepilot_tiktok_data_gap_seconds_total", stream="tester", cause="watchdog"
-    ) == pytest.approx(gap.seconds)
+    assert len(of(events, "gap")) == 1  # counted once, by the runner (tests/pipeline)
 
 
 async def test_gift_streaks_count_once_even_when_the_end_never_arrives() -> None:

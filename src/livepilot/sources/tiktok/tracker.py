@@ -148,9 +148,7 @@ class Tracker:
             cause=cause,
         )
         self.gaps.append(gap)
-        if self._metrics is not None:
-            self._metrics.tiktok_gaps.labels(self.stream, cause).inc()
-            self._metrics.tiktok_gap_seconds.labels(self.stream, cause).inc(gap.seconds)
+        # Counted once, by the runner, as livepilot_data_gaps (every source's gaps).
         return [gap]
 
     def _flush(self, now: float) -> list[GiftEvent]:
