@@ -23,14 +23,12 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import redis.asyncio as aioredis
 import yaml
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
@@ -157,24 +155,6 @@ def _running_prometheus(
             process.kill()
             process.wait(5)
         log.close()
-
-
-@pytest.fixture
-async def prefix() -> AsyncIterator[str]:
-    client = aioredis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
-    try:
-        await client.ping()
-    except Exception as exc:
-        pytest.fail(
-            f"no Redis answers at {REDIS_URL} ({exc}): run the tests with ./dev test, which "
-            "starts one, or set LIVEPILOT_TEST_REDIS_URL"
-        )
-    name = f"livepilot-test-{uuid.uuid4().hex[:12]}"
-    yield name
-    keys = [k async for k in client.scan_iter(match=f"{name}:*")]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()
 
 
 def _gap_stream(now: float) -> OpenSource:
@@ -307,7 +287,7 @@ async def _until_every_query_answers(
 
 
 async def test_every_dashboard_query_returns_data_from_a_real_prometheus(
-    prefix: str, tmp_path: Path
+    redis_prefix: str, tmp_path: Path
 ) -> None:
     all_queries = queries(load_dashboard())
     assert len(all_queries) >= 30
@@ -330,9 +310,9 @@ async def test_every_dashboard_query_returns_data_from_a_real_prometheus(
         _running_prometheus(config, tmp_path / "tsdb", prom_port) as process,
     ):
         async with (
-            _livepilot([demo, _gap_stream(now)], prefix, tmp_path / "worker", worker_sock)
+            _livepilot([demo, _gap_stream(now)], redis_prefix, tmp_path / "worker", worker_sock)
             as worker,
-            _livepilot([], prefix, tmp_path / "api", api_sock) as api,
+            _livepilot([], redis_prefix, tmp_path / "api", api_sock) as api,
             httpx.AsyncClient(timeout=5.0) as http,
             _console(api),
         ):
