@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -165,7 +166,9 @@ def plan(
     history = _history()
     rows = history.streams(limit=max(1, min(limit, 500)), name=name)
     try:
-        result = plan_streams((history.load(row) for row in rows), tz, lang)
+        result = plan_streams(
+            (history.load(row) for row in rows), tz, lang, now=time.time()
+        )
     except PlanError as exc:
         raise typer.BadParameter(str(exc), param_hint="--tz") from None
     if fmt is None:

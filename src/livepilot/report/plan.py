@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict
 from livepilot.errors import LivepilotError
 from livepilot.report.compute import build_report
 from livepilot.report.model import Report
+from livepilot.store.carryover import RESUME_WITHIN_S
 from livepilot.store.history import StreamData
 
 __all__ = [
@@ -413,13 +414,21 @@ def build_plan(
 
 
 def plan_streams(
-    streams: Iterable[StreamData], timezone: str = "Europe/Berlin", lang: str = "de"
+    streams: Iterable[StreamData], timezone: str = "Europe/Berlin", lang: str = "de",
+    *, now: float | None = None,
 ) -> Plan:
-    """The plan over stored streams: those that ended (a stream still live, or one whose
-    process died without stopping, has no end yet and is left out)."""
+    """The plan over stored streams that are over. A stream with no end is still live and
+    left out, unless ``now`` is given and its last event is older than a restart could
+    go on with it (``RESUME_WITHIN_S``): then its process died and nobody resumed it, and
+    it counts as over at its last event."""
     language: Literal["de", "en"] = "de" if lang == "de" else "en"
-    reports = [build_report(data, language) for data in streams
-               if data.stream["ended_at"] is not None]
+
+    def over(data: StreamData) -> bool:
+        if data.stream["ended_at"] is not None:
+            return True
+        return now is not None and float(data.stream["last_at"]) < now - RESUME_WITHIN_S
+
+    reports = [build_report(data, language) for data in streams if over(data)]
     return build_plan(reports, timezone, lang)
 
 

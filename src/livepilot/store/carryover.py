@@ -3,10 +3,16 @@
 At start-up the composition root asks the store (once, before the streams run) for
 
 - the stored stream to go on with: the newest one of the same name and platform that the
-  process *stopped* (not one the platform ended), whose last event is at most
-  ``RESUME_WITHIN_S`` old — its minutes, segments and question items with it
-  (:class:`~livepilot.store.recording.Resumption`);
+  process *stopped* (not one the platform ended) — or that a process left without an end
+  because it died (``kill -9``, out of memory, power) — whose last event is at most
+  ``RESUME_WITHIN_S`` old, with its minutes, segments and question items
+  (:class:`~livepilot.store.recording.Resumption`); the pause is a gap with cause
+  ``restart`` or ``crash``;
 - the remembered strikes of the platform's users (:func:`load_strikes`), newest first.
+
+A stream a dead process left without an end that nobody went on with in time is closed at
+its last event with the reason ``lost`` (:func:`close_abandoned`), so reports and the plan
+count it like any other.
 
 :class:`StrikeLedger` is the store's side of the moderation stage's memory: each change
 becomes a ``strikes`` row keyed by platform and user, queued for the writer thread (never
@@ -20,14 +26,21 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from livepilot.store import schema
 from livepilot.store.database import describe_error
 from livepilot.store.recording import Resumption, RowSink
 
-__all__ = ["RESUME_WITHIN_S", "StrikeLedger", "StrikeRow", "find_resumption", "load_strikes"]
+__all__ = [
+    "RESUME_WITHIN_S",
+    "StrikeLedger",
+    "StrikeRow",
+    "close_abandoned",
+    "find_resumption",
+    "load_strikes",
+]
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +65,8 @@ def find_resumption(
     s = schema.streams
     try:
         found = _rows(engine, select(s).where(
-            s.c.name == name, s.c.platform == platform, s.c.end_reason == "stopped",
+            s.c.name == name, s.c.platform == platform,
+            or_(s.c.end_reason == "stopped", s.c.ended_at.is_(None)),
             s.c.last_at >= now - within, s.c.last_at <= now + 60.0,
         ).order_by(s.c.last_at.desc()).limit(1))
         if not found:
@@ -62,6 +76,7 @@ def find_resumption(
         m, g, q = schema.minutes, schema.segments, schema.questions
         return Resumption(
             stream=stream,
+            cause="restart" if stream["ended_at"] is not None else "crash",
             minutes=_rows(engine, select(m).where(m.c.stream_id == sid).order_by(m.c.minute)),
             segments=_rows(engine, select(g).where(g.c.stream_id == sid).order_by(g.c.seq)),
             questions=_rows(engine, select(q).where(q.c.stream_id == sid)),
@@ -70,6 +85,31 @@ def find_resumption(
         log.warning("store: cannot read %s's history to resume it (%s); starting anew",
                     name, describe_error(exc))
         return None
+
+
+def close_abandoned(engine: Engine, now: float, within: float = RESUME_WITHIN_S) -> int:
+    """End every stored stream a dead process left open whose last event is more than
+    ``within`` s old (too late to go on with it): ``ended_at`` = its last event, reason
+    ``lost``. How many were closed (0 when the store cannot be written: logged).
+
+    A stream that is still running elsewhere writes its row again with every flush, so
+    the age bound keeps this from closing a live one."""
+    s = schema.streams
+    try:
+        with engine.begin() as conn:
+            result = conn.execute(
+                update(s)
+                .where(s.c.ended_at.is_(None), s.c.last_at < now - within)
+                .values(ended_at=s.c.last_at, end_reason="lost")
+            )
+            closed = int(result.rowcount or 0)
+    except SQLAlchemyError as exc:
+        log.warning("store: cannot close streams left open by a dead process (%s)",
+                    describe_error(exc))
+        return 0
+    if closed:
+        log.info("store: closed %d stream(s) a stopped process left without an end", closed)
+    return closed
 
 
 def load_strikes(engine: Engine, platform: str, limit: int = MAX_STRIKES) -> list[StrikeRow]:

@@ -98,6 +98,9 @@ class Resumption:
     """A stored stream to go on with, as read back at start-up (rows as stored)."""
 
     stream: dict[str, Any]
+    #: Why the stream paused: ``restart`` (its process stopped it) or ``crash`` (its
+    #: process died without an end); the cause of the gap the pause becomes.
+    cause: str = "restart"
     minutes: list[dict[str, Any]] = field(default_factory=list)
     segments: list[dict[str, Any]] = field(default_factory=list)
     questions: list[dict[str, Any]] = field(default_factory=list)
@@ -145,6 +148,8 @@ class Recording:
             "users_capped": False,
         }
         self._wall = wall
+        #: The end of the newest gap stored (gaps arrive in time order).
+        self._gaps_until = float("-inf")
         #: The newest event time so far: "now" for insights and commands.
         self.now = started_at
         self.ended = False
@@ -176,9 +181,8 @@ class Recording:
             item.setdefault("withdrawn", 0)
             self._questions[str(row["item"])] = item
         if first > last:
-            self._sink.append(schema.gaps, {"stream": self.key, "start": last, "end": first,
-                                            "cause": "restart"})
-        log.info("store: %s resumed after a restart (%.0f s later)", self.key,
+            self._gap(last, first, resume.cause)
+        log.info("store: %s resumed after a %s (%.0f s later)", self.key, resume.cause,
                  max(0.0, first - last))
 
     # -- events ---------------------------------------------------------------------------
@@ -236,8 +240,7 @@ class Recording:
             if event.state is StreamState.LIVE_ENDED:
                 self._end(at, "live_ended")
         elif isinstance(event, GapEvent):
-            self._sink.append(schema.gaps, {"stream": self.key, "start": event.start,
-                                            "end": event.end, "cause": event.cause})
+            self._gap(event.start, event.end, event.cause)
         elif isinstance(event, CommandEvent):
             self.command(event, at)
         if at > self._stream["last_at"]:
@@ -472,6 +475,17 @@ class Recording:
         end = self._stream["ended_at"] or self._stream["last_at"]
         self._end(end, self._stream["end_reason"] or reason)
         self.emit()
+
+    def _gap(self, start: float, end: float, cause: str) -> None:
+        """Store a data gap; time an earlier gap row already covers is not stored twice
+        (a worker that takes over a dead one's stream reports the same silence as a
+        ``failover`` gap that the resumed recording already stored as ``crash``)."""
+        start = max(start, self._gaps_until)
+        if end <= start:
+            return
+        self._gaps_until = end
+        self._sink.append(schema.gaps, {"stream": self.key, "start": start, "end": end,
+                                        "cause": cause})
 
     def _end(self, at: float, reason: str) -> None:
         self.ended = True

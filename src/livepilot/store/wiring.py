@@ -91,14 +91,20 @@ def carry_over(
     timeout: float = 5.0,
 ) -> None:
     """Before a live stream runs: go on with the stored stream of the same name the
-    process stopped in the middle of (its question queue too), and hand the moderation
-    stage the platform's remembered strikes and the store as its memory.
+    process stopped (or died) in the middle of (its question queue too), close streams
+    dead processes left open too long ago to go on with, and hand the moderation stage
+    the platform's remembered strikes and the store as its memory.
 
     Blocks for one read (up to ``timeout`` s waiting for the store); a store that is down
     is logged and the stream starts without history. Replays never carry anything over
     (they must give the same output on every run).
     """
-    from livepilot.store.carryover import StrikeLedger, find_resumption, load_strikes
+    from livepilot.store.carryover import (
+        StrikeLedger,
+        close_abandoned,
+        find_resumption,
+        load_strikes,
+    )
 
     now = time.time() if now is None else now
     engine = recorder.writer.engine(timeout)
@@ -107,6 +113,8 @@ def carry_over(
                     tap.stream)
     resumption = None if engine is None else find_resumption(
         engine, tap.stream, tap.platform, now)
+    if engine is not None:
+        close_abandoned(engine, now)
     tap.resume = resumption
     strikes = [] if engine is None else load_strikes(engine, tap.platform)
     _recall_strikes(stages, strikes, StrikeLedger(recorder.writer, tap.platform, tap.stream),

@@ -17,6 +17,7 @@ reads are blocking, so the handlers are plain functions, run off the event loop.
 
 from __future__ import annotations
 
+import time
 from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request
@@ -116,7 +117,9 @@ def plan(
         raise HTTPException(422, "tz: at most 64 characters; name: at most 200")
     try:
         rows = history.streams(limit=max(1, min(limit, 200)), name=name)
-        result = plan_streams((history.load(row) for row in rows), tz, lang)
+        result = plan_streams(
+            (history.load(row) for row in rows), tz, lang, now=time.time()
+        )
     except PlanError as exc:
         raise HTTPException(422, str(exc)) from None
     except StoreUnavailable as exc:
