@@ -11,7 +11,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 
 from livepilot.events import CommandEvent, User, ViewerCountEvent
-from livepilot.insights import Alarm, Insight, Label, Reason
+from livepilot.insights import Alarm, AlarmState, Insight, Label, Reason, Severity
 from livepilot.leads import LeadPolicy
 from livepilot.report import build_report, chat_log_csv, minutes_csv, render_html, report_json
 from livepilot.store import History, Recorder, ShowPlan, StoreSettings
@@ -160,3 +160,34 @@ async def test_the_page_speaks_both_languages_and_escapes_what_viewers_wrote(
         assert "<script" not in page and "http://" not in page.replace(
             'xmlns="http://www.w3.org/2000/svg"', "")
         assert page.count("<svg") >= 4
+
+
+async def test_polls_and_giveaways_show_how_they_came_out(tmp_path: Path) -> None:
+    settings = StoreSettings(data_dir=tmp_path)
+    recorder = Recorder.start(settings, LeadPolicy(), CollectorRegistry())
+    tap = recorder.tap("anna", platform="tiktok", creator="anna")
+    clock = FakeClock(T0)
+    tap.feed([EventFactory(clock, stream="anna").chat("kim", "hallo")])
+    poll = {"id": "poll-1", "question": f"Rot oder {HOSTILE}?", "open": True}
+    raised = Alarm(id="poll-1", stream="anna", kind="poll", source="polls", at=T0 + 10,
+                   severity=Severity.INFO, message="Umfrage: Rot oder Blau?", data=poll)
+    tap.feed([raised])
+    tap.feed([raised.model_copy(update={"state": AlarmState.CLEARED, "at": T0 + 70,
+                                        "message": "Rot 7 (70 %), Blau 3",
+                                        "data": poll | {"open": False}})])
+    tap.feed([Alarm(id="give-1", stream="anna", kind="giveaway", source="polls", at=T0 + 80,
+                    severity=Severity.INFO, message="Gewinnspiel", data={"title": "Hoodie"})])
+    clock.set(T0 + 120)
+    tap.close("live_ended")
+    assert await recorder.aclose(deadline=20)
+    history = History.open(settings)
+    report = build_report(history.load(history.last()), "de")
+    history.close()
+    held = {a.kind: a for a in report.alarms}
+    assert (held["poll"].subject, held["poll"].result) == (f"Rot oder {HOSTILE}?",
+                                                           "Rot 7 (70 %), Blau 3")
+    assert (held["giveaway"].subject, held["giveaway"].result) == ("Hoodie", None)
+    page = render_html(report, "de")
+    assert "Umfragen und Gewinnspiele" in page and "Rot 7 (70 %), Blau 3" in page
+    assert "nicht beendet" in page and HOSTILE not in page
+    assert json.loads(report_json(report))["alarms"][0]["result"] == "Rot 7 (70 %), Blau 3"

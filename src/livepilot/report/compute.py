@@ -236,13 +236,18 @@ def _alarm(row: Row, start: float) -> AlarmItem:
         data = json.loads(row["data"] or "{}")
     except ValueError:
         data = {}
-    subject = data.get("issue") or data.get("segment") if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        data = {}
+    subject = (data.get("issue") or data.get("segment") or data.get("question")
+               or data.get("title") or data.get("keyword"))
+    result = data.get("result") if row["kind"] in ("poll", "giveaway") else None
     return AlarmItem(
         kind=str(row["kind"]), severity=str(row["severity"]),
         at_s=_r(float(row["raised_at"]) - start, 1),
         cleared_s=_r(float(cleared) - start, 1) if cleared is not None else None,
         message=str(row["message"]),
         subject=str(subject) if subject else None,
+        result=str(result) if result else None,
     )
 
 

@@ -95,6 +95,7 @@ def render_html(report: Report, lang: Lang = "de") -> str:
         _segments(r, lang),
         _gifts(r, lang),
         _questions(r, lang),
+        _polls(r, lang),
         _moderation(r, lang),
         _mood(r, lang),
         _tech(r, lang),
@@ -303,6 +304,21 @@ def _tech(r: Report, lang: Lang) -> str:
     table = _table([(say(lang, "time"), False), (say(lang, "kind"), False),
                     (say(lang, "message"), False)], (row for _, row in timed))
     return head + f"<p>{_e(facts)}</p>{table}</section>"
+
+
+def _polls(r: Report, lang: Lang) -> str:
+    """Each poll and giveaway with how it came out; nothing when the stream had none."""
+    held = [a for a in r.alarms if a.kind in ("poll", "giveaway")]
+    if not held:
+        return ""
+    table = _table(
+        [(say(lang, "time"), False), (say(lang, "kind"), False),
+         (say(lang, "poll_subject"), False), (say(lang, "poll_result"), False)],
+        ([_e(clock(a.at_s) + (f"–{clock(a.cleared_s)}" if a.cleared_s is not None else "")),
+          _e(say(lang, a.kind)), _e(a.subject or a.message),
+          _e(a.result if a.result is not None else say(lang, "poll_open"))] for a in held),
+    )
+    return f"<section><h2>{_e(say(lang, 'polls'))}</h2>{table}</section>"
 
 
 def _alarms(r: Report, lang: Lang) -> str:

@@ -71,8 +71,11 @@ class AlarmItem(_Frozen):
     at_s: float
     cleared_s: float | None
     message: str
-    #: What the alarm is about, when it says: the tech issue or the segment.
+    #: What the alarm is about, when it says: the tech issue, the segment, the poll's
+    #: question or the giveaway's title.
     subject: str | None = None
+    #: How a poll or giveaway came out (votes per option, the winner), once it closed.
+    result: str | None = None
 
 
 class DropOff(_Frozen):
