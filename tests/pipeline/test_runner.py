@@ -14,6 +14,7 @@ from livepilot.pipeline.ingest import IngestQueue
 from livepilot.pipeline.runner import Pipeline, StreamRunner
 from livepilot.pipeline.stage import Draft, Outbox
 from livepilot.testing import EventFactory, FakeClock, ListSink
+from livepilot.wire import WireMessage
 
 
 class Boom:
@@ -227,3 +228,65 @@ async def test_a_gap_is_counted_once_by_cause_and_length() -> None:
     assert sample("livepilot_data_gap_seconds_total", labels) == 26.0
     # One source of truth: no source-specific twin of the counter exists.
     assert sample("livepilot_tiktok_data_gaps_total", labels) is None
+
+
+class CallSink(ListSink):
+    """A ListSink that also keeps each publish call's messages apart."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[list[str]] = []
+
+    async def __call__(self, messages: Sequence[WireMessage]) -> None:
+        self.calls.append([m.type for m in messages])
+        await super().__call__(messages)
+
+
+async def test_queued_events_are_published_together_in_order() -> None:
+    """What is already queued behind an event goes out with it in one publish (at most
+    64 events each), in order, every chat still followed by its insight."""
+    f = EventFactory(FakeClock())
+    events: list[LiveEvent] = [f.chat("anna", f"msg {i}") for i in range(150)]
+    sink = CallSink()
+    runner = StreamRunner(
+        "test", aiter_of(events), Pipeline([Tagger()], Metrics()), sink, EventClock(),
+        Metrics(), queue_size=1_000,
+    )
+    await runner.run()
+    chats = [m for m in sink.messages if isinstance(m, ChatEvent)]
+    assert [c.text for c in chats] == [f"msg {i}" for i in range(150)]
+    assert all(sink.calls[i][:2] == ["chat", "insight"] for i in range(len(sink.calls)))
+    per_call = [call.count("chat") for call in sink.calls if "chat" in call]
+    assert max(per_call) <= 64
+    assert len(per_call) < 150 / 8  # batches, not one publish per event
+    assert runner.processed == 150
+
+
+async def test_an_idle_stream_publishes_each_event_on_its_own() -> None:
+    f = EventFactory(FakeClock())
+    events: list[LiveEvent] = [f.chat("anna", f"msg {i}") for i in range(5)]
+
+    async def trickle() -> AsyncIterator[LiveEvent]:
+        for event in events:
+            await asyncio.sleep(0.01)  # the consumer catches up between events
+            yield event
+
+    sink = CallSink()
+    runner = StreamRunner(
+        "test", trickle(), Pipeline([Tagger()], Metrics()), sink, EventClock(), Metrics()
+    )
+    await runner.run()
+    assert [call for call in sink.calls if "chat" in call] == [["chat", "insight"]] * 5
+
+
+async def test_poll_takes_what_waits_and_leaves_the_end_to_get() -> None:
+    queue = IngestQueue("s", maxsize=10, metrics=Metrics())
+    f = EventFactory(FakeClock(), stream="s")
+    assert queue.poll() is None  # nothing waiting: no wait, no end either
+    await queue.put(f.chat("a", "x"))
+    await queue.close()
+    first = queue.poll()
+    assert isinstance(first, ChatEvent) and first.text == "x"
+    assert queue.poll() is None  # the end marker ...
+    assert queue.poll() is None
+    assert await asyncio.wait_for(queue.get(), 1) is None  # ... is answered by get()

@@ -29,6 +29,8 @@ class IngestQueue:
         self._coalesce = coalesce
         self._pending: dict[str, LikeEvent | JoinEvent] = {}
         self._closed = False
+        #: ``poll`` took the end marker: ``get`` answers the end (after merged events).
+        self._ended = False
         self._depth = metrics.queue_depth.labels(stream)
         self._coalesced = {k: metrics.coalesced.labels(stream, k) for k in COALESCIBLE_KINDS}
 
@@ -75,8 +77,26 @@ class IngestQueue:
         """No more events: the consumer gets what is queued, then ``None``."""
         await self._queue.put(_CLOSED)
 
+    def poll(self) -> LiveEvent | None:
+        """The next event if one is waiting, else ``None``; never waits. The runner takes
+        what is already queued this way to process it as one batch. The end is left to
+        :meth:`get` (``None`` here only means "nothing waiting right now")."""
+        if self._ended:
+            return None
+        if self._queue.empty():
+            return self._pending.pop(next(iter(self._pending))) if self._pending else None
+        item = self._queue.get_nowait()
+        if item is _CLOSED:
+            self._ended = True
+            return None
+        return item  # type: ignore[return-value]
+
     async def get(self) -> LiveEvent | None:
         """The next event, or ``None`` once the queue was closed and drained."""
+        if self._ended:
+            if self._pending:  # merged likes/joins still owed before the end
+                return self._pending.pop(next(iter(self._pending)))
+            return None
         if self._pending and self._queue.empty():
             return self._pending.pop(next(iter(self._pending)))
         item = await self._queue.get()
