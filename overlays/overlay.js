@@ -4,7 +4,9 @@
 // backoff. The server opens every connection with a "hello" and then the stream's state
 // (poll, counters and top gifters since the stream started, the chat on screen, open
 // prompts): handlers.reset() runs on each hello, so a reconnect or an OBS reload rebuilds
-// the page from that state, with nothing lost and nothing twice.
+// the page from that state, with nothing lost and nothing twice. A page whose handlers have
+// resumeQuery() adds what it returns to each connection's query (the alert overlay names
+// the last alert it showed, and gets the ones it missed replayed after the state).
 // URL parameters every page reads: key, stream, theme (dark|light), lang (de|en),
 // size (scale, 0.5–3). The render helpers below build the handlers the pages combine.
 "use strict";
@@ -47,7 +49,8 @@ function livepilotOverlay(name, handlers) {
   let delay = 500;
   function connect() {
     const proto = location.protocol === "https:" ? "wss" : "ws";
-    const query = `key=${encodeURIComponent(key)}` + (stream ? `&stream=${encodeURIComponent(stream)}` : "");
+    const query = `key=${encodeURIComponent(key)}` + (stream ? `&stream=${encodeURIComponent(stream)}` : "") +
+      (handlers.resumeQuery ? handlers.resumeQuery() : "");
     const ws = new WebSocket(`${proto}://${location.host}/ws/overlay/${name}?${query}`);
     ws.onopen = () => { delay = 500; document.body.dataset.connected = "1"; };
     ws.onmessage = (e) => {
@@ -148,6 +151,11 @@ function livepilotPrompts(list) {
 // total. ?min=<diamonds> (threshold, default 1), ?duration=<s> (default 5), ?sound=<url>
 // and ?image=<url> (yours, or a file on this server), ?follows=0 / ?shares=0 to leave
 // those out, ?queue=<n> waiting at most (default 20; beyond it the smallest gift goes).
+// Alerts missed while the page was away (a network blip, an OBS scene switch or reload)
+// play after it is back, once, in order: the page remembers the last alert it showed
+// (localStorage, per overlay URL) and the server replays what came after, from at most
+// ?replay=<s> back (default 120, 0: never) and at most ?replay_max=<n> (default 20). A new
+// source starts from now: it shows nothing from before it first connected.
 function livepilotAlerts(box) {
   const min = livepilotNumber("min", 1, 0);
   const duration = livepilotNumber("duration", 5, 1, 60) * 1000;
@@ -156,11 +164,46 @@ function livepilotAlerts(box) {
   const image = livepilotParam("image", "");
   const follows = livepilotParam("follows", "1") !== "0";
   const shares = livepilotParam("shares", "1") !== "0";
+  const replay = livepilotNumber("replay", 120, 0, 600);
+  const replayMax = livepilotNumber("replay_max", 20, 0, 200);
   const queue = [];
   const seen = new Set();
   let playing = false;
   const audio = sound ? new Audio(sound) : null;
   const mark = () => { document.body.dataset.queued = String(queue.length); };
+
+  // Where this overlay is, per stream, in the server run ``epoch``: ``shown`` the newest
+  // alert seq on screen so far (kept across reloads), ``received`` the newest that reached
+  // this page (its queue still holds the rest after a reconnect).
+  const storeKey = "livepilot:alerts:" + location.pathname + location.search;
+  let place = {epoch: "", shown: {}};
+  try { place = Object.assign(place, JSON.parse(localStorage.getItem(storeKey) || "{}")); } catch (e) { /* none kept */ }
+  let received = {};
+  const save = () => { try { localStorage.setItem(storeKey, JSON.stringify(place)); } catch (e) { /* private mode */ } };
+
+  function resumeQuery() {
+    const since = {...place.shown, ...received};
+    const pairs = Object.entries(since).map(([s, seq]) => `${encodeURIComponent(s)}:${seq}`);
+    const tail = `&replay=${Math.round(replay)}&replay_max=${Math.round(replayMax)}`;
+    return place.epoch && pairs.length ? `&epoch=${encodeURIComponent(place.epoch)}&since=${pairs.join(",")}${tail}` : tail;
+  }
+
+  function reset(hello) {
+    if (hello.epoch !== place.epoch) {  // a new page or a new server run: start from now
+      place = {epoch: hello.epoch, shown: {}};
+      received = {};
+    }
+    for (const [s, info] of Object.entries(hello.streams || {})) {
+      if (!(s in place.shown)) place.shown[s] = info.head;
+      received[s] = Math.max(received[s] || 0, info.head);
+    }
+    save();
+  }
+
+  // An alert at or below what this overlay already showed (before a reload) is a repeat.
+  function already(m) {
+    return m.seq !== undefined && m.stream !== undefined && m.seq <= (place.shown[m.stream] ?? -1);
+  }
 
   function enqueue(alert) {
     if (seen.has(alert.id)) return;
@@ -185,24 +228,35 @@ function livepilotAlerts(box) {
     box.replaceChildren();
     const el = livepilotItem(box, `${pic}<div class="body">${alert.html}</div>`, {className: "item alert"});
     el.dataset.alert = alert.id;
+    if (alert.seq !== undefined && alert.stream !== undefined) {
+      place.shown[alert.stream] = Math.max(place.shown[alert.stream] || 0, alert.seq);
+      save();
+    }
     if (audio) { audio.currentTime = 0; audio.play().catch(() => {}); }
     setTimeout(next, duration);
   }
 
+  // Every alert message counts as received; only a new one above the threshold queues.
+  function take(m, alert) {
+    if (m.seq !== undefined && m.stream !== undefined) received[m.stream] = Math.max(received[m.stream] || 0, m.seq);
+    if (alert && !already(m)) enqueue({...alert, seq: m.seq, stream: m.stream});
+  }
+
   return {
+    reset, resumeQuery,
     gift(m) {
-      if (!m.final || m.diamonds < min) return;
-      enqueue({id: "g-" + m.id, value: m.diamonds,
+      if (!m.final) return;
+      take(m, m.diamonds < min ? null : {id: "g-" + m.id, value: m.diamonds,
                html: `<div class="big">${livepilotWho(m)}</div><div>${livepilotText.sent} ` +
                      `${livepilotEscape(m.gift_name)}${m.count > 1 ? " ×" + m.count : ""} · 💎 ${livepilotFormat(m.diamonds)}</div>`});
     },
     follow(m) {
-      if (follows) enqueue({id: "f-" + m.user.unique_id, value: 0,
-                            html: `<div class="big">${livepilotWho(m)}</div><div>${livepilotText.follow} ❤️</div>`});
+      take(m, !follows ? null : {id: "f-" + m.user.unique_id, value: 0,
+                                 html: `<div class="big">${livepilotWho(m)}</div><div>${livepilotText.follow} ❤️</div>`});
     },
     share(m) {
-      if (shares) enqueue({id: "s-" + m.id, value: 0,
-                           html: `<div class="big">${livepilotWho(m)}</div><div>${livepilotText.share}</div>`});
+      take(m, !shares ? null : {id: "s-" + m.id, value: 0,
+                                html: `<div class="big">${livepilotWho(m)}</div><div>${livepilotText.share}</div>`});
     },
   };
 }
@@ -218,18 +272,40 @@ function livepilotStats(el) {
   };
 }
 
-// Goal bar: ?metric=likes|diamonds|follows ?target=<n> ?title=<text>.
+// Goal bar, one of two kinds:
+// - ?target=<n> (a number) &metric=likes|diamonds|follows &title=<text>: a fixed goal,
+//   counted since the stream started;
+// - no ?target (or ?target=show): the run-of-show's goal for the running segment (its
+//   metric, target and label), counted since the segment started; hidden while the
+//   running segment has none. The server sends it with the state, so a reload mid-segment
+//   shows the same bar.
 function livepilotGoal(el) {
-  const metric = ["likes", "diamonds", "follows"].includes(livepilotParam("metric", "")) ? livepilotParam("metric", "") : "likes";
-  const target = livepilotNumber("target", 1000, 1);
-  const icon = {likes: "❤️", diamonds: "💎", follows: "➕"}[metric];
-  el.querySelector(".title").textContent = livepilotParam("title", `${livepilotText.goal}: ${livepilotFormat(target)} ${livepilotText[metric]}`);
+  const METRICS = ["likes", "diamonds", "follows"];
+  const ICONS = {likes: "❤️", diamonds: "💎", follows: "➕"};
+  const fixed = livepilotParam("target", "show") !== "show";
+  const urlMetric = METRICS.includes(livepilotParam("metric", "")) ? livepilotParam("metric", "") : "likes";
+  const urlTarget = livepilotNumber("target", 1000, 1);
+  el.dataset.mode = fixed ? "fixed" : "show";
+
+  function draw(metric, target, value, title) {
+    el.querySelector(".title").textContent = title || `${livepilotText.goal}: ${livepilotFormat(target)} ${livepilotText[metric]}`;
+    el.querySelector(".fill").style.width = Math.min(100, 100 * value / target).toFixed(1) + "%";
+    el.querySelector(".value").textContent = `${ICONS[metric]} ${livepilotFormat(value)} / ${livepilotFormat(target)}`;
+    el.classList.toggle("reached", value >= target);
+    el.dataset.state = "on";
+  }
+
+  if (fixed) {
+    draw(urlMetric, urlTarget, 0, livepilotParam("title", ""));
+    return { counters(c) { draw(urlMetric, urlTarget, c[urlMetric] || 0, livepilotParam("title", "")); } };
+  }
+  el.dataset.state = "idle";
   return {
-    counters(c) {
-      const value = c[metric] || 0;
-      el.querySelector(".fill").style.width = Math.min(100, 100 * value / target).toFixed(1) + "%";
-      el.querySelector(".value").textContent = `${icon} ${livepilotFormat(value)} / ${livepilotFormat(target)}`;
-      el.classList.toggle("reached", value >= target);
+    reset() { el.dataset.state = "idle"; },
+    goal(g) {
+      if (!g.active || !METRICS.includes(g.metric) || !(g.target > 0)) { el.dataset.state = "idle"; return; }
+      draw(g.metric, g.target, g.value, g.label);
+      el.dataset.segment = g.segment || "";
     },
   };
 }

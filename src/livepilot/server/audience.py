@@ -16,7 +16,16 @@ a page cannot ask for them.
 One projector per stream keeps that stream's overlay state, so an overlay that connects
 (or an OBS source that reloads) starts from :meth:`OverlayProjector.snapshot`: the open or
 last poll, counters and top gifters since the stream started, the chat on screen, the
-open prompts — nothing is counted "since the page opened".
+open prompts, the run-of-show segment's goal — nothing is counted "since the page opened".
+
+The projector also remembers the recent alerts (final gifts, follows, shares) with the
+stream's ``seq`` and when they went out, so an alert overlay that was away (an OBS scene
+switch, a reload, a network blip) gets back what it missed: :meth:`missed_alerts`.
+
+The goal bar's segment goal comes from the run-of-show's ``goal`` alarm (raised when a
+segment with a goal starts, cleared when it ends): from then on the projector counts that
+segment's likes, diamonds or follows, so a goal overlay that connects mid-segment starts
+from the same count.
 """
 
 from __future__ import annotations
@@ -39,9 +48,24 @@ from livepilot.events import (
     User,
     ViewerCountEvent,
 )
-from livepilot.insights import Insight, ModerationDecision, Prompt, Tally, Visibility
+from livepilot.insights import (
+    Alarm,
+    Insight,
+    ModerationDecision,
+    Prompt,
+    Tally,
+    Visibility,
+)
+from livepilot.server.alert_log import ALERT_KINDS, AlertLog
+from livepilot.server.goal_bar import GOAL_ALARM, GoalBar
 
-__all__ = ["BACKSTAGE", "BACKSTAGE_KINDS", "OVERLAY_KINDS", "PUBLIC", "OverlayProjector"]
+__all__ = [
+    "BACKSTAGE",
+    "BACKSTAGE_KINDS",
+    "OVERLAY_KINDS",
+    "PUBLIC",
+    "OverlayProjector",
+]
 
 #: Message types that may only reach backstage overlays (the host's screen).
 BACKSTAGE_KINDS = frozenset({"prompt"})
@@ -53,7 +77,7 @@ PUBLIC: dict[str, frozenset[str]] = {
     "stats": frozenset({"counters"}),
     "poll": frozenset({"tally"}),
     "leaderboard": frozenset({"leaders"}),
-    "goal": frozenset({"counters"}),
+    "goal": frozenset({"counters", "goal"}),
     "spotlight": frozenset({"spotlight"}),
     "all": frozenset({"chat", "hide", "gift", "follow", "share", "counters", "tally"}),
 }
@@ -70,6 +94,8 @@ for _name, _kinds in PUBLIC.items():  # the one rule that must never break, chec
         raise RuntimeError(f"public overlay {_name!r} would receive {_kinds & BACKSTAGE_KINDS}")
 
 _PASS_THROUGH = frozenset({"follow", "share", "viewers", "tally"})
+#: The events that become alerts (numbered with their ``seq``).
+_ALERT_EVENTS = (GiftEvent, FollowEvent, ShareEvent)
 #: Top gifters kept in a snapshot and in each ``leaders`` message.
 _LEADERS = 10
 #: Chat messages an overlay gets back in its snapshot.
@@ -113,6 +139,10 @@ class OverlayProjector:
         # Prompts expire in stream time (a replay runs on the events' clock), so the
         # projector prunes them against the newest stream time it has seen.
         self._stream_now = float("-inf")
+        # Recent alerts for a returning alert overlay: (seq, hub time, type, json).
+        self._alerts = AlertLog()
+        # The running run-of-show segment's goal and its count since the segment started.
+        self._goal = GoalBar(stream)
 
     def snapshot(self, kinds: frozenset[str], now: float) -> list[str]:
         """What an overlay wanting ``kinds`` needs to show the stream as it stands now
@@ -120,6 +150,8 @@ class OverlayProjector:
         out: list[str] = []
         if "counters" in kinds:
             out.append(self._counters_json())
+        if "goal" in kinds and self._goal.active:
+            out.append(self._goal.json())
         if "leaders" in kinds:
             out.append(self._leaders or self._leaders_json())
         if "tally" in kinds:
@@ -140,10 +172,21 @@ class OverlayProjector:
             out.extend(reversed(recent))
         return out
 
-    def project(self, batch: Sequence[Published], now: float) -> list[tuple[str, str]]:
+    def missed_alerts(self, since: int, now: float, window: float, limit: int,
+                      kinds: frozenset[str] = ALERT_KINDS) -> list[str]:
+        """The alerts an overlay missed after ``seq`` ``since`` (see :class:`AlertLog`)."""
+        return self._alerts.missed(since, now, window, limit, kinds)
+
+    def project(
+        self, batch: Sequence[Published], now: float, first_seq: int = 0
+    ) -> list[tuple[str, str]]:
+        """The overlay messages for ``batch``. ``first_seq`` is the stream's ``seq`` of its
+        first message (the next ones are numbered on); alerts carry theirs, so a returning
+        alert overlay can say what it has already shown. 0: not numbered."""
         out: list[tuple[str, str]] = []
         counted = False
-        for item in batch:
+        goal_before = self._goal.state
+        for offset, item in enumerate(batch):
             message = item.message
             counted = self._count(message, out) or counted
             if isinstance(message, ChatEvent):
@@ -167,6 +210,7 @@ class OverlayProjector:
                             {
                                 "type": "gift",
                                 "id": message.id,
+                                "stream": message.stream,
                                 "at": message.at,
                                 "user": _user(message.user),
                                 "gift_name": message.gift_name,
@@ -194,6 +238,9 @@ class OverlayProjector:
                         ),
                     )
                 )
+            elif isinstance(message, Alarm):
+                if message.kind == GOAL_ALARM:
+                    self._goal.on_alarm(message)
             elif isinstance(message, Prompt):
                 raw = _strip_ids(item.json)
                 self._stream_now = max(self._stream_now, message.at)
@@ -208,13 +255,20 @@ class OverlayProjector:
                 if isinstance(message, Tally):
                     self._tallies[message.kind] = raw
                 out.append((message.type, raw))
+            if first_seq and isinstance(message, _ALERT_EVENTS):
+                # Its alert is the last message it added (after any ``leaders``).
+                shown = not isinstance(message, GiftEvent) or message.final
+                self._alerts.number(out, first_seq + offset, now, shown=shown)
         if counted:
             out.append(("counters", self._counters_json()))
+        if self._goal.state != goal_before:
+            out.append(("goal", self._goal.json()))
         return out
 
     def _count(self, message: object, out: list[tuple[str, str]]) -> bool:
         """Update the counters (and top gifters) since stream start; True if they moved."""
         counters = self._counters
+        goal = self._goal
         at = getattr(message, "at", None)
         if isinstance(at, float):
             self._stream_now = max(self._stream_now, at)
@@ -223,6 +277,7 @@ class OverlayProjector:
                 return False
             counters["diamonds"] += message.diamonds
             counters["gifts"] += message.count
+            goal.add("diamonds", message.diamonds)
             user = message.user
             before = self._gifters.get(user.unique_id, (0, ""))[0]
             self._gifters[user.unique_id] = (
@@ -235,8 +290,10 @@ class OverlayProjector:
         elif isinstance(message, LikeEvent):
             counted = counters["likes"] + message.count
             counters["likes"] = max(counted, message.total or 0)
+            goal.add("likes", message.count)
         elif isinstance(message, FollowEvent):
             counters["follows"] += 1
+            goal.add("follows", 1)
         elif isinstance(message, ShareEvent):
             counters["shares"] += 1
         elif isinstance(message, ViewerCountEvent):

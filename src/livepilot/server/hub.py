@@ -1,10 +1,12 @@
 """WebSocket fan-out: one bounded buffer and one relay task per client.
 
 The bus hands every published batch to :meth:`Hub.dispatch`, which never awaits: it
-appends the batch's JSON (serialised once per audience) to each interested client's
-buffer. Each client's relay task waits ``coalesce_ms``, then sends everything buffered as
-one frame — a JSON array of messages. Permessage-deflate is off (see the server config):
-per-message compression is what caps fan-out on small machines.
+appends the batch's JSON (serialised once per audience, joined once per batch) to each
+interested client's buffer. Each client's relay task waits ``coalesce_ms``, then sends
+everything buffered as one frame — a JSON array of messages; consoles woken by the same
+batches hold the same buffer, and the frame is built once for all of them.
+Permessage-deflate is off (see the server config): per-message compression is what caps
+fan-out on small machines.
 
 Clients are indexed by the stream they watch (``?stream=``; ``None`` for all streams), so
 a batch costs only the clients of its stream plus the all-streams ones: a stream nobody
@@ -19,9 +21,11 @@ updates and moderation decisions folded in, every message numbered with the stre
 ``seq``) and the overlay state (:class:`OverlayProjector`). A console that reconnects
 names the server run (``epoch``) and the last ``seq`` it applied per stream and gets
 exactly what it missed, or a snapshot when it is too far behind; an overlay always starts
-from a snapshot of its stream's state. Either way the first message is a ``hello``
-(``docs/wire-format.md``), and the opening is computed and the client registered with no
-``await`` in between, so nothing published meanwhile is lost or sent twice.
+from a snapshot of its stream's state, and an alert overlay that names the same run and the
+last alert ``seq`` it showed also gets the alerts it missed (bounded by time and count).
+Either way the first message is a ``hello`` (``docs/wire-format.md``), and the opening is
+computed and the client registered with no ``await`` in between, so nothing published
+meanwhile is lost or sent twice.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from livepilot.bus.base import Published
 from livepilot.metrics import Metrics
+from livepilot.server.alert_log import ALERT_KINDS
 from livepilot.server.audience import OverlayProjector
 from livepilot.server.backlog import Backlog
 from livepilot.wire import decode
@@ -66,6 +71,10 @@ class Resume:
 
     epoch: str | None = None
     since: Mapping[str, int] = field(default_factory=dict)
+    #: Overlays: replay missed alerts from at most this many seconds back, at most
+    #: ``replay_max`` of them per stream (0: none).
+    replay_s: float = 0.0
+    replay_max: int = 0
 
 
 class _Stream:
@@ -85,7 +94,10 @@ class _Client:
     stream: str | None  # the stream it watches; None = all
     kinds: frozenset[str] | None  # overlay message types wanted; None = everything
     messages: Counter  # this audience's queued-messages counter, looked up once
+    #: Queued JSON, each item one or more messages already joined with "," (a batch is
+    #: joined once for all consoles); ``pending`` counts the messages.
     buffer: list[str] = field(default_factory=list)
+    pending: int = 0
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     dropped: asyncio.Event = field(default_factory=asyncio.Event)
     reason: str = ""
@@ -114,6 +126,9 @@ class Hub:
         self._console_messages = metrics.hub_messages.labels("console")
         self._clock = clock
         self._closing = False
+        #: The last frame a relay built, and the buffer it was built from: consoles woken
+        #: by the same dispatch usually hold the very same chunks, and share the frame.
+        self._frame: tuple[list[str], str] = ([], "")
         #: This server run; a console's ``since`` from another run asks for a snapshot.
         self.epoch = secrets.token_hex(5)
 
@@ -145,7 +160,7 @@ class Hub:
             state = self._stream(message.stream)
             item = Published(0, message, line)
             state.backlog.add_one(item)
-            state.projector.project((item,), now)
+            state.projector.project((item,), now, state.backlog.head)
         if skipped:
             log.warning("hub: %d undecodable log entries skipped", skipped)
 
@@ -175,8 +190,9 @@ class Hub:
             if everyone:
                 all_streams.extend(tagged)
             # Overlay state is kept whether or not an overlay is connected: the next one
-            # to connect starts from it.
-            self._to_overlays(name, state.projector.project(items, now))
+            # to connect starts from it. The batch's messages were numbered on from here:
+            first = state.backlog.head - len(items) + 1
+            self._to_overlays(name, state.projector.project(items, now, first))
         if everyone and all_streams:
             self._to_consoles(everyone, all_streams)
 
@@ -186,7 +202,12 @@ class Hub:
             self._to_consoles(clients, [message])
 
     def _to_consoles(self, clients: set[_Client], messages: list[str]) -> None:
-        queued = sum(self._offer(client, messages) for client in tuple(clients))
+        # Joined once here, not once per console (nor again in each relay).
+        chunk, count = ",".join(messages), len(messages)
+        offer = self._offer
+        queued = 0
+        for client in tuple(clients):
+            queued += offer(client, chunk, count)
         # One counter update per batch, not per client: the counter takes a lock.
         self._console_messages.inc(queued * len(messages))
 
@@ -199,7 +220,7 @@ class Hub:
                 if kinds is None:
                     continue
                 wanted = [j for kind, j in projected if kind in kinds]
-                if wanted and self._offer(client, wanted):
+                if wanted and self._offer(client, ",".join(wanted), len(wanted)):
                     client.messages.inc(len(wanted))
 
     async def run(self, interval: float = 0.1) -> None:
@@ -236,19 +257,32 @@ class Hub:
         merged = merged[max(0, len(merged) - limit):]
         return [hello, *(raw for _, raw in merged), *missed]
 
-    def overlay_opening(self, stream: str | None, kinds: frozenset[str]) -> list[str]:
-        """The ``hello`` and the state snapshot an overlay starts from."""
+    def overlay_opening(
+        self, stream: str | None, kinds: frozenset[str], resume: Resume | None = None
+    ) -> list[str]:
+        """The ``hello``, the state snapshot an overlay starts from, then the alerts it
+        missed since ``resume`` (same server run only; ``seq`` is per run)."""
         names = [stream] if stream is not None else list(self._streams)
         info: dict[str, dict[str, object]] = {}
         out: list[str] = []
+        missed: list[str] = []
+        now = self._clock()
+        resume = resume or Resume()
+        same_run = resume.epoch == self.epoch
         for name in names:
             state = self._streams.get(name)
             if state is None:
                 info[name] = {"mode": "snapshot", "head": 0}
                 continue
             info[name] = {"mode": "snapshot", "head": state.backlog.head}
-            out.extend(state.projector.snapshot(kinds, self._clock()))
-        return [self._hello(stream, info), *out]
+            out.extend(state.projector.snapshot(kinds, now))
+            since = resume.since.get(name) if same_run else None
+            if since is not None and kinds & ALERT_KINDS:
+                alerts = state.projector.missed_alerts(since, now, resume.replay_s,
+                                                       resume.replay_max, kinds)
+                info[name]["replayed"] = len(alerts)
+                missed.extend(alerts)
+        return [self._hello(stream, info), *out, *missed]
 
     def _hello(self, stream: str | None, info: dict[str, dict[str, object]]) -> str:
         return json.dumps(
@@ -256,18 +290,21 @@ class Hub:
             ensure_ascii=False,
         )
 
-    def _offer(self, client: _Client, messages: list[str]) -> bool:
-        """Queue ``messages`` for ``client``; False if it is (now) dropped as too slow."""
+    def _offer(self, client: _Client, chunk: str, count: int) -> bool:
+        """Queue ``count`` messages (their JSON joined with ",") for ``client``; False if
+        it is (now) dropped as too slow."""
         if client.dropped.is_set():
             return False
-        if len(client.buffer) + len(messages) > self._max_backlog:
+        if client.pending + count > self._max_backlog:
             client.reason = f"too slow: more than {self._max_backlog} messages behind"
             client.buffer.clear()
+            client.pending = 0
             client.dropped.set()
             self._metrics.hub_disconnects.labels(_audience(client.channel)).inc()
             log.warning("disconnecting %s client: %s", client.channel, client.reason)
             return False
-        client.buffer.extend(messages)
+        client.buffer.append(chunk)
+        client.pending += count
         client.wake.set()
         return True
 
@@ -305,8 +342,9 @@ class Hub:
         if kinds is None:
             opening = self.console_opening(stream, resume or Resume(), backlog)
         else:
-            opening = self.overlay_opening(stream, kinds)
+            opening = self.overlay_opening(stream, kinds, resume)
         client.buffer.extend(opening)
+        client.pending += len(opening)
         client.messages.inc(len(opening))
         client.wake.set()
         group.add(client)
@@ -340,11 +378,15 @@ class Hub:
             await client.wake.wait()
             if self._coalesce:
                 await asyncio.sleep(self._coalesce)
-            batch, client.buffer = client.buffer, []
+            batch, client.buffer, client.pending = client.buffer, [], 0
             client.wake.clear()
             if not batch:
                 continue
-            frame = "[" + ",".join(batch) + "]"
+            # List equality checks identity first: same chunks → no string comparison.
+            built, frame = self._frame
+            if batch != built:
+                frame = "[" + ",".join(batch) + "]"
+                self._frame = (batch, frame)
             await asyncio.wait_for(client.ws.send_text(frame), _SEND_TIMEOUT)
             frames.inc()
 
@@ -356,7 +398,7 @@ class Hub:
                 text = await client.ws.receive_text()
                 if on_frame is not None:
                     reply = await on_frame(text)
-                    if reply is not None and self._offer(client, [reply]):
+                    if reply is not None and self._offer(client, reply, 1):
                         client.messages.inc()
 
     async def _close(self, ws: WebSocket, code: int, reason: str, *, wait: float) -> None:

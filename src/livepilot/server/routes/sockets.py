@@ -7,7 +7,10 @@ WS /ws/overlay/{name} the subset that overlay needs            overlay key (publ
                                                                (backstage ones)
 
 Both take ``?stream=`` (only that stream's messages); a console resumes with
-``?epoch=…&since=…`` (``docs/wire-format.md``: exactly what it missed, or a snapshot).
+``?epoch=…&since=…`` (``docs/wire-format.md``: exactly what it missed, or a snapshot). An
+alert overlay names the last alert it showed the same way and gets the alerts it missed,
+from at most ``?replay=`` seconds back (default 120, at most 600) and at most
+``?replay_max=`` of them (default 20, at most 200).
 
 Before any credential is looked at, the handshake's ``Origin`` must be allowed
 (:mod:`livepilot.server.origins`). Every refusal — foreign origin, throttled address,
@@ -23,6 +26,7 @@ from typing import TypeVar
 
 from fastapi import APIRouter, WebSocket
 
+from livepilot.server.alert_log import ALERT_MEMORY
 from livepilot.server.audience import BACKSTAGE, OVERLAY_KINDS
 from livepilot.server.auth import Access
 from livepilot.server.gate import Refused
@@ -70,6 +74,23 @@ def _resume_of(ws: WebSocket, stream: str | None) -> Resume:
                 raise Refused(400, f"since: expected stream:seq pairs, got {part[:40]!r}")
             since[name] = int(seq)
     return Resume(epoch, since)
+
+
+def _replay_of(ws: WebSocket, resume: Resume) -> Resume:
+    """``resume`` with the overlay's ``?replay=`` seconds and ``?replay_max=`` count
+    (:class:`Refused` for a value that is not a number in range)."""
+    window = _bounded(ws, "replay", 120, 600)
+    limit = _bounded(ws, "replay_max", 20, ALERT_MEMORY)
+    return Resume(resume.epoch, resume.since, float(window), limit)
+
+
+def _bounded(ws: WebSocket, name: str, default: int, top: int) -> int:
+    raw = ws.query_params.get(name) or ""
+    if not raw:
+        return default
+    if not _SEQ.fullmatch(raw) or int(raw) > top:
+        raise Refused(400, f"{name}: a whole number from 0 to {top}, got {raw[:20]!r}")
+    return int(raw)
 
 
 def _reason(text: str) -> str:
@@ -136,7 +157,8 @@ async def overlay_socket(ws: WebSocket, name: str) -> None:
         return
     try:
         stream = _stream_of(ws)
+        resume = _replay_of(ws, _resume_of(ws, stream))
     except Refused as exc:
         await ws.close(code=CLOSE_POLICY, reason=_reason(exc.reason))
         return
-    await parts.hub.serve(ws, f"overlay:{name}", stream=stream, kinds=kinds)
+    await parts.hub.serve(ws, f"overlay:{name}", stream=stream, kinds=kinds, resume=resume)

@@ -1,13 +1,13 @@
 """The run-of-show (Ablaufplan): planned segments, and the tracker that times them.
 
 ``rules/run-of-show.yaml`` parses into a frozen :class:`RunOfShow`: ordered segments with
-planned minutes, talking points, prepared questions, an optional poll and a call to
-action, plus the crisis guideline. :class:`ShowTracker` follows the live show: a
-moderator starts or advances segments (``segment_start`` / ``segment_next`` commands), and
-on every tick the tracker reports what the host should hear — the segment is about to
-end, it has overrun, it is time for the CTA. It returns plain :class:`ShowNote` values;
-the engagement stage turns them into alarms and prompts, so all host prompts share one
-rate limit.
+planned minutes, talking points, prepared questions, an optional poll, a call to action
+and a goal for the on-stream goal bar, plus the crisis guideline. :class:`ShowTracker`
+follows the live show: a moderator starts or advances segments (``segment_start`` /
+``segment_next`` commands), and on every tick the tracker reports what the host should
+hear — the segment is about to end, it has overrun, it is time for the CTA, its goal is
+met. It returns plain :class:`ShowNote` values; the engagement stage turns them into alarms
+and prompts, so all host prompts share one rate limit.
 """
 
 from __future__ import annotations
@@ -21,7 +21,17 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from livepilot.commands import PollPlan
 from livepilot.yamlfile import load_model
 
-__all__ = ["Cta", "RunOfShow", "Segment", "ShowNote", "ShowTracker", "load_run_of_show"]
+__all__ = [
+    "GOAL_METRICS",
+    "Cta",
+    "Goal",
+    "GoalMetric",
+    "RunOfShow",
+    "Segment",
+    "ShowNote",
+    "ShowTracker",
+    "load_run_of_show",
+]
 
 
 class _Model(BaseModel):
@@ -35,6 +45,21 @@ class Cta(_Model):
     every_minutes: float = Field(default=5.0, gt=0)
 
 
+GoalMetric = Literal["likes", "diamonds", "follows"]
+#: What a segment goal can count, as the goal overlay names it.
+GOAL_METRICS: tuple[GoalMetric, ...] = ("likes", "diamonds", "follows")
+
+
+class Goal(_Model):
+    """A segment's goal for the goal bar: ``target`` likes, diamonds or follows counted from
+    the moment the segment starts (``label`` is the bar's title; empty: "Ziel: 5.000 Likes").
+    """
+
+    metric: GoalMetric
+    target: int = Field(gt=0, le=10**12)
+    label: str = Field(default="", max_length=120)
+
+
 class Segment(_Model):
     name: str = Field(min_length=1)
     minutes: float = Field(gt=0, le=24 * 60)
@@ -43,6 +68,7 @@ class Segment(_Model):
     questions: tuple[str, ...] = ()
     poll: PollPlan | None = None
     cta: Cta | None = None
+    goal: Goal | None = None
 
 
 class RunOfShow(_Model):
@@ -84,7 +110,7 @@ def load_run_of_show(path: Path) -> RunOfShow:
     return load_model(path, RunOfShow, "run-of-show")
 
 
-NoteKind = Literal["started", "ended", "ending", "overrun", "cta", "finished"]
+NoteKind = Literal["started", "ended", "ending", "overrun", "cta", "finished", "goal_reached"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +125,8 @@ class ShowNote:
     #: Minutes left (``ending``) or over (``overrun``).
     minutes: float = 0.0
     next: Segment | None = None
+    #: ``goal_reached``: the count since the segment started (at or above the target).
+    value: int = 0
 
 
 class ShowTracker:
@@ -114,6 +142,9 @@ class ShowTracker:
         self._overrun = False
         self._last_cta = 0.0
         self._question = 0
+        #: The current segment's goal: counted since it started, and whether it was met.
+        self.goal_value = 0
+        self._goal_reached = False
 
     def replan(self, plan: RunOfShow) -> ShowTracker:
         """A tracker for an edited plan that carries on where this one is.
@@ -131,6 +162,11 @@ class ShowTracker:
             fresh._overrun = self._overrun
             fresh._last_cta = self._last_cta
             fresh._question = self._question
+            goal, before = plan.segments[index].goal, current.goal if current else None
+            if goal is not None and before is not None and goal.metric == before.metric:
+                # The count goes on; an edited target is met (again) when it is reached.
+                fresh.goal_value = self.goal_value
+                fresh._goal_reached = self._goal_reached and self.goal_value >= goal.target
         fresh.finished_at = self.finished_at
         return fresh
 
@@ -157,6 +193,8 @@ class ShowTracker:
         self._overrun = False
         self._last_cta = now
         self._question = 0
+        self.goal_value = 0
+        self._goal_reached = False
         segment = self.plan.segments[index]
         notes.append(ShowNote("started", segment, index, now, segment.minutes, self.next_segment))
         return notes
@@ -209,6 +247,22 @@ class ShowTracker:
             notes.append(ShowNote("cta", segment, self.index, now))
         return notes
 
+    def count(self, metric: GoalMetric, amount: int, now: float) -> list[ShowNote]:
+        """Count ``amount`` likes, diamonds or follows towards the current segment's goal;
+        a ``goal_reached`` note once, when the count first meets the target."""
+        segment = self.current
+        if segment is None or self.index is None or amount <= 0:
+            return []
+        goal = segment.goal
+        if goal is None or goal.metric != metric:
+            return []
+        self.goal_value += amount
+        if self._goal_reached or self.goal_value < goal.target:
+            return []
+        self._goal_reached = True
+        return [ShowNote("goal_reached", segment, self.index, now, value=self.goal_value,
+                         next=self.next_segment)]
+
     def question(self) -> str | None:
         """The next prepared question: the current segment's first, then the plan's."""
         segment = self.current
@@ -253,6 +307,11 @@ class ShowTracker:
                 "talking_points": list(segment.talking_points),
                 "questions": list(segment.questions),
                 "poll": segment.poll.model_dump(mode="json") if segment.poll else None,
+                "goal": None if segment.goal is None else {
+                    **segment.goal.model_dump(mode="json"),
+                    "value": self.goal_value,
+                    "reached": self._goal_reached,
+                },
                 "cta": None if cta is None else {
                     "text": cta.text,
                     "every_minutes": cta.every_minutes,
