@@ -274,6 +274,13 @@ class Metrics:
             ["stream"],
             registry=r,
         )
+        self.worker_fenced = Counter(
+            "livepilot_worker_fenced",
+            "Streams a worker stopped because it could not keep their lease (reason: "
+            "unreachable = no renewal within 60 % of the TTL, taken = another worker holds it)",
+            ["stream", "reason"],
+            registry=r,
+        )
         # operations dashboard (deploy/grafana): what the panels need beyond the above
         self.stream_state = Gauge(
             "livepilot_stream_state",

@@ -259,8 +259,9 @@ class Settings(BaseSettings):
     #: cap: ``event_log_size / 10`` entries of up to 100 messages each).
     redis_log_max_age_s: float = Field(default=6 * 3600.0, gt=0)
     #: How long a ``livepilot worker``'s lease on a stream lives without renewal (renewed
-    #: every second, at most every third of it): a stream whose worker died runs again in
-    #: another worker within about this plus 1 s.
+    #: every second, at most every quarter of it): a stream whose worker died runs again in
+    #: another worker within about this plus 1 s; a worker that could not renew a lease for
+    #: 60 % of it stops that stream (fencing).
     lease_ttl_s: float = Field(default=10.0, ge=1.0, le=300.0)
 
     # tiktok

@@ -7,14 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
-import uuid
-from collections.abc import AsyncIterator
 
 import httpx
-import pytest
-import redis.asyncio as aioredis
+from tests.bus.conftest import AUTH, URL
 from websockets.asyncio.client import connect
 
 from livepilot.testing import (
@@ -25,25 +21,6 @@ from livepilot.testing import (
     running_server,
     settings_for_tests,
 )
-
-URL = os.environ.get("LIVEPILOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-AUTH = {"Authorization": f"Bearer {TEST_CONSOLE_TOKEN}"}
-
-
-@pytest.fixture
-async def prefix() -> AsyncIterator[str]:
-    client = aioredis.Redis.from_url(URL, socket_connect_timeout=3)
-    try:
-        await client.ping()
-    except Exception as exc:
-        pytest.fail(f"no Redis answers at {URL} ({exc}): run ./dev test or set "
-                    "LIVEPILOT_TEST_REDIS_URL")
-    name = f"livepilot-test-{uuid.uuid4().hex[:12]}"
-    yield name
-    keys = [k async for k in client.scan_iter(match=f"{name}:*")]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()
 
 
 async def poll(http: httpx.AsyncClient, path: str, within: float = 10.0) -> httpx.Response:

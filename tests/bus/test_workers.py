@@ -7,20 +7,22 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import socket
-import subprocess
-import sys
 import time
-import uuid
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import redis.asyncio as aioredis
+from tests.bus.conftest import (
+    AUTH,
+    URL,
+    Processes,
+    ThrowawayRedis,
+    eventually,
+    local_streams,
+)
 from websockets.asyncio.client import connect
 
 from livepilot.bus.redis import RedisBus
@@ -28,34 +30,8 @@ from livepilot.errors import RulesError
 from livepilot.events import GapEvent
 from livepilot.metrics import Metrics
 from livepilot.service import StreamService
-from livepilot.testing import (
-    TEST_CONSOLE_TOKEN,
-    TEST_HOST_KEY,
-    TEST_OVERLAY_KEY,
-    settings_for_tests,
-)
+from livepilot.testing import TEST_CONSOLE_TOKEN, settings_for_tests
 from livepilot.workers import SimulatorSpec, StreamsFile, attach_worker, load_streams
-
-URL = os.environ.get("LIVEPILOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-AUTH = {"Authorization": f"Bearer {TEST_CONSOLE_TOKEN}"}
-CLI = [sys.executable, "-m", "livepilot"]
-
-
-@pytest.fixture
-async def prefix() -> AsyncIterator[str]:
-    client = aioredis.Redis.from_url(URL, socket_connect_timeout=3)
-    try:
-        await client.ping()
-    except Exception as exc:
-        pytest.fail(f"no Redis answers at {URL} ({exc}): run ./dev test or set "
-                    "LIVEPILOT_TEST_REDIS_URL")
-    name = f"livepilot-test-{uuid.uuid4().hex[:12]}"
-    yield name
-    keys = [k async for k in client.scan_iter(match=f"{name}:*")]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()
-
 
 # -- the leases on their own ---------------------------------------------------------------
 
@@ -116,7 +92,7 @@ async def test_a_worker_stops_a_stream_whose_lease_another_took_and_takes_it_bac
     brain); once free again the worker runs it anew, reporting the gap, and a clean stop
     gives the lease back."""
     settings = settings_for_tests(bus="redis", redis_url=URL, redis_prefix=prefix,
-                                  lease_ttl_s=3)
+                                  lease_ttl_s=8)
     metrics = Metrics()
     bus = RedisBus(URL, prefix=prefix, metrics=metrics)
     await bus.start()
@@ -130,17 +106,19 @@ async def test_a_worker_stops_a_stream_whose_lease_another_took_and_takes_it_bac
     lease = f"{prefix}:lease:alpha"
     running = asyncio.create_task(service.run())
     try:
-        await _eventually(lambda: "alpha" in service.runners and worker.held == {"alpha"})
+        await eventually(lambda: "alpha" in service.runners and worker.held == {"alpha"})
         assert (await client.get(lease)).decode() == worker.id
         assert gaps == []  # a stream no worker ran before: nothing was missed
         await client.set(lease, "thief", px=60_000)
         await client.set(f"{prefix}:owner:alpha", "thief")
-        await _eventually(lambda: "alpha" not in service.runners and not worker.held)
+        await eventually(lambda: "alpha" not in service.runners and not worker.held)
+        assert metrics.registry.get_sample_value(
+            "livepilot_worker_fenced_total", {"stream": "alpha", "reason": "taken"}) == 1
         await asyncio.sleep(1.5)  # the thief holds it: not claimed again
         assert "alpha" not in service.runners
         await client.delete(lease)  # the thief died and its lease lapsed
-        await _eventually(lambda: "alpha" in service.runners and worker.held == {"alpha"})
-        await _eventually(lambda: bool(gaps))
+        await eventually(lambda: "alpha" in service.runners and worker.held == {"alpha"})
+        await eventually(lambda: bool(gaps))
         assert gaps[0].stream == "alpha" and gaps[0].cause == "failover"
         await service.stop(5.0)
         await asyncio.wait_for(running, 10)
@@ -151,73 +129,63 @@ async def test_a_worker_stops_a_stream_whose_lease_another_took_and_takes_it_bac
         await client.aclose()
 
 
-async def _eventually(check: Any, within: float = 8.0) -> None:
-    deadline = time.monotonic() + within
-    while not check():
-        assert time.monotonic() < deadline, "not within the time"
-        await asyncio.sleep(0.1)
+@pytest.mark.timeout(90)
+async def test_a_worker_cut_off_from_redis_stops_its_stream_before_the_lease_lapses(
+    throwaway_redis: ThrowawayRedis,
+) -> None:
+    """Fencing: Redis stalls (``DEBUG SLEEP``) longer than the lease; the worker stops the
+    stream before the TTL since its last renewal is up (so a worker that still reaches
+    Redis could take it over without two running it), logs and counts it, and once Redis
+    answers runs it again, reporting the stretch it was stopped as a data gap."""
+    ttl = 6.0
+    settings = settings_for_tests(bus="redis", redis_url=throwaway_redis.url,
+                                  redis_prefix="fence", lease_ttl_s=ttl)
+    metrics = Metrics()
+    bus = RedisBus(throwaway_redis.url, prefix="fence", metrics=metrics)
+    await bus.start()
+    gaps: list[GapEvent] = []
+    bus.subscribe(lambda batch: gaps.extend(
+        p.message for p in batch if isinstance(p.message, GapEvent)))
+    service = StreamService(settings, bus, metrics)
+    streams = StreamsFile(streams=[SimulatorSpec(simulator="alpha", speed=5)])
+    worker = attach_worker(service, bus, settings, metrics, streams)
+    stall: Any = aioredis.Redis.from_url(throwaway_redis.url, socket_timeout=30)
+    running = asyncio.create_task(service.run())
+    try:
+        await eventually(lambda: "alpha" in service.runners and worker.held == {"alpha"},
+                         within=30)
+        # Wait for a renewal to land, so the last one is known to within a tick.
+        renewals = metrics.registry.get_sample_value
+        await asyncio.sleep(1.5)
+        assert "alpha" in service.runners
+        stalled_at = time.monotonic()
+        sleeper = asyncio.create_task(stall.execute_command("DEBUG", "SLEEP", str(ttl + 4)))
+        await eventually(lambda: "alpha" not in service.runners, within=ttl + 2)
+        stopped_after = time.monotonic() - stalled_at
+        fenced = renewals("livepilot_worker_fenced_total",
+                          {"stream": "alpha", "reason": "unreachable"})
+        await sleeper
+        # Redis is back: the lease lapsed while it slept and nobody took it.
+        await eventually(lambda: "alpha" in service.runners and worker.held == {"alpha"},
+                         within=20)
+        await eventually(lambda: bool(gaps), within=10)
+        await service.stop(5.0)
+        await asyncio.wait_for(running, 15)
+    finally:
+        running.cancel()
+        await bus.close()
+        await stall.aclose()
+    print(f"\nstopped {stopped_after:.1f} s after Redis stalled (lease {ttl:.0f} s, fence "
+          f"after {worker.fence_after:.1f} s), gap {gaps[0].seconds:.1f} s")
+    # The last renewal was at most one tick (1 s) before the stall: stopped before the
+    # lease could lapse, ttl after that renewal.
+    assert stopped_after < ttl - 1.0
+    assert fenced == 1
+    assert gaps[0].cause == "fenced" and gaps[0].stream == "alpha"
+    assert gaps[0].seconds >= ttl
 
 
 # -- two workers, one replica, kill -9 -----------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class _Processes:
-    """Started ``livepilot`` processes, each stopped (and its log kept) at the end."""
-
-    def __init__(self, env: dict[str, str], logs: Path) -> None:
-        self.env, self.logs = env, logs
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
-
-    def start(self, name: str, *args: str) -> int:
-        port = _free_port()
-        with (self.logs / f"{name}.log").open("wb") as out:
-            self.procs[name] = subprocess.Popen(
-                [*CLI, *args, "--port", str(port)], env=self.env, stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        return port
-
-    def log(self, name: str) -> str:
-        return (self.logs / f"{name}.log").read_text(errors="replace")[-3000:]
-
-    def stop(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
-@pytest.fixture
-def processes(prefix: str, tmp_path: Path) -> Iterator[_Processes]:
-    env = {
-        **os.environ,
-        "PYTHONUNBUFFERED": "1",
-        "LIVEPILOT_BUS": "redis",
-        "LIVEPILOT_REDIS_URL": URL,
-        "LIVEPILOT_REDIS_PREFIX": prefix,
-        "LIVEPILOT_CONSOLE_TOKEN": TEST_CONSOLE_TOKEN,
-        "LIVEPILOT_OVERLAY_KEY": TEST_OVERLAY_KEY,
-        "LIVEPILOT_HOST_KEY": TEST_HOST_KEY,
-        "LIVEPILOT_STORE": "false",
-        "LIVEPILOT_LEASE_TTL_S": "10",
-    }
-    procs = _Processes(env, tmp_path)
-    try:
-        yield procs
-    finally:
-        procs.stop()
 
 
 async def _holders(client: Any, prefix: str) -> dict[str, str]:
@@ -229,13 +197,6 @@ async def _holders(client: Any, prefix: str) -> dict[str, str]:
     return found
 
 
-async def _local_streams(port: int) -> set[str]:
-    """The streams a worker runs itself (not the ones it serves as a replica)."""
-    async with httpx.AsyncClient(timeout=5) as http:
-        listed = (await http.get(f"http://127.0.0.1:{port}/api/streams", headers=AUTH)).json()
-    return {s["stream"] for s in listed if not s.get("remote") and s["pipeline"] == "running"}
-
-
 async def _status(http: httpx.AsyncClient, stream: str) -> dict[str, Any] | None:
     response = await http.get("/api/streams", headers=AUTH)
     if response.status_code != 200:
@@ -243,24 +204,9 @@ async def _status(http: httpx.AsyncClient, stream: str) -> dict[str, Any] | None
     return next((s for s in response.json() if s["stream"] == stream), None)
 
 
-async def _until(what: str, check: Any, within: float, procs: _Processes) -> Any:
-    deadline = time.monotonic() + within
-    while True:
-        try:
-            result = await check()
-        except (httpx.HTTPError, OSError):
-            result = None
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            logs = "\n".join(f"--- {n}\n{procs.log(n)}" for n in procs.procs)
-            raise AssertionError(f"not within {within} s: {what}\n{logs}")
-        await asyncio.sleep(0.25)
-
-
 @pytest.mark.timeout(150)
 async def test_killing_a_worker_moves_its_stream_to_another_within_15_s(
-    prefix: str, processes: _Processes, tmp_path: Path
+    prefix: str, processes: Processes, tmp_path: Path
 ) -> None:
     streams = tmp_path / "streams.yaml"
     streams.write_text(
@@ -277,17 +223,15 @@ async def test_killing_a_worker_moves_its_stream_to_another_within_15_s(
     pids = {str(p.pid): name for name, p in processes.procs.items()}
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{replica_port}", timeout=5) as http:
         try:
-            held = await _until("both streams leased", lambda: _both(client, prefix), 60,
-                                processes)
+            held = await processes.until("both streams leased", lambda: _both(client, prefix), 60)
 
             async def each_runs_once() -> bool:
-                local = {n: await _local_streams(p) for n, p in ports.items()}
+                local = {n: await local_streams(p) for n, p in ports.items()}
                 return local["w1"] | local["w2"] == {"alpha", "beta"} and not (
                     local["w1"] & local["w2"]
                 )
 
-            await _until("each stream running on exactly one worker", each_runs_once, 30,
-                         processes)
+            await processes.until("each stream running on exactly one worker", each_runs_once, 30)
             owner = pids[held["alpha"].rsplit("-", 2)[-2]]
             other = "w2" if owner == "w1" else "w1"
 
@@ -296,16 +240,15 @@ async def test_killing_a_worker_moves_its_stream_to_another_within_15_s(
             async with connect(uri, compression=None) as ws:
                 reader = asyncio.create_task(_collect(ws, seen))
                 try:
-                    chat = await _until("a chat of alpha on the replica", lambda: _first(
-                        seen, lambda m: m["type"] == "chat" and m["stream"] == "alpha"), 30,
-                        processes)
+                    chat = await processes.until("a chat of alpha on the replica", lambda: _first(
+                        seen, lambda m: m["type"] == "chat" and m["stream"] == "alpha"), 30)
                     sent = await http.post("/api/commands", headers=AUTH, json={
                         "stream": "alpha", "action": "hide", "target": chat["id"],
                     })
                     assert sent.status_code == 202, sent.text
-                    await _until("the owner's moderation decision", lambda: _first(
+                    await processes.until("the owner's moderation decision", lambda: _first(
                         seen, lambda m: m["type"] == "moderation"
-                        and m["event_id"] == chat["id"]), 15, processes)
+                        and m["event_id"] == chat["id"]), 15)
 
                     shown = await _status(http, "alpha")
                     assert shown is not None
@@ -317,10 +260,10 @@ async def test_killing_a_worker_moves_its_stream_to_another_within_15_s(
                         holder = (await _holders(client, prefix)).get("alpha", "")
                         return f"-{processes.procs[other].pid}-" in holder
 
-                    await _until("another worker holds alpha", taken_over, 15, processes)
+                    await processes.until("another worker holds alpha", taken_over, 15)
                     took = time.time() - killed_at
-                    running = await _until("alpha running on the other worker",
-                                           lambda: _runs(ports[other]), 5, processes)
+                    running = await processes.until("alpha running on the other worker",
+                                           lambda: _runs(ports[other]), 5)
                     assert running
 
                     # The dead owner's last shared view is frozen now (or already expired):
@@ -336,20 +279,18 @@ async def test_killing_a_worker_moves_its_stream_to_another_within_15_s(
                             return None
                         return status
 
-                    first = await _until("the new owner's view of alpha on the replica",
-                                         fresh, max(1.0, 15 - (time.time() - killed_at)),
-                                         processes)
+                    first = await processes.until("the new owner's view of alpha on the replica",
+                                         fresh, max(1.0, 15 - (time.time() - killed_at)))
 
                     async def advanced() -> bool:
                         status = await _status(http, "alpha")
                         return status is not None and status["processed"] > first["processed"]
 
-                    await _until("the replica's view of alpha advancing", advanced,
-                                 max(1.0, 15 - (time.time() - killed_at)), processes)
+                    await processes.until("the replica's view of alpha advancing", advanced,
+                                 max(1.0, 15 - (time.time() - killed_at)))
                     advanced_after = time.time() - killed_at
-                    gap = await _until("the failover gap on the replica", lambda: _first(
-                        seen, lambda m: m["type"] == "gap" and m["stream"] == "alpha"), 5,
-                        processes)
+                    gap = await processes.until("the failover gap on the replica", lambda: _first(
+                        seen, lambda m: m["type"] == "gap" and m["stream"] == "alpha"), 5)
                 finally:
                     reader.cancel()
             # A clean stop gives the leases back at once (no waiting for the TTL).
@@ -375,7 +316,7 @@ async def _both(client: Any, prefix: str) -> dict[str, str] | None:
 
 
 async def _runs(port: int) -> bool:
-    return "alpha" in await _local_streams(port)
+    return "alpha" in await local_streams(port)
 
 
 async def _collect(ws: Any, into: list[dict[str, Any]]) -> None:

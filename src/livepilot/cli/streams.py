@@ -97,6 +97,7 @@ def serve_streams(
     ``event_time`` runs the streams on the events' own clock (replays)."""
     from livepilot.server.app import create_app
     from livepilot.service import StreamService
+    from livepilot.stream_control import stream_desk
 
     settings = settings.ensure_tokens()
     metrics = Metrics()
@@ -108,6 +109,10 @@ def serve_streams(
     if setup is not None:
         setup(service, bus, metrics)
     application = create_app(settings, bus=bus, metrics=metrics, service=service)
+    # POST/DELETE /api/streams: the registry on the Redis bus, this process otherwise.
+    application.state.stream_desk = stream_desk(
+        service, bus, settings, metrics, application.state.parts.audit
+    )
     application.state.recorder = recorder
     application.state.history = open_history()
     if recorder is not None:  # the audit log outlives the process
@@ -412,20 +417,23 @@ def serve(
 @app.command()
 def worker(
     streams: Annotated[
-        Path,
-        typer.Option("--streams", help="YAML file of the streams the workers share.",
+        Path | None,
+        typer.Option("--streams", help="YAML file of the streams the workers share "
+                     "(optional: streams added through POST /api/streams are run too).",
                      exists=True, dir_okay=False),
-    ],
+    ] = None,
     port: Port = None,
     host: Host = None,
     verbose: Verbose = False,
 ) -> None:
-    """Run the declared streams this worker holds a lease for (LIVEPILOT_BUS=redis).
+    """Run the streams this worker holds a lease for (LIVEPILOT_BUS=redis): those of the
+    streams file and those added through the API (POST /api/streams on any server).
 
-    Start as many workers with the same file as you like: each stream runs in exactly one
-    of them, and when a worker dies another takes its streams over within about 11 s
-    (LIVEPILOT_LEASE_TTL_S + 1 s), recording the gap. It also serves the console for
-    every stream, like an API replica.
+    Start as many workers as you like (with the same file, if any): each stream runs in
+    exactly one of them, and when a worker dies another takes its streams over within
+    about 11 s (LIVEPILOT_LEASE_TTL_S + 1 s), recording the gap. A worker that cannot
+    renew a lease for 60 % of the TTL stops that stream (fencing). It also serves the
+    console for every stream, like an API replica.
     """
     from livepilot.workers import attach_worker, load_streams
 
@@ -433,7 +441,7 @@ def worker(
     settings = load_settings(port=port, host=host)
     if settings.bus != "redis":
         raise typer.BadParameter("livepilot worker needs LIVEPILOT_BUS=redis")
-    declared = load_streams(streams)
+    declared = load_streams(streams) if streams is not None else None
     serve_streams(
         settings,
         lambda _: [],

@@ -7,6 +7,8 @@ GET  /api/streams/{s}/{view} a stage's live state (summary, users, …)
 GET  /api/streams/{s}/{view}/{key}  one item of it (users/{user_id}, messages/{event_id})
 GET  /api/audit              moderator actions
 POST /api/commands           a moderator action → the stream's stages (by role)
+POST /api/streams            add a stream (lead only; see server/stream_desk.py)
+DELETE /api/streams/{s}      end a stream added through the API, wherever it runs
 GET  /openapi.json           this API's schema
 """
 
@@ -21,6 +23,7 @@ from fastapi.responses import JSONResponse, Response
 from livepilot.server.commands import CommandBody, CommandRefused
 from livepilot.server.parts import ConsoleOnly, Parts, SignedIn
 from livepilot.server.state import JSONValue, StateReader, ViewUnavailable
+from livepilot.server.stream_desk import StreamBody, StreamDesk, StreamRefused
 
 __all__ = ["router"]
 
@@ -102,6 +105,42 @@ async def post_command(body: CommandBody, principal: SignedIn, parts: Parts) -> 
     except CommandRefused as exc:
         raise HTTPException(exc.status, exc.message) from None
     return {"id": command.id}
+
+
+def _stream_desk(request: Request) -> StreamDesk:
+    desk = getattr(request.app.state, "stream_desk", None)
+    if not isinstance(desk, StreamDesk):
+        raise HTTPException(501, "this server cannot add or end streams (start it with "
+                                 "livepilot serve, worker, demo or run)")
+    return desk
+
+
+@router.post("/api/streams", status_code=201)
+async def add_stream(
+    body: StreamBody, principal: SignedIn, request: Request
+) -> dict[str, str]:
+    """Add a stream (lead only). 201 with its id; 403 for the role, 409 when it runs
+    already, 422 naming the field, 503 when the bus is down. On the Redis bus a worker
+    claims it within its claim tick; every replica lists it once it runs."""
+    try:
+        stream = await _stream_desk(request).add(body, principal)
+    except StreamRefused as exc:
+        raise HTTPException(exc.status, exc.message) from None
+    return {"stream": stream}
+
+
+@router.delete("/api/streams/{stream}", status_code=202)
+async def remove_stream(stream: str, principal: SignedIn, request: Request) -> dict[str, str]:
+    """End a stream added through the API (lead only), wherever it runs: 202 once that is
+    decided (the worker stops it and gives its lease back within its claim tick), 404
+    when it was not added through the API."""
+    if len(stream) > MAX_KEY_LENGTH:
+        raise HTTPException(422, f"the stream id is longer than {MAX_KEY_LENGTH} characters")
+    try:
+        await _stream_desk(request).remove(stream, principal)
+    except StreamRefused as exc:
+        raise HTTPException(exc.status, exc.message) from None
+    return {"stream": stream}
 
 
 @router.get("/openapi.json", dependencies=ConsoleOnly, include_in_schema=False)

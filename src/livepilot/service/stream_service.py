@@ -1,130 +1,50 @@
-"""Runs the streams: one :class:`StreamRunner` per source, all publishing to one bus.
+""":class:`StreamService`: the streams of one process, one :class:`StreamRunner` per
+source, all publishing to one bus.
 
 This is where the parts are wired for a server process (the CLI builds it, the app's
 lifespan runs and stops it). Shutdown is ordered: stop the sources, then let each
-pipeline drain what it has queued within a deadline.
+pipeline drain what it has queued within a deadline. Restarts after a crash are the
+:class:`~livepilot.service.supervision.Supervisor`'s; views of streams other processes
+run come from :class:`~livepilot.service.sharing.ViewSharing`.
 
-:class:`StreamService` is the server's :class:`~livepilot.server.state.StreamHost`: the
-server reads the stages' live state through it, by view name, and never sees a stage.
+It is the server's :class:`~livepilot.server.state.StreamHost`: the server reads the
+stages' live state through it, by view name (:mod:`livepilot.service.views`), and never
+sees a stage.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import os
-import socket
-from collections.abc import Callable, Coroutine, Mapping
-from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
 
 from livepilot.bus.base import Bus
 from livepilot.clock import Clock, EventClock, SystemClock
-from livepilot.insights import Severity
 from livepilot.metrics import Metrics
 from livepilot.ml.shared import ModelRegistry
-from livepilot.pipeline.alarm import AlarmLatch
 from livepilot.pipeline.context import StageContext
 from livepilot.pipeline.runner import Publish, StreamRunner
 from livepilot.server.state import JSONValue, ViewUnavailable
+from livepilot.service.bus_watch import watch_bus
+from livepilot.service.sharing import ViewSharing
+from livepilot.service.supervision import Supervisor
+from livepilot.service.views import KEYED_VIEWS, VIEWS
 from livepilot.settings import Settings
 from livepilot.sources.base import Source
-from livepilot.stages.audience.questions import QuestionsStage
-from livepilot.stages.moderation.moderation import ModerationStage
-from livepilot.stages.moderation.toxicity import ToxicityStage
 from livepilot.stages.registry import build_pipeline
-from livepilot.stages.show.engagement import EngagementStage
-from livepilot.stages.show.polls import PollsStage
 
 if TYPE_CHECKING:
     from livepilot.store import Recorder, StreamTap
 
-__all__ = ["KEYED_VIEWS", "VIEWS", "KeyedStageView", "StageView", "StreamService"]
+__all__ = ["StreamService"]
 
 log = logging.getLogger(__name__)
 
-_S = TypeVar("_S")
-
-
-class StageView(NamedTuple):
-    """A view: the stage that keeps the state, and its reader ``read(stage, now)``."""
-
-    stage: str
-    read: Callable[[object, float], JSONValue]
-
-
-class KeyedStageView(NamedTuple):
-    """A view of one item: the stage, and its reader ``read(stage, key, now)``."""
-
-    stage: str
-    read: Callable[[object, str, float], JSONValue]
-
-
-def _stage_of(kind: type[_S], stage: object, view: str) -> _S:
-    if not isinstance(stage, kind):
-        raise ViewUnavailable(
-            f"view {view!r} reads a stage of type {kind.__name__}, "
-            f"not {type(stage).__name__}"
-        )
-    return stage
-
-
-def _view(stage: str, kind: type[_S], read: Callable[[_S, float], JSONValue]) -> StageView:
-    """A view read by ``read`` from the stage named ``stage``, which must be a ``kind``.
-
-    The reader is type-checked against ``kind`` (mypy sees each lambda's stage type), and
-    the stage found under that name is checked against it when the view is read.
-    """
-
-    def checked(found: object, now: float) -> JSONValue:
-        return read(_stage_of(kind, found, stage), now)
-
-    return StageView(stage, checked)
-
-
-def _keyed(
-    stage: str, kind: type[_S], read: Callable[[_S, str, float], JSONValue]
-) -> KeyedStageView:
-    def checked(found: object, key: str, now: float) -> JSONValue:
-        return read(_stage_of(kind, found, stage), key, now)
-
-    return KeyedStageView(stage, checked)
-
-
-#: What the API may read from the stages: view name → stage name and typed reader.
-VIEWS: Mapping[str, StageView] = MappingProxyType({
-    "summary": _view(
-        "engagement", EngagementStage, lambda s, now: s.summary().model_dump(mode="json")
-    ),
-    "rates": _view("engagement", EngagementStage, lambda s, now: s.rates(now)),
-    "prompts": _view(
-        "engagement",
-        EngagementStage,
-        lambda s, now: [p.model_dump(mode="json") for p in s.open_prompts(now)],
-    ),
-    "show": _view("engagement", EngagementStage, lambda s, now: s.cues.snapshot(now)),
-    "polls": _view("polls", PollsStage, lambda s, now: s.snapshot()),
-    "questions": _view("questions", QuestionsStage, lambda s, now: s.snapshot()),
-    "kpi": _view("questions", QuestionsStage, lambda s, now: s.kpi()),
-    # Each scorer's status is {"scorer": str, "available": bool, "reason": str}.
-    "toxicity": _view("toxicity", ToxicityStage, lambda s, now: cast(JSONValue, s.status)),
-    "users": _view("moderation", ModerationStage, lambda s, now: s.watch_list(now)),
-    # The review queue: open and handled counts, open items, the latest decisions.
-    "review": _view("moderation", ModerationStage, lambda s, now: s.messages.review()),
-})
-
-#: Views of one item in a stage's state, served at ``…/{view}/{key}``. ``users/{user_id}``
-#: is one user's strike state, ``messages/{event_id}`` one chat message's moderation state;
-#: an unknown key reads as a clean state, not an error.
-KEYED_VIEWS: Mapping[str, KeyedStageView] = MappingProxyType({
-    "users": _keyed("moderation", ModerationStage, lambda s, key, now: s.user_state(key, now)),
-    "messages": _keyed("moderation", ModerationStage, lambda s, key, now: s.messages.message(key)),
-})
-
 
 class StreamService:
-    """The streams of one process: added before the server starts, run by its lifespan."""
+    """The streams of one process: added before the server starts, run by its lifespan;
+    a worker launches and retires streams while it runs."""
 
     def __init__(
         self, settings: Settings, bus: Bus, metrics: Metrics, *, recorder: Recorder | None = None
@@ -137,28 +57,27 @@ class StreamService:
         #: Records every stream's published messages and commands as stream history.
         self._recorder = recorder
         self._taps: dict[str, StreamTap] = {}
-        self._stopping = False
         self._runners: dict[str, StreamRunner] = {}
         #: What a crashed stream restarts from: its source, clock and publish path.
         self._origins: dict[str, tuple[Source, Clock, Publish]] = {}
-        #: Each stream's pipeline: starting, running, restarting (crashed), ended, stopped.
-        self._pipeline_state: dict[str, str] = {}
-        self._restarts: dict[str, int] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._supervisor = Supervisor(metrics)
+        self._sharing = ViewSharing(bus, lambda: self._runners, self._snapshot)
         self.finished = asyncio.Event()
-        #: The first restart waits this long, doubling up to 30 s while it keeps crashing.
-        self.restart_delay = 1.0
-        #: Views of streams that run in other processes (shared over the Redis bus):
-        #: stream → view name → value, plus ``_status``.
-        self._remote: dict[str, dict[str, Any]] = {}
         self._stop_requested = asyncio.Event()
         #: Long-running helpers others attach (a worker's lease loop): run beside the
         #: streams, cancelled and awaited after they drained.
         self._attached: list[Callable[[], Coroutine[Any, Any, None]]] = []
         self._group: asyncio.TaskGroup | None = None
         self._stream_tasks: dict[str, asyncio.Task[None]] = {}
-        #: Streams being handed back (their lease was lost): not restarted on a crash.
-        self._retiring: set[str] = set()
+
+    @property
+    def restart_delay(self) -> float:
+        """The first restart's delay, doubling up to 30 s while a pipeline keeps crashing."""
+        return self._supervisor.restart_delay
+
+    @restart_delay.setter
+    def restart_delay(self, value: float) -> None:
+        self._supervisor.restart_delay = value
 
     def add(self, source: Source, *, event_time: bool = False) -> StreamRunner:
         """Add a stream. ``event_time`` drives its clock from the events' own timestamps."""
@@ -196,7 +115,7 @@ class StreamService:
             carry_over(self._recorder, self._taps[source.stream], runner.pipeline)
         self._runners[source.stream] = runner
         self._origins[source.stream] = (source, clock, publish)
-        self._pipeline_state[source.stream] = "starting"
+        self._supervisor.starting(source.stream)
         return runner
 
     def _rebuilt(self, name: str) -> StreamRunner:
@@ -226,12 +145,33 @@ class StreamService:
         helpers runs until :meth:`stop`, even while it has no stream."""
         self._attached.append(helper)
 
+    def warm_up(self) -> None:
+        """Load the shared models once, before any stream needs them: a worker does this
+        before it claims a lease, so that its first pipeline build (which would load them,
+        seconds on a busy machine) does not hold the loop while a lease waits for renewal.
+        The pipeline built for it is dropped."""
+        ctx = StageContext(settings=self._settings, metrics=self._metrics, stream="warm-up",
+                           models=self.models)
+        build_pipeline(self._settings.stages, ctx)
+
     def launch(self, source: Source) -> None:
-        """Add a stream to a running service and start it (a worker took its lease)."""
-        if self._group is None or self._stopping:
+        """Add a stream to a running service and start it."""
+        self.prepare(source)
+        self.start(source.stream)
+
+    def prepare(self, source: Source) -> None:
+        """Build a stream's pipeline in a running service without starting it (a worker
+        checks it still holds the lease after the build, which holds the loop for a
+        moment); then :meth:`start` it, or :meth:`retire` it to drop it."""
+        if self._group is None or self._supervisor.stopping:
             raise RuntimeError(f"stream {source.stream!r}: the service is not running")
         self.add(source)
-        self._start_stream(source.stream)
+
+    def start(self, name: str) -> None:
+        """Start a stream :meth:`prepare` built."""
+        if self._group is None or self._supervisor.stopping:
+            raise RuntimeError(f"stream {name!r}: the service is not running")
+        self._start_stream(name)
 
     async def retire(self, name: str, deadline: float = 5.0) -> None:
         """Stop one stream and forget it (a worker lost its lease): the source stops,
@@ -240,7 +180,7 @@ class StreamService:
         runner, task = self._runners.get(name), self._stream_tasks.get(name)
         if runner is None:
             return
-        self._retiring.add(name)
+        self._supervisor.retiring.add(name)
         try:
             runner.stop_source()
             if task is not None:
@@ -249,9 +189,9 @@ class StreamService:
                     task.cancel()
                     await asyncio.wait({task}, timeout=2.0)
         finally:
-            self._retiring.discard(name)
-            for table in (self._runners, self._origins, self._pipeline_state, self._taps,
-                          self._stream_tasks):
+            self._supervisor.retiring.discard(name)
+            self._supervisor.forget(name)
+            for table in (self._runners, self._origins, self._taps, self._stream_tasks):
                 table.pop(name, None)
 
     def _start_stream(self, name: str) -> None:
@@ -268,7 +208,8 @@ class StreamService:
 
     def streams(self) -> list[str]:
         """The streams run here, then those other processes share views of."""
-        return [*self._runners, *(s for s in self._remote if s not in self._runners)]
+        remote = self._sharing.remote
+        return [*self._runners, *(s for s in remote if s not in self._runners)]
 
     def status(self) -> list[dict[str, JSONValue]]:
         local: list[dict[str, JSONValue]] = [
@@ -276,7 +217,7 @@ class StreamService:
         ]
         remote = [
             {**status, "remote": True}
-            for name, views in self._remote.items()
+            for name, views in self._sharing.remote.items()
             if name not in self._runners and isinstance(status := views.get("_status"), dict)
         ]
         return local + remote
@@ -286,8 +227,8 @@ class StreamService:
             "stream": name,
             "state": runner.state,
             "processed": runner.processed,
-            "pipeline": self._pipeline_state.get(name, "starting"),
-            "restarts": self._restarts.get(name, 0),
+            "pipeline": self._supervisor.state.get(name, "starting"),
+            "restarts": self._supervisor.restarts.get(name, 0),
         }
 
     def view(self, stream: str, name: str, now: float) -> JSONValue:
@@ -299,8 +240,9 @@ class StreamService:
         view = VIEWS.get(name)
         if view is None:
             raise ViewUnavailable(f"no view {name!r}; known: {', '.join(VIEWS)}")
-        if stream not in self._runners and stream in self._remote:
-            shared = self._remote[stream]
+        remote = self._sharing.remote
+        if stream not in self._runners and stream in remote:
+            shared = remote[stream]
             if name not in shared:
                 raise ViewUnavailable(
                     f"view {name!r} of stream {stream!r} is not shared by the process that "
@@ -316,7 +258,7 @@ class StreamService:
         view = KEYED_VIEWS.get(name)
         if view is None:
             raise ViewUnavailable(f"no view {name!r}/…; known: {', '.join(KEYED_VIEWS)}")
-        if stream not in self._runners and stream in self._remote:
+        if stream not in self._runners and stream in self._sharing.remote:
             raise ViewUnavailable(
                 f"{name}/… of stream {stream!r} is read only where the stream runs, not on "
                 "this API replica"
@@ -334,13 +276,26 @@ class StreamService:
                 f"view {view!r} needs the {stage!r} stage, which is not running"
             ) from None
 
+    def _snapshot(self, name: str) -> dict[str, JSONValue]:
+        """Every view of a local stream, for sharing; ``KeyError`` once it is retired."""
+        now = SystemClock().now()
+        views: dict[str, JSONValue] = {"_status": self._status(name, self._runners[name])}
+        for view_name in VIEWS:
+            try:
+                views[view_name] = self.view(name, view_name, now)
+            except ViewUnavailable:
+                continue  # its stage is not in this chain
+            except Exception:
+                log.error("view %s of %s failed", view_name, name, exc_info=True)
+        return views
+
     # -- the server's StreamHost ----------------------------------------------------------
 
     async def run(self) -> None:
         """Run every stream until all sources end (or :meth:`stop` is called)."""
-        helpers = [asyncio.create_task(self._watch_bus(), name="bus-watch")]
+        helpers = [asyncio.create_task(watch_bus(self._bus, self.streams), name="bus-watch")]
         if self._settings.bus == "redis":
-            helpers.append(asyncio.create_task(self._share_views(), name="views"))
+            helpers.append(asyncio.create_task(self._sharing.run(), name="views"))
         attached = [asyncio.create_task(helper()) for helper in self._attached]
         helpers.extend(attached)
         try:
@@ -361,121 +316,20 @@ class StreamService:
             self.models.close()
             self.finished.set()
 
-    async def _share_views(self, every: float = 1.0) -> None:
-        """Once a second: share this process's streams' views on the bus, and read the
-        views other processes share (so an API replica serves every stream)."""
-        while True:
-            try:
-                await self._exchange_views()
-            except Exception:  # containment: the streams go on without shared views
-                log.error("sharing views failed", exc_info=True)
-            await asyncio.sleep(every)
-
-    async def _exchange_views(self) -> None:
-        """Share this process's streams' views; take in the ones others share."""
-        now = self._now()
-        # A copy: a worker's streams come and go while this awaits the bus.
-        for name, runner in list(self._runners.items()):
-            views: dict[str, JSONValue] = {"_status": self._status(name, runner)}
-            for view_name in VIEWS:
-                try:
-                    views[view_name] = self.view(name, view_name, now)
-                except ViewUnavailable:
-                    continue  # its stage is not in this chain
-                except Exception:
-                    log.error("view %s of %s failed", view_name, name, exc_info=True)
-            await self._bus.put_views(name, json.dumps(views))
-        shared = await self._bus.shared_views()
-        remote: dict[str, dict[str, Any]] = {}
-        for name, raw in shared.items():
-            if name in self._runners:
-                continue
-            try:
-                remote[name] = json.loads(raw)
-            except ValueError:
-                log.error("the shared views of %s are not JSON; ignored", name)
-        self._remote = remote
-
     async def _run_stream(self, name: str) -> None:
-        """Run one stream, restarting its pipeline whenever it crashes (a source or a
-        publish path that raised): logged, counted, never silent."""
-        running = self._metrics.pipeline_running.labels(name)
-        delay = self.restart_delay
+        """Run one stream under supervision; then settle and write its history."""
         try:
-            while True:
-                runner = self._runners[name]
-                self._pipeline_state[name] = "running"
-                running.set(1)
-                try:
-                    await runner.run()
-                except Exception:
-                    running.set(0)
-                    if self._stopping or name in self._retiring:
-                        log.error("stream %s: pipeline failed while stopping", name,
-                                  exc_info=True)
-                        return
-                    self._pipeline_state[name] = "restarting"
-                    self._restarts[name] = self._restarts.get(name, 0) + 1
-                    self._metrics.pipeline_restarts.labels(name).inc()
-                    log.error(
-                        "stream %s: pipeline crashed (%d event(s) still queued are lost); "
-                        "restarting in %.1f s", name, runner.queued, delay, exc_info=True,
-                    )
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 30.0)
-                    self._rebuilt(name)
-                    continue
-                running.set(0)
-                self._pipeline_state[name] = "stopped" if self._stopping else "ended"
-                return
+            await self._supervisor.supervise(
+                name, lambda: self._runners[name], lambda: self._rebuilt(name)
+            )
         finally:
             tap = self._taps.get(name)
             if tap is not None:  # settle and write the stream's history
-                tap.close("stopped" if self._stopping else "source_ended")
-
-    async def _watch_bus(self, every: float = 0.5) -> None:
-        """Raise ``bus_down`` on every stream's console while the bus is down, clear it
-        when it is back. Published on the bus itself: a bus that is down still fans out
-        in this process, and logs the alarm once it is back."""
-        latches: dict[str, AlarmLatch] = {}
-        where = f"{socket.gethostname()}-{os.getpid()}"
-        was_up = True
-        while True:
-            await asyncio.sleep(every)
-            health = self._bus.health()
-            if health.up == was_up:
-                continue
-            was_up = health.up
-            now = self._now()
-            alarms = []
-            for name in self.streams() or ["*"]:
-                latch = latches.get(name)
-                if latch is None:
-                    latch = latches[name] = AlarmLatch(
-                        name, "bus_down", "bus", subject=where, severity=Severity.CRITICAL
-                    )
-                if health.up:
-                    alarm = latch.clear(now, "The bus is back: messages reach every console "
-                                             "and the event log again.")
-                else:
-                    alarm = latch.raise_(
-                        now,
-                        f"The bus is down ({health.problem}). The streams go on here; other "
-                        "servers' consoles and moderator commands wait until it is back.",
-                        {"process": where, "buffered": health.buffered},
-                    )
-                if alarm is not None:
-                    alarms.append(alarm)
-            if alarms:
-                await self._bus.publish(alarms)
-
-    @staticmethod
-    def _now() -> float:
-        return SystemClock().now()
+                tap.close("stopped" if self._supervisor.stopping else "source_ended")
 
     async def stop(self, deadline: float = 5.0) -> bool:
         """Stop the sources, then wait up to ``deadline`` s for the pipelines to drain."""
-        self._stopping = True
+        self._supervisor.stopping = True
         self._stop_requested.set()
         for name, runner in self._runners.items():
             log.info("stream %s: stopping source", name)
