@@ -58,11 +58,22 @@ class Label(_Frozen):
     score: float | None = None
 
 
+def _absent(value: object) -> bool:
+    return value is None or value == {}
+
+
 class Reason(_Frozen):
-    """Why, in words a moderator understands, and which stage said it."""
+    """Why, in words a moderator understands, and which stage said it.
+
+    ``text`` is English prose (logs, API, old clients); ``code`` and ``params`` say the
+    same for any language (``livepilot.texts``: the console's catalogue key and its
+    placeholders). Both are left out of the wire when absent.
+    """
 
     source: str
     text: str
+    code: str | None = Field(default=None, exclude_if=_absent)
+    params: dict[str, Any] = Field(default_factory=dict, exclude_if=_absent)
 
 
 class Insight(_Frozen):
@@ -124,6 +135,9 @@ class Alarm(_Frozen):
     severity: Severity = Severity.WARNING
     message: str
     data: dict[str, Any] = Field(default_factory=dict)
+    #: ``message`` as a code and params (see :class:`Reason`); absent for free text.
+    code: str | None = Field(default=None, exclude_if=_absent)
+    params: dict[str, Any] = Field(default_factory=dict, exclude_if=_absent)
 
 
 class Prompt(_Frozen):
@@ -139,6 +153,9 @@ class Prompt(_Frozen):
     alarm_id: str | None = None
     #: After this time the prompt is stale and overlays drop it.
     expires_at: float | None = None
+    #: ``text`` as a code and params (see :class:`Reason`); absent for free text.
+    code: str | None = Field(default=None, exclude_if=_absent)
+    params: dict[str, Any] = Field(default_factory=dict, exclude_if=_absent)
 
 
 class TallyOption(_Frozen):

@@ -159,8 +159,10 @@ async def test_demo_run_of_show_starts_ticks_and_moves_to_the_next_segment(
 
         await page.click("#ros button[data-show=segment_start]:text('start show')")
         await expect(current).to_have_text("Begrüßung", timeout=WAIT)
-        # the host gets the segment's talking points as a prompt
-        await expect(page.locator("#prompts")).to_contain_text("Segment „Begrüßung“", timeout=WAIT)
+        # the host gets the segment's talking points as a prompt (written in the host's
+        # German, shown in this console's English)
+        await expect(page.locator("#prompts")).to_contain_text("Segment “Begrüßung” (5 min)",
+                                                               timeout=WAIT)
         await expect(page.locator("#ros-points")).to_contain_text("Alle begrüßen")
         await expect(page.locator("#ros-questions")).to_contain_text("Woher schaut ihr heute zu?")
         left = page.locator("#ros-left")

@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from livepilot.insights import Alarm, AlarmState, Severity
+from livepilot.texts import Phrase, wire_params
 
 __all__ = ["AlarmCounter", "AlarmLatch", "AlarmSink", "publish"]
 
@@ -98,7 +99,7 @@ class AlarmLatch:
     def raise_(
         self,
         now: float,
-        message: str,
+        message: str | Phrase,
         data: dict[str, Any] | None = None,
         severity: Severity | None = None,
     ) -> Alarm | None:
@@ -110,7 +111,9 @@ class AlarmLatch:
         self.raised_at = now
         return self._alarm(self.active, now, AlarmState.RAISED, message, data, severity)
 
-    def clear(self, now: float, message: str, data: dict[str, Any] | None = None) -> Alarm | None:
+    def clear(
+        self, now: float, message: str | Phrase, data: dict[str, Any] | None = None
+    ) -> Alarm | None:
         """The clear to publish; ``None`` when not raised. Starts the cool-down."""
         alarm_id = self.active
         if alarm_id is None:
@@ -125,7 +128,7 @@ class AlarmLatch:
         alarm_id: str,
         now: float,
         state: AlarmState,
-        message: str,
+        message: str | Phrase,
         data: dict[str, Any] | None,
         severity: Severity | None,
     ) -> Alarm:
@@ -137,6 +140,8 @@ class AlarmLatch:
             at=now,
             state=state,
             severity=severity or self.severity,
-            message=message,
+            message=str(message),
             data=data or {},
+            code=message.code if isinstance(message, Phrase) else None,
+            params=wire_params(message.params) if isinstance(message, Phrase) else {},
         )

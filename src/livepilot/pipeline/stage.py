@@ -25,11 +25,20 @@ from livepilot.insights import (
     Reason,
     Tally,
 )
+from livepilot.texts import Phrase, wire_params
 
 __all__ = [
     "ACTION_ORDER", "BackgroundStage", "Draft", "Hold", "LateSink", "Outbox", "RevisingStage",
-    "Stage",
+    "Stage", "reason_of",
 ]
+
+
+def reason_of(source: str, text: str | Phrase) -> Reason:
+    """A :class:`Reason` from prose, or from a phrase with its code and params."""
+    if isinstance(text, Phrase):
+        return Reason(source=source, text=text.text, code=text.code,
+                      params=wire_params(text.params))
+    return Reason(source=source, text=text)
 
 ACTION_ORDER: dict[Action | None, int] = {
     None: 0,
@@ -111,8 +120,9 @@ class Draft:
     ) -> None:
         self.labels.append(Label(name=name, source=source, kind=kind, score=score))
 
-    def reason(self, source: str, text: str) -> None:
-        self.reasons.append(Reason(source=source, text=text))
+    def reason(self, source: str, text: str | Phrase) -> None:
+        """Add a reason; a :class:`Phrase` carries its code and params next to the prose."""
+        self.reasons.append(reason_of(source, text))
 
     def hold(self, event_id: str, source: str, reason: str) -> None:
         """Ask the stage that owns message state to hold the earlier message ``event_id``."""

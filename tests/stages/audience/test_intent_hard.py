@@ -191,6 +191,28 @@ def test_look_alikes_are_not_intents(classifier: IntentClassifier, text: str) ->
 
 
 @pytest.mark.parametrize(
+    "text",
+    [
+        "Ich habe Lauch gekauft", "hab heute Milch und Eier geholt",
+        "ich hab Gemüse beim Aldi gekauft", "grad eingekauft, Kartoffeln gekauft",
+        "hab das im Supermarkt gekauft", "just bought veggies", "war einkaufen, brot gekauft",
+    ],
+)
+def test_the_weekly_shop_is_no_purchase_lead(classifier: IntentClassifier, text: str) -> None:
+    assert "lead" not in labels(classifier, text)
+
+
+@pytest.mark.parametrize(
+    "text", ["hab grad bestellt", "hab zwei gekauft", "ich habe die kette gekauft",
+             "just bought it from the link"],
+)
+def test_buying_what_is_on_sale_stays_a_purchase_lead(
+    classifier: IntentClassifier, text: str
+) -> None:
+    assert "lead" in labels(classifier, text)
+
+
+@pytest.mark.parametrize(
     "text", ["isst du vegan?", "how tall are you", "wie lang bist du noch live"]
 )
 def test_questions_about_the_host_are_not_leads(classifier: IntentClassifier, text: str) -> None:

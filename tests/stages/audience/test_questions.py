@@ -253,6 +253,28 @@ def test_host_prompt_when_enough_people_ask_with_cooldown() -> None:
     assert prompts(en.say("c", "wie alt bist du")) == ['3 people asked: "wie alt bist du?"']
 
 
+@pytest.mark.parametrize(
+    ("language", "texts", "said", "code"),
+    [
+        ("de", ["hab grad bestellt", "ich nehm zwei", "gekauft!"],
+         "3 Leute wollen kaufen — sag kurz, wie und wo man bestellt", "prompt.lead_purchase"),
+        ("en", ["is it vegan?", "is it waterproof?", "is it real silver?"],
+         "3 people asked about materials and product details", "prompt.lead_product"),
+        ("de", ["wie kann ich bestellen", "wo bestell ich das", "wie bestelle ich?"],
+         "3 Leute fragen, wie sie bestellen können", "prompt.lead_how_to_order"),
+    ],
+)
+def test_each_lead_kind_has_its_own_host_prompt_with_a_code(
+    language: str, texts: list[str], said: str, code: str
+) -> None:
+    s = Stream(language=language)
+    out: list[Any] = []
+    for user, text in zip("abc", texts, strict=True):
+        out += s.say(user, text)
+    prompts = [m for m in out if isinstance(m, Prompt)]
+    assert [(p.text, p.code, p.params) for p in prompts] == [(said, code, {"n": 3})]
+
+
 def test_snapshot_orders_by_count_then_age_then_closed() -> None:
     s = Stream()
     s.say("a", "wo wohnst du")

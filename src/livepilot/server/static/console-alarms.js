@@ -21,7 +21,7 @@ export function onAlarm(a) {
 }
 function renderAlarm({el, alarm: a}) {
   el.className = "alarm" + (a.state === "cleared" ? " cleared" : "");
-  el.innerHTML = `<b>${esc(word("alarm.", a.kind))}</b> ${esc(word("alarm_state.", a.state))} — ${esc(localise(a.message))}`;
+  el.innerHTML = `<b>${esc(word("alarm.", a.kind))}</b> ${esc(word("alarm_state.", a.state))} — ${esc(localise(a))}`;
 }
 
 const prompts = new Map();  // prompt id -> {el, prompt}
@@ -36,7 +36,7 @@ export function onPrompt(p) {
   expirePrompts();
 }
 function renderPrompt({el, prompt: p}) {
-  el.innerHTML = `<span class="ptext">🎤 ${esc(localise(p.text))}</span><button data-act="ack_prompt">${esc(t("prompt.done"))}</button><button data-act="dismiss_prompt">${esc(t("prompt.dismiss"))}</button>`;
+  el.innerHTML = `<span class="ptext">🎤 ${esc(localise(p))}</span><button data-act="ack_prompt">${esc(t("prompt.done"))}</button><button data-act="dismiss_prompt">${esc(t("prompt.dismiss"))}</button>`;
   for (const b of el.querySelectorAll("button")) b.onclick = () => command(p.stream, b.dataset.act, p.id);
 }
 function expirePrompts() {

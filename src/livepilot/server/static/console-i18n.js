@@ -7,9 +7,10 @@
 // and data-i18n-placeholder and are filled by applyStatic(). A missing key is shown as the
 // key itself and reported once on the console, so a test can catch it.
 //
-// Stages write their reasons and host prompts as English (reasons) or German (prompts)
-// prose. localise() turns the known shapes of that prose into the catalogue's words for
-// the other language; text of an unknown shape is shown as the server wrote it.
+// Stages write reasons, alarm messages and host prompts as prose *and* as a code with
+// params (livepilot/texts.py; the code is the catalogue key). localise() says a coded one
+// in the page's language; prose without a code (older recordings, free text) is matched
+// against the known shapes below, else shown as the server wrote it.
 
 export const LANGS = ["de", "en"];
 const LANG_KEY = "livepilot.lang";
@@ -84,7 +85,7 @@ const PROSE = [
   {re: /^and (\d+) more matches$/, to: "reason.more_matches", names: ["n"]},
   {re: /^word filter hit \((\w+)\)$/, to: "reason.word_filter_hit", names: ["kind"]},
   {re: /^German model ([\d.]+) \((\w+)\)$/, to: "reason.german_model", names: ["score", "kind"]},
-  {re: /^Detoxify ([\d.]+) \((\w+)\)$/, to: "reason.detoxify", names: ["score", "kind"]},
+  {re: /^(Detoxify|detoxify) ([\d.]+) \((\w+)\)$/, to: "reason.model", names: ["model", "score", "kind"]},
   {re: /^@(\S+): strike score ([\d.]+) \(([^()]*)\) → ([^;]+)(?:; repeat offender: (\d+) hits in (\d+) streams)?$/, to: "reason.strike", names: ["user", "score", "hits", "step", "past", "streams"]},
   {re: /^@(\S+): strike score ([\d.]+) — messages hidden from overlays until it decays$/, to: "reason.strike_decay", names: ["user", "score"]},
   {re: /^mostly capital letters \((\d+)% of (\d+)\)$/, to: "reason.caps", names: ["share", "n"]},
@@ -99,15 +100,15 @@ const PROSE = [
   {re: /^link to '(.*)'$/, to: "reason.link", names: ["target"]},
   {re: /^(\d+) people asked: (.*)$/, to: "reason.asked", names: ["n", "text"]},
   {re: /^FAQ '(.*)' \(([\d.]+)\)$/, to: "reason.faq", names: ["entry", "score"]},
-  {re: /^(feedback_positive|feedback_negative): matched '(.*)'$/, to: "reason.feedback", names: ["label", "phrase"]},
+  {re: /^(feedback_positive|feedback_negative): matched '(.*)'$/, to: "reason.intent", names: ["label", "phrase"]},
   {re: /^lead \((\w+)\): matched '(.*)'$/, to: "reason.lead", names: ["kind", "phrase"]},
-  {re: /^raid: (\d+) accounts posted this within (\d+) s, (\d+) of them new to the chat(.*)$/, to: "reason.raid", names: ["n", "s", "new", "rest"]},
+  {re: /^raid: (\d+) accounts posted this within (\d+) s, (\d+) of them new to the chat(.*)$/, to: "reason.raid", names: ["n", "s", "new", "joined", "promotes"]},
   {re: /^(q\d+) claimed by (.+)$/, to: "reason.claimed", names: ["id", "by"]},
   {re: /^(q\d+) answered by (.+) after (\d+) s$/, to: "reason.answered", names: ["id", "by", "s"]},
   {re: /^(q\d+) dismissed by (.+)$/, to: "reason.dismissed", names: ["id", "by"]},
   // host prompts (the show stages write them in German)
-  {re: /^Danke @(\S+) für (.+)$/, to: "prompt.thanks", names: ["user", "what"], from: "de"},
-  {re: /^Danke für die Geschenke: (.+)$/, to: "prompt.thanks_many", names: ["list"], from: "de"},
+  {re: /^Danke @(\S+) für (.+)$/, to: "prompt.thanks", names: ["user", "gift"], from: "de"},
+  {re: /^Danke für die Geschenke: (.+)$/, to: "prompt.thanks_many", names: ["names", "more"], from: "de"},
   {re: /^(\d+) Leute fragen: „(.*)“$/, to: "prompt.asked", names: ["n", "text"], from: "de"},
 ];
 // Steps of the strike ladder and other words inside the prose.
@@ -126,7 +127,7 @@ function raidRest(text) {
 function hitsText(text) {
   const m = HITS.exec(text);
   if (!m) return text;
-  return m[2] ? t("reason.hits_in", {n: Number(m[1]), min: m[2]}) : t("reason.hits", {n: Number(m[1])});
+  return m[2] ? t("reason.strike_hits_in", {n: Number(m[1]), min: m[2]}) : t("reason.strike_hits", {n: Number(m[1])});
 }
 
 // Prose longer than this is shown as written: the patterns stay cheap on hostile text.
@@ -137,7 +138,36 @@ const MAX_PROSE = 400;
 const memo = new Map();
 const MEMO_MAX = 3000;
 
-export function localise(text) {
+// Params whose values are codes the catalogue also names ("insult" → "Beleidigung").
+const CODED_PARAMS = {kind: "kind.", severity: "severity.", step: "step.", label: "label.",
+  how: "how.", state: "stream_state."};
+
+// A reason, alarm or prompt ({text|message, code, params}) or plain prose, in the page's
+// language. A code the catalogue lacks falls back to the prose.
+export function localise(what) {
+  if (what && typeof what === "object") {
+    if (what.code && what.code in words) return said(what.code, what.params || {});
+    return localise(what.text ?? what.message ?? "");
+  }
+  return localiseProse(what);
+}
+
+function said(code, params) {
+  const out = {};
+  for (const [name, v] of Object.entries(params)) {
+    if (v && typeof v === "object") {
+      // a nested phrase (an optional tail) or a rules text in both languages
+      out[name] = v.code ? localise(v) : (v[lang] ?? v.en ?? Object.values(v)[0] ?? "");
+    } else if (CODED_PARAMS[name] && (CODED_PARAMS[name] + v) in words) {
+      out[name] = words[CODED_PARAMS[name] + v];
+    } else {
+      out[name] = v;
+    }
+  }
+  return t(code, out);
+}
+
+function localiseProse(text) {
   if (typeof text !== "string" || text.length > MAX_PROSE) return text;
   let out = memo.get(text);
   if (out === undefined) {
@@ -159,13 +189,14 @@ function localiseOnce(text) {
       if (v === undefined) v = "";
       else if (name === "step" && STEPS[v] && STEPS[v] in words) v = words[STEPS[v]];
       else if (name === "hits") v = hitsText(v);
-      else if (name === "rest") v = raidRest(v);
+      else if (name === "joined") v = raidRest(v);
+      else if (name === "past") v = v ? t("reason.strike_past", {n: v, streams: m[i + 2]}) : "";
       else if (PARAM_WORDS[name] && (PARAM_WORDS[name] + v) in words) v = words[PARAM_WORDS[name] + v];
       params[name] = v;
     });
     if ("n" in params) params.n = Number(params.n);
     const text2 = t(p.to, params);
-    return params.past ? text2 + t("reason.repeat_offender", {n: params.past, streams: params.streams}) : text2;
+    return text2;
   }
   return text;
 }

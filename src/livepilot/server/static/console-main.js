@@ -15,6 +15,7 @@ import {SHOW_ACTIONS, onTally, refreshShow} from "./console-show.js";
 import {hello, onPresenceFrame} from "./console-presence.js";
 import {currentLang, preferredLang, setLang, t, word} from "./console-i18n.js";
 import {render as renderPulse} from "./console-pulse.js";
+import {auditClosed, auditOpened, auditSoon} from "./console-audit.js";
 import "./console-keys.js";
 
 // command(stream, action, target, args) stays callable from the browser's devtools.
@@ -65,13 +66,14 @@ function handle(msg) {
     case "alarm": return onAlarm(msg);
     case "prompt": return onPrompt(msg);
     case "tally": return onTally(msg);
-    case "moderation": return onDecision(msg);
+    case "moderation": auditSoon(msg); return onDecision(msg);
     case "presence": return onPresenceFrame(msg);
     case "presence_refused": return notify(msg.message, true);
     case "ack": {
       const action = pending.shift();
       if (SHOW_ACTIONS.has(action)) refreshShow();
       if (USER_ACTIONS.has(action)) userBurst();
+      auditSoon();
       return;
     }
     case "error": {
@@ -83,13 +85,14 @@ function handle(msg) {
 }
 
 // -- tabs --------------------------------------------------------------------------------
-const TABS = ["questions-tab", "show-tab", "watch-tab"];
+const TABS = ["questions-tab", "show-tab", "watch-tab", "audit-tab"];
 function selectTab(name) {
   for (const b of document.querySelectorAll(".tabs button")) b.classList.toggle("active", b.dataset.tab === name);
   for (const tab of TABS) $(tab).hidden = name !== tab;
   localStorage.setItem("livepilot.tab", name);
   if (name === "show-tab") refreshShow();
   if (name === "watch-tab" && currentStream) refreshWatch(`/api/streams/${encodeURIComponent(currentStream)}`);
+  if (name === "audit-tab") auditOpened(); else auditClosed();
 }
 for (const b of document.querySelectorAll(".tabs button")) b.onclick = () => selectTab(b.dataset.tab);
 selectTab(TABS.includes(localStorage.getItem("livepilot.tab")) ? localStorage.getItem("livepilot.tab") : "questions-tab");

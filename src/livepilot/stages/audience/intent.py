@@ -30,6 +30,7 @@ from livepilot.settings import checkout_path
 from livepilot.stages.audience.intent_classifier import Hit, IntentClassifier
 from livepilot.stages.audience.intent_rules import IntentRules, load_intent_rules
 from livepilot.stages.audience.tech_alarm import TechIssueWatch
+from livepilot.texts import say
 
 if TYPE_CHECKING:
     from livepilot.metrics import Metrics
@@ -86,7 +87,16 @@ class IntentStage:
         draft.label(hit.label, self.name, kind=hit.kind)
         if hit.label != "question":
             what = hit.label if hit.kind is None else f"{hit.label} ({hit.kind})"
-            draft.reason(self.name, f"{what}: matched {hit.phrase!r}")
+            text = f"{what}: matched {hit.phrase!r}"
+            if hit.label == "lead":
+                draft.reason(self.name, say("reason.lead", text, kind=hit.kind or "",
+                                            phrase=hit.phrase))
+            elif hit.kind is None:
+                draft.reason(self.name, say("reason.intent", text, label=hit.label,
+                                            phrase=hit.phrase))
+            else:
+                draft.reason(self.name, say("reason.intent_kind", text, label=hit.label,
+                                            kind=hit.kind, phrase=hit.phrase))
 
     def tick(self, now: float, out: Outbox) -> None:
         rules = self._rules

@@ -50,6 +50,7 @@ from livepilot.stages.audience.question_queue import (
     QueueItem,
     ResponseTimes,
 )
+from livepilot.texts import Phrase, say, wire_params
 
 if TYPE_CHECKING:
     from livepilot.metrics import Metrics
@@ -70,18 +71,34 @@ _ITEM_ID = re.compile(r"^q\d+$")
 #: Labels that keep a message out of the queue, whenever they arrive.
 _KEEP_OUT = frozenset({"toxic", "spam", "tech_issue"})
 
-_TOPICS = {
+#: The host prompt per lead kind, when ``{n}`` people asked about it (code
+#: ``prompt.lead_<kind>``; ``prompt.lead_other`` names a kind it does not know).
+_LEAD_PROMPTS: dict[str, dict[str, str]] = {
     "de": {
-        "price": "dem Preis", "availability": "Größen, Farben und Verfügbarkeit",
-        "shipping": "dem Versand", "how_to_order": "der Bestellung", "link": "dem Link",
-        "discount": "einem Rabattcode", "bulk": "Großbestellungen", "collab": "Kooperationen",
-        "purchase": "dem Kaufen", "product": "Material und Eigenschaften",
+        "price": "{n} Leute fragen nach dem Preis",
+        "availability": "{n} Leute fragen nach Größen, Farben oder ob es noch da ist",
+        "shipping": "{n} Leute fragen nach dem Versand",
+        "how_to_order": "{n} Leute fragen, wie sie bestellen können",
+        "link": "{n} Leute fragen nach dem Link",
+        "discount": "{n} Leute fragen nach einem Rabattcode",
+        "bulk": "{n} Leute fragen nach Großbestellungen",
+        "collab": "{n} Leute fragen nach einer Kooperation",
+        "purchase": "{n} Leute wollen kaufen — sag kurz, wie und wo man bestellt",
+        "product": "{n} Leute fragen nach Material und Details zum Produkt",
+        "other": "{n} Leute fragen nach {topic}",
     },
     "en": {
-        "price": "the price", "availability": "sizes, colours and stock",
-        "shipping": "shipping", "how_to_order": "how to order", "link": "the link",
-        "discount": "a discount code", "bulk": "bulk orders", "collab": "collaborations",
-        "purchase": "buying", "product": "materials and product details",
+        "price": "{n} people asked about the price",
+        "availability": "{n} people asked about sizes, colours or stock",
+        "shipping": "{n} people asked about shipping",
+        "how_to_order": "{n} people asked how to order",
+        "link": "{n} people asked for the link",
+        "discount": "{n} people asked for a discount code",
+        "bulk": "{n} people asked about bulk orders",
+        "collab": "{n} people asked about working together",
+        "purchase": "{n} people want to buy — say how and where to order",
+        "product": "{n} people asked about materials and product details",
+        "other": "{n} people asked about {topic}",
     },
 }
 
@@ -118,7 +135,7 @@ class QuestionsStage:
         self._prompt_cooldown = prompt_cooldown
         self._prompt_gap = prompt_gap
         self._last_prompt = float("-inf")
-        self._language = language if language in _TOPICS else "en"
+        self._language = language if language in _LEAD_PROMPTS else "en"
         #: Per prompted topic: when, for how many askers, and the prompt (to correct it).
         self._prompted: dict[str, tuple[float, int, Prompt]] = {}
         self._seq = 0
@@ -160,9 +177,11 @@ class QuestionsStage:
         if best is not None:
             draft.answer = best.answer
             draft.scores["faq"] = best.confidence
-            draft.reason(self.name, f"FAQ {best.entry!r} ({best.confidence:.2f})")
+            draft.reason(self.name, say("reason.faq", f"FAQ {best.entry!r} ({best.confidence:.2f})",
+                                        entry=best.entry, score=f"{best.confidence:.2f}"))
         if added.merged and item.count > 1:
-            draft.reason(self.name, f"{item.count} people asked: {item.text}")
+            draft.reason(self.name, say("reason.asked", f"{item.count} people asked: {item.text}",
+                                        n=item.count, text=item.text))
         if label == "lead" and kind is not None:
             self.leads.add(Lead(event.id, event.stream, draft.now, kind, event.user.id,
                                 event.user.unique_id, event.text, item.id))
@@ -187,7 +206,8 @@ class QuestionsStage:
         try:
             if event.action == "claim":
                 item = queue.claim(event.target, by, now)
-                draft.reason(self.name, f"{item.id} claimed by {by}")
+                draft.reason(self.name, say("reason.claimed", f"{item.id} claimed by {by}",
+                                            id=item.id, by=by))
             elif event.action == "answer":
                 reply = event.args.get("text")
                 text = reply if isinstance(reply, str) else None
@@ -197,13 +217,17 @@ class QuestionsStage:
                 if self._metrics is not None:
                     self._metrics.question_response.labels(self.stream, by).observe(seconds)
                 self._outcome("answered")
-                draft.reason(self.name, f"{item.id} answered by {by} after {seconds:.0f} s")
+                draft.reason(self.name, say(
+                    "reason.answered", f"{item.id} answered by {by} after {seconds:.0f} s",
+                    id=item.id, by=by, s=round(seconds)))
             else:
                 item = queue.dismiss(event.target, by, now)
                 self._outcome("dismissed")
-                draft.reason(self.name, f"{item.id} dismissed by {by}")
+                draft.reason(self.name, say("reason.dismissed", f"{item.id} dismissed by {by}",
+                                            id=item.id, by=by))
         except QueueError as exc:
-            draft.reason(self.name, f"{event.action} by {by}: {exc}")
+            draft.reason(self.name, say("reason.question_refused", f"{event.action} by {by}: {exc}",
+                                        action=event.action, by=by, error=str(exc)))
         else:
             # The command's insight says what changed, so every console (also behind a
             # bus, on another machine) can update its queue: label = new state, kind =
@@ -274,10 +298,12 @@ class QuestionsStage:
             return
         # Corrected down (never up: the host heard of it once) and to the item's text.
         n = min(n, told)
-        text = self._prompt_text(item, n)
-        if text == prompt.text:
+        said = self._prompt_text(item, n)
+        if said.text == prompt.text:
             return
-        fixed = prompt.model_copy(update={"text": text})
+        fixed = prompt.model_copy(
+            update={"text": said.text, "params": wire_params(said.params)}
+        )
         self._prompted[key] = (at, n, fixed)
         out.prompt(fixed)
 
@@ -306,25 +332,33 @@ class QuestionsStage:
             return
         self._last_prompt = now
         self._seq += 1
+        said = self._prompt_text(item, n)
         prompt = Prompt(
             id=f"{self.stream}:questions:{key}:{self._seq}",
             stream=self.stream,
             source=self.name,
             at=now,
-            text=self._prompt_text(item, n),
+            text=said.text,
+            code=said.code,
+            params=wire_params(said.params),
             priority=2,
             expires_at=now + 90,
         )
         self._prompted[key] = (now, n, prompt)
         out.prompt(prompt)
 
-    def _prompt_text(self, item: QueueItem, n: int) -> str:
+    def _prompt_text(self, item: QueueItem, n: int) -> Phrase:
         de = self._language == "de"
         if item.label == "lead" and item.kind is not None:
-            topic = _TOPICS[self._language].get(item.kind, item.kind.replace("_", " "))
-            return f"{n} Leute fragen nach {topic}" if de else f"{n} people asked about {topic}"
+            templates = _LEAD_PROMPTS[self._language]
+            if item.kind in templates:
+                return say(f"prompt.lead_{item.kind}", templates[item.kind].format(n=n), n=n)
+            topic = item.kind.replace("_", " ")
+            return say("prompt.lead_other", templates["other"].format(n=n, topic=topic),
+                       n=n, topic=topic)
         text = item.text if len(item.text) <= 80 else item.text[:79] + "…"
-        return f"{n} Leute fragen: „{text}“" if de else f'{n} people asked: "{text}"'
+        said = f"{n} Leute fragen: „{text}“" if de else f'{n} people asked: "{text}"'
+        return say("prompt.asked", said, n=n, text=text)
 
     # -- time ---------------------------------------------------------------------------
 

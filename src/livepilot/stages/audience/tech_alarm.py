@@ -15,6 +15,8 @@ from livepilot.insights import Prompt
 from livepilot.pipeline.alarm import AlarmCounter, AlarmLatch, publish
 from livepilot.pipeline.stage import Outbox
 from livepilot.stages.audience.intent_rules import TechAlarmRules, TechKindRules
+from livepilot.texts import say as said
+from livepilot.texts import wire_params
 
 __all__ = ["TechIssueWatch"]
 
@@ -67,6 +69,7 @@ class TechIssueWatch:
             )
         latch.cooldown_s = self.rules.cooldown  # the current rules, also after a reload
         say, hint = self._say(kind)
+        what, how = self._both(kind)
         n, window = len(users), self.rules.window
         if self.language == "de":
             message = f"{n} Zuschauer: {say} in den letzten {window:.0f} s"
@@ -74,8 +77,10 @@ class TechIssueWatch:
         else:
             message = f"{n} viewers: {say} in the last {window:.0f} s"
             text = f"{n} viewers report {say} — {hint}"
+        prompt = said("prompt.tech", text, n=n, what=what, hint=how)
         alarm = latch.raise_(
-            now, message, {"issue": kind, "viewers": len(users), "window": self.rules.window}
+            now, said("alarm_text.tech_raised", message, n=n, what=what, s=round(window)),
+            {"issue": kind, "viewers": len(users), "window": self.rules.window},
         )
         if alarm is None:  # cooling down after the last episode
             return
@@ -88,6 +93,8 @@ class TechIssueWatch:
                 source=self.source,
                 at=now,
                 text=text,
+                code=prompt.code,
+                params=wire_params(prompt.params),
                 priority=3,
                 alarm_id=alarm.id,
                 expires_at=now + 60,
@@ -107,7 +114,8 @@ class TechIssueWatch:
                 f"Keine Meldungen mehr: {say}" if self.language == "de"
                 else f"No more reports of {say}"
             )
-            publish(out, latch.clear(now, message, {"issue": kind, "viewers": raised.viewers}))
+            cleared = said("alarm_text.tech_cleared", message, what=self._both(kind)[0])
+            publish(out, latch.clear(now, cleared, {"issue": kind, "viewers": raised.viewers}))
             log.info("stream %s: tech issue %s cleared", raised.stream, kind)
         for users in self._reports.values():
             self._prune(users, now)
@@ -123,6 +131,15 @@ class TechIssueWatch:
             if users[oldest] >= horizon:
                 break
             del users[oldest]
+
+    def _both(self, kind: str) -> tuple[dict[str, str], dict[str, str]]:
+        """The problem's name and the hint in every host language (the console picks its
+        own from these)."""
+        rules = self.says.get(kind)
+        if rules is None:
+            plain = kind.replace("_", " ")
+            return {"de": plain, "en": plain}, {"de": "Stream prüfen", "en": "check the stream"}
+        return rules.say.model_dump(), rules.hint.model_dump()
 
     def _say(self, kind: str) -> tuple[str, str]:
         rules = self.says.get(kind)

@@ -102,6 +102,8 @@ class _Message:
     #: What the stages flagged (``toxic:insult``, ``spam``) and said, for the queue.
     flags: tuple[str, ...] = ()
     why: tuple[str, ...] = ()
+    #: The reasons behind ``why`` with their codes (for the console's own language).
+    coded: tuple[Reason, ...] = ()
 
 
 class MessageStates:
@@ -170,7 +172,7 @@ class MessageStates:
         while len(messages) > self._max:
             self._forget(next(iter(messages)))
         if (flags or state is Visibility.HELD) and not message.final:
-            message.why = _whys(draft.reasons)
+            message.why, message.coded = _whys(draft.reasons), tuple(draft.reasons[:_REASONS])
             self._reopen(event.id)
         if blocked_by is None:
             return None
@@ -272,7 +274,7 @@ class MessageStates:
         flags = _flags(insight.labels)
         if flags != message.flags and flags:
             message.flags = flags
-            message.why = _whys(insight.reasons)
+            message.why, message.coded = _whys(insight.reasons), insight.reasons[:_REASONS]
             if not message.final and insight.event_id not in self._handled:
                 self._reopen(insight.event_id)
         if insight.hidden and message.state is Visibility.VISIBLE and not message.final:
@@ -280,7 +282,7 @@ class MessageStates:
             by = _sources(insight.labels, insight.reasons)
             message.state, message.by, message.since = Visibility.HELD, by, now
             message.reason = _reason(insight.reasons)
-            message.why = _whys(insight.reasons)
+            message.why, message.coded = _whys(insight.reasons), insight.reasons[:_REASONS]
             self._handled.pop(insight.event_id, None)
             self._reopen(insight.event_id)
             return insight, ModerationDecision(
@@ -355,6 +357,8 @@ class MessageStates:
             "text": m.text,
             "flags": list(m.flags),
             "reasons": list(m.why),
+            # ``reasons`` again, each with its code and params where a stage gave them.
+            "said": [_said(text, m.coded) for text in m.why],
         }
 
 
@@ -390,6 +394,13 @@ def _sources(labels: list[Label] | tuple[Label, ...],
 
 def _reason(reasons: list[Reason] | tuple[Reason, ...]) -> str:
     return " · ".join(r.text[:_REASON] for r in reasons[:_REASONS])
+
+
+def _said(text: str, coded: tuple[Reason, ...]) -> dict[str, object]:
+    for reason in coded:
+        if reason.text[:_REASON] == text:
+            return reason.model_dump(mode="json")
+    return {"text": text}
 
 
 def _whys(reasons: list[Reason] | tuple[Reason, ...]) -> tuple[str, ...]:

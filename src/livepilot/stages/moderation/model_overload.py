@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from livepilot.insights import Alarm, AlarmState, Severity
 from livepilot.pipeline.stage import Outbox
+from livepilot.texts import Phrase, say, wire_params
 
 __all__ = ["CLEAR_AFTER", "OverloadAlarm"]
 
@@ -48,7 +49,8 @@ class OverloadAlarm:
                     f"Toxicity model overloaded: {fresh} messages not scored — uncertain "
                     "messages and new viewers first"
                 )
-                out.alarm(self._alarm(now, AlarmState.RAISED, message,
+                out.alarm(self._alarm(now, AlarmState.RAISED,
+                                      say("alarm_text.overload_raised", message, n=fresh),
                                       {"shed": fresh, "queue": depth}))
                 return True
             return None
@@ -58,15 +60,18 @@ class OverloadAlarm:
                 "Modellurteil" if self.german else
                 f"Toxicity model caught up; {self.since} messages were not scored"
             )
-            out.alarm(self._alarm(now, AlarmState.CLEARED, message, {"shed": self.since}))
+            out.alarm(self._alarm(now, AlarmState.CLEARED,
+                                  say("alarm_text.overload_cleared", message, n=self.since),
+                                  {"shed": self.since}))
             self.raised = None
             self.since = 0
             return False
         return None
 
-    def _alarm(self, now: float, state: AlarmState, message: str,
+    def _alarm(self, now: float, state: AlarmState, message: Phrase,
                data: dict[str, object]) -> Alarm:
         assert self.raised is not None
         return Alarm(id=self.raised, stream=self.stream, kind="model_overload",
                      source=self.source, at=now, state=state, severity=Severity.WARNING,
-                     message=message, data=data)
+                     message=message.text, data=data, code=message.code,
+                     params=wire_params(message.params))

@@ -53,6 +53,7 @@ from livepilot.pipeline.stage import ACTION_ORDER, Draft, Outbox
 from livepilot.stages.moderation.message_state import MESSAGE_ACTIONS, MessageStates
 from livepilot.stages.moderation.rules import RULES_FILE, StrikeRules, StrikeStep
 from livepilot.stages.moderation.strike_memory import RememberedUser, StrikeMemory
+from livepilot.texts import Phrase, say
 from livepilot.yamlfile import load_model_or_default
 
 if TYPE_CHECKING:
@@ -175,7 +176,7 @@ class ModerationStage:
         if state is None or step is None:
             reason = "no strikes" if score == 0 else f"strike score {score:.1f}, below the ladder"
         else:
-            reason = self._describe(state, score, step, now, rules, past)
+            reason = self._describe(state, score, step, now, rules, past).text
         return {
             "user_id": user_id,
             "handle": "" if state is None else state.handle,
@@ -247,7 +248,9 @@ class ModerationStage:
         user = event.user
         if blocked_by is not None:
             draft.hidden = True
-            draft.reason(self.name, f"@{user.unique_id} is blocked by {blocked_by}")
+            draft.reason(self.name, say("reason.blocked",
+                                        f"@{user.unique_id} is blocked by {blocked_by}",
+                                        user=user.unique_id, by=blocked_by))
         points = self._points(draft, rules)
         state = self._users.get(user.id)
         if points <= 0 and state is None:
@@ -271,11 +274,12 @@ class ModerationStage:
                                                    self._past.get(user.id)))
         elif hiding:
             # A clean message from a user high on the ladder stays off the overlays.
-            draft.reason(
-                self.name,
+            draft.reason(self.name, say(
+                "reason.strike_decay",
                 f"@{state.handle}: strike score {score:.1f} — messages hidden from overlays "
                 f"until it decays",
-            )
+                user=state.handle, score=f"{score:.1f}",
+            ))
         if hiding:
             draft.hidden = True
 
@@ -346,19 +350,27 @@ class ModerationStage:
     def _describe(
         state: _Strikes, score: float, step: StrikeStep, now: float, rules: StrikeRules,
         past: _Past | None = None,
-    ) -> str:
+    ) -> Phrase:
         recent = ModerationStage._recent_hits(state, now, rules)
         if len(recent) == 1:
-            hits = "1 hit"
+            hits = say("reason.strike_hits", "1 hit", n=1)
         elif recent:
             minutes = max(1, round((now - recent[0]) / 60.0))
-            hits = f"{len(recent)} hits in {minutes} min"
+            hits = say("reason.strike_hits_in", f"{len(recent)} hits in {minutes} min",
+                       n=len(recent), min=minutes)
         else:
-            hits = "earlier hits"
-        text = f"@{state.handle}: strike score {score:.1f} ({hits}) → {_WHAT[step.action]}"
+            hits = say("reason.strike_hits_earlier", "earlier hits")
+        repeat: Phrase | str = ""
         if past is not None and past.streams > (1 if past.here else 0):
-            text += f"; repeat offender: {past.hits} hits in {past.streams} streams"
-        return text
+            repeat = say("reason.strike_past",
+                         f"; repeat offender: {past.hits} hits in {past.streams} streams",
+                         n=past.hits, streams=past.streams)
+        return say(
+            "reason.strike",
+            f"@{state.handle}: strike score {score:.1f} ({hits}) → {_WHAT[step.action]}{repeat}",
+            user=state.handle, score=f"{score:.1f}", hits=hits, step=str(step.action),
+            past=repeat,
+        )
 
     @staticmethod
     def _recent_hits(state: _Strikes, now: float, rules: StrikeRules) -> list[float]:

@@ -50,6 +50,7 @@ from livepilot.insights import Severity
 from livepilot.pipeline.alarm import AlarmLatch, AlarmSink, publish
 from livepilot.stages.moderation.normalize import unleet
 from livepilot.stages.moderation.rules import RaidRules
+from livepilot.texts import Phrase, say
 
 __all__ = ["RaidDetector", "RaidVerdict", "normalise"]
 
@@ -116,6 +117,9 @@ _PROMOTES = {
     "write_me": "writing to them",
     "visit": "a link to visit",
 }
+#: Each part of what a wave promotes, as a code (``promo.<key>``) the console translates.
+_PROMO_CODES = {**{text: key for key, text in _PROMOTES.items()},
+                "a link": "link", "a phone number": "phone"}
 _HANDLE = re.compile(r"@[\w.]+")
 _URL = re.compile(r"(?:https?://|www\.)\S+")
 
@@ -254,7 +258,7 @@ class RaidVerdict:
     """What the raid detector says about one chat message."""
 
     #: Why it belongs to a raid, or ``None`` (it does not, or its author is trusted).
-    reason: str | None
+    reason: Phrase | None
     #: The event ids of its wave's earlier messages, when this message made the wave a
     #: raid: they were published before the wave was recognised.
     earlier: tuple[str, ...] = ()
@@ -379,7 +383,7 @@ class RaidDetector:
                 flags |= _JOINED
             if user.new_account:
                 flags |= _NEW
-        reason: str | None = None
+        reason: Phrase | None = None
         earlier: tuple[str, ...] = ()
         # Every account's message counts (regulars saying the same thin a wave out: a
         # chorus is no raid), whoever came first.
@@ -412,13 +416,15 @@ class RaidDetector:
         current = self._raid
         if reason is None and current is not None and not trusted and user_id in current.members:
             current.messages += 1
-            reason = (f"raid: @{user.unique_id} is one of its {current.size} accounts "
-                      f"(they posted {current.sample!r})")
+            reason = say("reason.raid_member",
+                         f"raid: @{user.unique_id} is one of its {current.size} accounts "
+                         f"(they posted {current.sample!r})",
+                         user=user.unique_id, n=current.size, text=current.sample)
         if reason is None and not earlier:
             return None
         return RaidVerdict(reason, earlier)
 
-    def end(self, now: float, out: AlarmSink, why: str) -> None:
+    def end(self, now: float, out: AlarmSink, why: Phrase) -> None:
         """The stream ended: a raid in progress is over."""
         if self._raid is not None:
             self._end(self._raid, now, out, why)
@@ -486,7 +492,9 @@ class RaidDetector:
             self._forget(wave)
         raid = self._raid
         if raid is not None and raid.last <= horizon:
-            self._end(raid, now, out, f"no raid message for {rules.window_s:.0f} s")
+            quiet = round(rules.window_s)
+            self._end(raid, now, out, say("alarm_text.raid_why_quiet",
+                                          f"no raid message for {quiet} s", s=quiet))
 
     def _is_raid(self, wave: _Wave, rules: RaidRules) -> bool:
         senders = len(wave.senders)
@@ -523,27 +531,40 @@ class RaidDetector:
                 raid.add(user_id, flags)
         return raid
 
-    def _wave_reason(self, wave: _Wave, now: float) -> str:
+    def _wave_reason(self, wave: _Wave, now: float) -> Phrase:
         senders = len(wave.senders)
-        reason = (f"raid: {senders} accounts posted this within {wave.span(now):.0f} s, "
-                  f"{wave.fresh} of them new to the chat")
+        took = round(wave.span(now))
+        joined: Phrase | str = ""
+        promotes: Phrase | str = ""
         if wave.arrived:
-            reason += f", {wave.arrived} joined just before"
+            joined = say("reason.raid_joined", f", {wave.arrived} joined just before",
+                         n=wave.arrived)
         if wave.promo:
-            reason += f"; promotes {wave.promo}"
-        return reason
+            promotes = say("reason.raid_promotes", f"; promotes {wave.promo}",
+                           what=_promo_phrase(wave.promo))
+        return say("reason.raid",
+                   f"raid: {senders} accounts posted this within {took} s, "
+                   f"{wave.fresh} of them new to the chat{joined}{promotes}",
+                   n=senders, s=took, new=wave.fresh, joined=joined, promotes=promotes)
 
     def _alarm(self, raid: _Raid, now: float, rules: RaidRules, out: AlarmSink) -> None:
         if raid.alarmed or not rules.alarm or raid.size < rules.alarm_users:
             return
         self._latch.cooldown_s = rules.cooldown_s
         joins = self._join_total
-        message = (f"Raid / bot wave: {raid.size} accounts new to the chat posted "
-                   f"{raid.sample!r} within {now - raid.started:.0f} s")
+        took = round(now - raid.started)
+        joined: Phrase | str = ""
+        promotes: Phrase | str = ""
         if raid.arrived:
-            message += f" ({raid.arrived} joined just before)"
+            joined = say("alarm_text.raid_joined", f" ({raid.arrived} joined just before)",
+                         n=raid.arrived)
         if raid.promo:
-            message += f"; promotes {raid.promo}"
+            promotes = say("alarm_text.raid_promotes", f"; promotes {raid.promo}",
+                           what=_promo_phrase(raid.promo))
+        message = say("alarm_text.raid_raised",
+                      f"Raid / bot wave: {raid.size} accounts new to the chat posted "
+                      f"{raid.sample!r} within {took} s{joined}{promotes}",
+                      n=raid.size, text=raid.sample, s=took, joined=joined, promotes=promotes)
         alarm = self._latch.raise_(now, message, {
             "members": raid.size, "messages": raid.messages, "sample": raid.sample,
             "joined_before": raid.arrived, "joins": joins, "promo": raid.promo,
@@ -553,15 +574,17 @@ class RaidDetector:
             raid.alarmed = True
             publish(out, alarm)
 
-    def _end(self, raid: _Raid, now: float, out: AlarmSink, why: str) -> None:
+    def _end(self, raid: _Raid, now: float, out: AlarmSink, why: Phrase) -> None:
         self._raid = None
         for wave in self._waves.values():
             wave.raid = False
         took = raid.last - raid.started
         publish(out, self._latch.clear(
             now,
-            f"Raid is over ({why}): {raid.size} accounts, {raid.messages} messages in "
-            f"{took:.0f} s",
+            say("alarm_text.raid_cleared",
+                f"Raid is over ({why}): {raid.size} accounts, {raid.messages} messages in "
+                f"{took:.0f} s",
+                why=why, n=raid.size, messages=raid.messages, s=round(took)),
             {"members": raid.size, "messages": raid.messages, "sample": raid.sample,
              "since": raid.started, "duration_s": round(took, 1)},
         ))
@@ -603,6 +626,17 @@ class RaidDetector:
         weight = 1.0 - math.exp(-dt * math.log(2) / _JOIN_HALFLIFE_S)
         self._join_base = base + weight * (total - base)
         self._join_age += dt
+
+
+def _promo_phrase(promo: str) -> Phrase:
+    """:func:`_promotes`'s words with their codes: each part ``promo.<key>``, joined by
+    ``promo.and`` (a part it does not know stays as written)."""
+    said: Phrase | None = None
+    for part in reversed(promo.split(" and ")):
+        key = _PROMO_CODES.get(part)
+        one = say(f"promo.{key}", part) if key else say("promo.other", part, text=part)
+        said = one if said is None else say("promo.and", f"{one} and {said}", a=one, b=said)
+    return said if said is not None else say("promo.other", promo, text=promo)
 
 
 def _promotes(plain: str, words: int, found: Collection[str], rules: RaidRules) -> str:

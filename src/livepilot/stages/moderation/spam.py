@@ -36,6 +36,7 @@ from livepilot.pipeline.stage import ACTION_ORDER, Draft, Outbox
 from livepilot.stages.moderation.normalize import fold
 from livepilot.stages.moderation.raid import RaidDetector
 from livepilot.stages.moderation.rules import RULES_FILE, SpamRules
+from livepilot.texts import Phrase, say
 from livepilot.yamlfile import load_model_or_default
 
 if TYPE_CHECKING:
@@ -72,7 +73,7 @@ RAID_HOLD = "part of a raid wave"
 @dataclass(frozen=True, slots=True)
 class SpamHit:
     kind: str
-    reason: str
+    reason: Phrase
     action: Action
 
 
@@ -113,7 +114,8 @@ class SpamFilter:
             if isinstance(event, JoinEvent):
                 self.raids.on_join(event.user, event.count, draft.now, self._rules.current.raid)
             elif isinstance(event, StatusEvent) and event.state is StreamState.LIVE_ENDED:
-                self.raids.end(draft.now, draft.out, "the stream ended")
+                self.raids.end(draft.now, draft.out,
+                               say("alarm_text.raid_why_ended", "the stream ended"))
             return
         rules = self._rules.current
         badges = event.user.badges
@@ -183,7 +185,9 @@ class SpamFilter:
             return
         if upper / letters >= caps.ratio:
             hits.append(SpamHit(
-                "caps", f"mostly capital letters ({upper / letters:.0%} of {letters})", caps.action
+                "caps", say("reason.caps",
+                            f"mostly capital letters ({upper / letters:.0%} of {letters})",
+                            share=round(upper / letters * 100), n=letters), caps.action
             ))
 
     @staticmethod
@@ -200,21 +204,25 @@ class SpamFilter:
             if run is not None:
                 size = len(run.group(0))
                 hits.append(
-                    SpamHit("flood", f"{run.group(1)!r} {size} times in a row", flood.action)
+                    SpamHit("flood", say("reason.run", f"{run.group(1)!r} {size} times in a row",
+                                         text=run.group(1), n=size), flood.action)
                 )
                 return
         visible = len(bare) - bare.count(" ")
         if visible >= flood.min_length:
             if symbols / visible >= flood.symbol_ratio:
                 hits.append(SpamHit(
-                    "flood", f"mostly emoji/symbols ({symbols} of {visible})", flood.action
+                    "flood", say("reason.symbols", f"mostly emoji/symbols ({symbols} of {visible})",
+                                 symbols=symbols, n=visible), flood.action
                 ))
                 return
         tokens = folded.split()
         if len(tokens) >= 8 and len(set(tokens)) <= 2:
             word = max(set(tokens), key=tokens.count)
+            repeats = tokens.count(word)
             hits.append(SpamHit(
-                "flood", f"the same word {word!r} {tokens.count(word)} times", flood.action
+                "flood", say("reason.same_word", f"the same word {word!r} {repeats} times",
+                             word=word, n=repeats), flood.action
             ))
 
     @staticmethod
@@ -229,7 +237,8 @@ class SpamFilter:
             domain = domain.strip(".").removeprefix("www.")
             if any(domain == ok or domain.endswith("." + ok) for ok in link.allow_domains):
                 continue
-            hits.append(SpamHit("link", f"link to {domain!r}", link.action))
+            hits.append(SpamHit("link", say("reason.link", f"link to {domain!r}", target=domain),
+                                link.action))
             return
 
     @staticmethod
@@ -244,7 +253,8 @@ class SpamFilter:
                 continue
             if found.group(1) or _PHONE_CONTEXT.search(folded):
                 shown = number[:4] + "…" if len(number) > 5 else number
-                hits.append(SpamHit("phone", f"phone number {shown!r}", phone.action))
+                hits.append(SpamHit("phone", say("reason.phone", f"phone number {shown!r}",
+                                                 number=shown), phone.action))
                 return
 
     # -- per user --------------------------------------------------------------------
@@ -274,8 +284,10 @@ class SpamFilter:
         if rate.enabled and len(times) > rate.max_messages:
             hits.append(SpamHit(
                 "rate",
-                f"@{user.unique_id} sent more than {rate.max_messages} messages in "
-                f"{rate.window_s:.0f} s",
+                say("reason.rate",
+                    f"@{user.unique_id} sent more than {rate.max_messages} messages in "
+                    f"{rate.window_s:.0f} s",
+                    user=user.unique_id, n=rate.max_messages, s=round(rate.window_s)),
                 rate.action,
             ))
 
@@ -301,8 +313,11 @@ class SpamFilter:
             if similar >= repeat.count:
                 hits.append(SpamHit(
                     "repeat",
-                    f"@{user.unique_id} sent this {similar} times in "
-                    f"{repeat.window_s / 60:.0f} min (similarity {best:.0f})",
+                    say("reason.repeat",
+                        f"@{user.unique_id} sent this {similar} times in "
+                        f"{repeat.window_s / 60:.0f} min (similarity {best:.0f})",
+                        user=user.unique_id, n=similar, min=round(repeat.window_s / 60),
+                        similarity=round(best)),
                     repeat.action,
                 ))
         recent.append((now, key))

@@ -64,7 +64,7 @@ from livepilot.ml.scorer import LOADING, Scorer, ScorerStatus
 from livepilot.ml.shared import ModelRegistry
 from livepilot.ml.text import normalize
 from livepilot.ml.triage import Trust, priority
-from livepilot.pipeline.stage import ACTION_ORDER, Draft, LateSink, Outbox
+from livepilot.pipeline.stage import ACTION_ORDER, Draft, LateSink, Outbox, reason_of
 from livepilot.stages.moderation.model_overload import OverloadAlarm
 from livepilot.stages.moderation.rules import DEFAULT_WORD_PACKS, load_word_packs, word_pack_paths
 
@@ -344,7 +344,7 @@ class ToxicityStage:
         if verdict.action is not None:
             own_labels = (Label(name="toxic", source=self.name, kind=verdict.kind,
                                 score=verdict.score),)
-            own_reasons = tuple(Reason(source=self.name, text=t) for t in verdict.reasons)
+            own_reasons = tuple(reason_of(self.name, t) for t in verdict.reasons)
         (l0, l1), (r0, r1) = entry.labels, entry.reasons
         action = base.action
         if verdict.action is not None and ACTION_ORDER[verdict.action] > ACTION_ORDER[action]:

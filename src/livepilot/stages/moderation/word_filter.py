@@ -19,6 +19,7 @@ from livepilot.pipeline.reload import HotReload
 from livepilot.pipeline.stage import Draft, Outbox
 from livepilot.stages.moderation.rules import DEFAULT_WORD_PACKS, RuleSeverity, word_pack_paths
 from livepilot.stages.moderation.word_matcher import Hit, WordMatcher
+from livepilot.texts import Phrase, say
 
 if TYPE_CHECKING:
     from livepilot.pipeline.context import StageContext
@@ -61,12 +62,16 @@ class WordFilter:
             for hit in hits[:_MAX_REASONS]:
                 self._apply(draft, hit, hit.describe())
             if len(hits) > _MAX_REASONS:
-                draft.reason(self.name, f"and {len(hits) - _MAX_REASONS} more matches")
+                more = len(hits) - _MAX_REASONS
+                draft.reason(self.name, say("reason.more_matches", f"and {more} more matches",
+                                            n=more))
         user = getattr(event, "user", None)
         if isinstance(user, User):
             for hit in self._user_hits(matcher, user):
-                self._apply(draft, hit, f"name of @{user.unique_id}: {hit.describe()}",
-                            kind="username")
+                said = hit.describe()
+                self._apply(draft, hit, say("reason.word_username",
+                                            f"name of @{user.unique_id}: {said}",
+                                            user=user.unique_id, hit=said), kind="username")
 
     def _user_hits(self, matcher: WordMatcher, user: User) -> tuple[Hit, ...]:
         key = (user.id, user.unique_id, user.nickname)
@@ -84,7 +89,9 @@ class WordFilter:
             self._users.popitem(last=False)
         return hits
 
-    def _apply(self, draft: Draft, hit: Hit, reason: str, *, kind: str | None = None) -> None:
+    def _apply(
+        self, draft: Draft, hit: Hit, reason: Phrase, *, kind: str | None = None
+    ) -> None:
         category = kind or str(hit.category)
         if not any(lb.source == self.name and lb.kind == category for lb in draft.labels):
             draft.label("toxic", self.name, kind=category)

@@ -49,6 +49,7 @@ from livepilot.stages.moderation.rules import (
     load_word_packs,
 )
 from livepilot.stages.moderation.safe_regex import RuleRegex
+from livepilot.texts import Phrase, say
 
 __all__ = ["Hit", "Term", "WordMatcher"]
 
@@ -96,19 +97,28 @@ class Hit:
         """The same match, located in the message text as written."""
         return replace(self, found=found)
 
-    def describe(self) -> str:
+    def describe(self) -> Phrase:
         """``matched 'hurensohn' after normalising 'h*r3ns0hn' (masked) — insult, high``."""
         how = f"fuzzy {self.score:.0f}" if self.score is not None else self.how
         found = self.found or self.normalised
+        kind, severity = str(self.category), str(self.severity)
+        tail = f" — {kind}, {severity} severity"
         if self.how == "regex":
-            head = f"matched rule {self.rule!r} in {found!r}"
-        elif " ".join(_PUNCT.sub(" ", found.lower()).split()) == self.rule.lower():
-            head = f"matched {self.rule!r}"
-        elif self.how in ("exact", "phrase"):
-            head = f"matched {self.rule!r} after normalising {found!r}"
-        else:
-            head = f"matched {self.rule!r} after normalising {found!r} ({how})"
-        return f"{head} — {self.category}, {self.severity} severity"
+            return say("reason.word_regex", f"matched rule {self.rule!r} in {found!r}{tail}",
+                       word=self.rule, seen=found, kind=kind, severity=severity)
+        if " ".join(_PUNCT.sub(" ", found.lower()).split()) == self.rule.lower():
+            return say("reason.word", f"matched {self.rule!r}{tail}",
+                       word=self.rule, kind=kind, severity=severity)
+        if self.how in ("exact", "phrase"):
+            return say("reason.word_normalised",
+                       f"matched {self.rule!r} after normalising {found!r}{tail}",
+                       word=self.rule, seen=found, kind=kind, severity=severity)
+        text = f"matched {self.rule!r} after normalising {found!r} ({how}){tail}"
+        if self.score is not None:
+            return say("reason.word_fuzzy", text, word=self.rule, seen=found,
+                       score=round(self.score), kind=kind, severity=severity)
+        return say("reason.word_masked", text, word=self.rule, seen=found, how=self.how,
+                   kind=kind, severity=severity)
 
 
 @dataclass(slots=True)

@@ -7,6 +7,13 @@ engagement stage: moderators start and advance segments (``segment_start`` with
 start, "ends in 2 min", "the planned 15 min are up — move on?", the CTA reminder). It also
 answers what other prompts need from the plan: the next prepared question, the poll to
 suggest, the crisis guideline — with generic fallbacks when no plan is loaded.
+
+A segment with a ``goal`` raises the ``goal`` alarm (info) while it runs, its data the goal
+(``metric``, ``target``, ``label``, ``segment``, ``value`` counted so far): that is how the
+goal overlay, on any API replica, learns the segment's goal and where its count starts. The
+alarm is cleared when the segment ends. Likes, diamonds (a gift streak once, at its end)
+and follows count towards it; the first time the count meets the target the host gets a
+``goal_reached`` prompt, once per segment run.
 """
 
 from __future__ import annotations
@@ -15,18 +22,28 @@ import logging
 from typing import Any
 
 from livepilot.commands import PollPlan
-from livepilot.events import CommandEvent
+from livepilot.events import CommandEvent, FollowEvent, GiftEvent, LikeEvent, LiveEvent
 from livepilot.insights import Severity
 from livepilot.pipeline.alarm import AlarmLatch
 from livepilot.pipeline.stage import Outbox
-from livepilot.stages.show.prompts import PromptDesk, render
-from livepilot.stages.show.run_of_show import RunOfShow, ShowNote, ShowTracker
+from livepilot.stages.show.prompts import PromptDesk, phrase, render
+from livepilot.stages.show.run_of_show import Goal, RunOfShow, ShowNote, ShowTracker
 
 __all__ = ["COMMANDS", "ShowCues"]
 
 log = logging.getLogger(__name__)
 
 COMMANDS = frozenset({"segment_start", "segment_next"})
+
+#: The host prompt when a segment goal is met (kept here, beside the goal it speaks of).
+_GOAL_REACHED = {
+    "de": "Ziel erreicht: {value} {metric} in „{name}“ – bedank dich beim Chat!",
+    "en": "Goal reached: {value} {metric} in “{name}” – thank the chat!",
+}
+_METRIC_WORDS = {
+    "de": {"likes": "Likes", "diamonds": "Diamanten", "follows": "Follower"},
+    "en": {"likes": "likes", "diamonds": "diamonds", "follows": "followers"},
+}
 
 
 class ShowCues:
@@ -47,6 +64,9 @@ class ShowCues:
                                  severity=Severity.INFO)
         self.overrun = AlarmLatch(stream, "segment_overrun", source, cooldown_s=0.0,
                                   severity=Severity.WARNING)
+        self.goal = AlarmLatch(stream, "goal", source, cooldown_s=0.0, severity=Severity.INFO)
+        #: The segment run and goal the raised ``goal`` alarm announces.
+        self._goal_shown: tuple[float, int, Goal] | None = None
         self._desk = desk
         self._language = language
 
@@ -70,10 +90,30 @@ class ShowCues:
                         self._stream, cmd.action, cmd.by, which)
             return
         self._cue(notes, now, out)
+        self._sync_goal(now, out)
 
     def tick(self, now: float, out: Outbox) -> None:
         if self.tracker is not None:
             self._cue(self.tracker.tick(now), now, out)
+            self._sync_goal(now, out)  # an edited plan may have changed the goal
+
+    def on_event(self, event: LiveEvent, now: float, out: Outbox) -> None:
+        """Count likes, diamonds and follows towards the running segment's goal."""
+        tracker = self.tracker
+        if tracker is None or self._goal_shown is None:
+            return
+        if isinstance(event, LikeEvent):
+            notes = tracker.count("likes", event.count, now)
+        elif isinstance(event, GiftEvent):
+            if not event.final:  # a streak counts once, when it ends (as on the overlays)
+                return
+            notes = tracker.count("diamonds", event.diamonds, now)
+        elif isinstance(event, FollowEvent):
+            notes = tracker.count("follows", 1, now)
+        else:
+            return
+        if notes:
+            self._cue(notes, now, out)
 
     def snapshot(self, now: float) -> dict[str, Any]:
         """The run-of-show's state for the console (``loaded: false`` without a plan)."""
@@ -97,6 +137,30 @@ class ShowCues:
 
     # -- notes → alarms and prompts ---------------------------------------------------
 
+    def _sync_goal(self, now: float, out: Outbox) -> None:
+        """Keep the ``goal`` alarm saying what the running segment's goal is."""
+        tracker = self.tracker
+        segment = tracker.current if tracker is not None else None
+        wanted: tuple[float, int, Goal] | None = None
+        if (tracker is not None and segment is not None and segment.goal is not None
+                and tracker.index is not None and tracker.started_at is not None):
+            wanted = (tracker.started_at, tracker.index, segment.goal)
+        if wanted == self._goal_shown:
+            return
+        self._desk.clear_alarm(self.goal, now, out, "segment goal over", withdraw=False)
+        self._goal_shown = wanted
+        if wanted is None or tracker is None or segment is None:
+            return
+        goal = wanted[2]
+        alarm = self.goal.raise_(
+            now, f"segment {segment.name!r}: goal {goal.target} {goal.metric}",
+            {"segment": segment.name, "index": wanted[1], "started_at": wanted[0],
+             "metric": goal.metric, "target": goal.target, "label": goal.label,
+             "value": tracker.goal_value},
+        )
+        if alarm is not None:
+            out.alarm(alarm)
+
     def _cue(self, notes: list[ShowNote], now: float, out: Outbox) -> None:
         desk, lang = self._desk, self._language
         for note in notes:
@@ -107,7 +171,7 @@ class ShowCues:
                 desk.clear_alarm(self.overrun, now, out, f"segment {seg.name!r} {note.kind}")
             if note.kind == "started":
                 points = "; ".join(seg.talking_points) or "—"
-                text = render(lang, "segment_start", name=seg.name,
+                text = phrase(lang, "segment_start", name=seg.name,
                               minutes=f"{seg.minutes:g}", points=points)
                 desk.offer(now, "segment_start", text, priority=1)
             elif note.kind == "ending":
@@ -117,8 +181,8 @@ class ShowCues:
                 )
                 if alarm is not None:
                     out.alarm(alarm)
-                    after = render(lang, "segment_after", next=nxt) if nxt else ""
-                    text = render(lang, "segment_ending", name=seg.name,
+                    after = phrase(lang, "segment_after", next=nxt) if nxt else ""
+                    text = phrase(lang, "segment_ending", name=seg.name,
                                   minutes=f"{max(1, round(note.minutes))}", after=after)
                     desk.offer(now, "segment_ending", text, priority=1, alarm_id=alarm.id)
             elif note.kind == "overrun":
@@ -129,9 +193,15 @@ class ShowCues:
                 )
                 if alarm is not None:
                     out.alarm(alarm)
-                    after = render(lang, "segment_overrun_after", next=nxt) if nxt else ""
-                    text = render(lang, "segment_overrun", name=seg.name,
+                    after = phrase(lang, "segment_overrun_after", next=nxt) if nxt else ""
+                    text = phrase(lang, "segment_overrun", name=seg.name,
                                   minutes=f"{seg.minutes:g}", after=after)
                     desk.offer(now, "segment_overrun", text, priority=2, alarm_id=alarm.id)
             elif note.kind == "cta" and seg.cta is not None:
-                desk.offer(now, "cta", render(lang, "cta", text=seg.cta.text), priority=1)
+                desk.offer(now, "cta", phrase(lang, "cta", text=seg.cta.text), priority=1)
+            elif note.kind == "goal_reached" and seg.goal is not None:
+                words = _METRIC_WORDS.get(lang, _METRIC_WORDS["de"])
+                value = f"{note.value:,}".replace(",", "," if lang == "en" else ".")
+                cheer = _GOAL_REACHED.get(lang, _GOAL_REACHED["de"]).format(
+                    value=value, metric=words[seg.goal.metric], name=seg.name)
+                desk.offer(now, "goal_reached", cheer, priority=2, alarm_id=self.goal.active)

@@ -62,11 +62,12 @@ from livepilot.stages.show.alarms import AlarmRules, RateDropRule, load_alarm_ru
 from livepilot.stages.show.cues import COMMANDS as SHOW_COMMANDS
 from livepilot.stages.show.cues import ShowCues
 from livepilot.stages.show.gifts import GiftMoments
-from livepilot.stages.show.prompts import ACK, DISMISS, PromptDesk, render, span
+from livepilot.stages.show.prompts import ACK, DISMISS, PromptDesk, phrase, span
 from livepilot.stages.show.rolling import Ewma, SecondRing
 from livepilot.stages.show.run_of_show import RunOfShow, ShowTracker, load_run_of_show
 from livepilot.stages.show.signals import Signals
 from livepilot.stages.show.summary import StreamSummary, SummaryTracker
+from livepilot.texts import Phrase, say
 
 if TYPE_CHECKING:
     from livepilot.metrics import Metrics
@@ -80,6 +81,8 @@ log = logging.getLogger(__name__)
 _GREET_CAP = 5000
 #: Raid accounts remembered so that a later join of theirs is not greeted either.
 _RAIDERS_CAP = 10_000
+#: Why the dead-air alarm clears.
+_CHAT_BACK = say("alarm_text.chat_back", "chat is back")
 
 
 class _RateDrop:
@@ -236,11 +239,12 @@ class EngagementStage:
         elif isinstance(event, EmoteEvent):
             # A sticker is chat too: the room is not silent.
             self._last_chat = now
-            self._emit_clear(self._dead_air, now, out, "chat is back")
+            self._emit_clear(self._dead_air, now, out, _CHAT_BACK)
         elif isinstance(event, SubscribeEvent):
             self.tracker.on_subscribe(now)
         elif isinstance(event, StatusEvent):
             self._on_status(event.state, now, out)
+        self.cues.on_event(event, now, out)  # the run-of-show segment's goal
         if out.alarms:
             self._follow_raid(out, now)
         self.desk.release(now, out)
@@ -256,7 +260,8 @@ class EngagementStage:
         self._on_air = False
         ended = state is StreamState.LIVE_ENDED
         for latch in self._latches if ended else self._silence_latches:
-            self._emit_clear(latch, now, out, f"stream {state.value}")
+            self._emit_clear(latch, now, out, say(
+                "alarm_text.stream_state", f"stream {state.value}", state=state.value))
 
     def _on_chat(self, event: ChatEvent, draft: Draft) -> None:
         now = draft.now
@@ -265,7 +270,7 @@ class EngagementStage:
         self.signals.on_chat(now, user.id, flagged=flagged)
         self.tracker.on_chat(now, user.id, user.unique_id, flagged=flagged)
         self._last_chat = now
-        self._emit_clear(self._dead_air, now, draft.out, "chat is back")
+        self._emit_clear(self._dead_air, now, draft.out, _CHAT_BACK)
         if any(label.name == "spam" and label.kind == "raid" for label in draft.labels):
             self._greet_users.pop(user.id, None)
             self._raiders[user.id] = None
@@ -359,7 +364,8 @@ class EngagementStage:
             return
         peak = self.signals.viewer_levels.peak(now)
         if peak is None or peak[0] <= 0:
-            self._emit_clear(self._viewer_drop, now, out, "no viewer counts in the window")
+            self._emit_clear(self._viewer_drop, now, out, say(
+                "alarm_text.viewer_counts_missing", "no viewer counts in the window"))
             return
         before, since = int(peak[0]), peak[1]
         after = self.signals.viewers
@@ -369,7 +375,8 @@ class EngagementStage:
         latch = self._viewer_drop
         if latch.active is not None:
             if drop < rule.clear_drop:
-                self._emit_clear(latch, now, out, f"viewer count steady at {after}")
+                self._emit_clear(latch, now, out, say(
+                    "alarm_text.viewers_steady", f"viewer count steady at {after}", n=after))
             return
         if before < rule.min_viewers or drop < rule.drop:
             return
@@ -380,7 +387,8 @@ class EngagementStage:
         took = span(now - (high if high is not None else since))
         alarm = latch.raise_(
             now,
-            f"Viewer count −{pct} % in {took} ({before} → {after})",
+            say("alarm_text.viewer_drop", f"Viewer count −{pct} % in {took} ({before} → {after})",
+                pct=pct, span=took, before=before, after=after),
             {"before": before, "after": after, "drop": round(drop, 4), "since": since,
              "last_high": high},
         )
@@ -390,9 +398,9 @@ class EngagementStage:
         fields: dict[str, Any] = {"pct": pct, "span": took, "before": before, "after": after}
         poll = self.cues.poll()
         if poll is not None:
-            text = render(self._language, "viewer_drop_poll", poll=poll.question, **fields)
+            text = phrase(self._language, "viewer_drop_poll", poll=poll.question, **fields)
         else:
-            text = render(self._language, "viewer_drop", question=self.cues.question(), **fields)
+            text = phrase(self._language, "viewer_drop", question=self.cues.question(), **fields)
         self.desk.offer(now, "viewer_drop", text, priority=2, alarm_id=alarm.id)
 
     def _check_dead_air(self, now: float, out: Outbox) -> None:
@@ -405,12 +413,14 @@ class EngagementStage:
         if silent < rule.after_s or not self._dead_air.can_raise(now):
             return
         alarm = self._dead_air.raise_(
-            now, f"No chat for {silent:.0f} s ({self.signals.viewers} viewers)",
+            now, say("alarm_text.dead_air",
+                     f"No chat for {silent:.0f} s ({self.signals.viewers} viewers)",
+                     s=round(silent), viewers=self.signals.viewers),
             {"silent_s": round(silent, 1), "viewers": self.signals.viewers},
         )
         if alarm is not None:
             out.alarm(alarm)
-            text = render(self._language, "dead_air", seconds=f"{silent:.0f}",
+            text = phrase(self._language, "dead_air", seconds=f"{silent:.0f}",
                           question=self.cues.question())
             self.desk.offer(now, "dead_air", text, priority=2, alarm_id=alarm.id)
 
@@ -425,10 +435,13 @@ class EngagementStage:
             return
         what, base = change
         if what == "clear":
-            self._emit_clear(detector.latch, now, out, f"rate back to {current:.0f}/min")
+            self._emit_clear(detector.latch, now, out, say(
+                "alarm_text.rate_back", f"rate back to {current:.0f}/min", now=round(current)))
             return
         alarm = detector.latch.raise_(
-            now, f"{kind.split('_')[0]} rate {current:.0f}/min, baseline {base:.0f}/min",
+            now, say(f"alarm_text.{kind}",
+                     f"{kind.split('_')[0]} rate {current:.0f}/min, baseline {base:.0f}/min",
+                     now=round(current), base=round(base)),
             {"rate": round(current, 2), "baseline": round(base, 2)},
         )
         if alarm is None:
@@ -436,7 +449,7 @@ class EngagementStage:
         out.alarm(alarm)
         if kind == "chat_rate_drop" and self._dead_air.active is not None:
             return  # the dead-air prompt already says it
-        text = render(self._language, kind, now=f"{current:.0f}", base=f"{base:.0f}",
+        text = phrase(self._language, kind, now=f"{current:.0f}", base=f"{base:.0f}",
                       question=self.cues.question())
         self.desk.offer(now, kind, text, priority=1, alarm_id=alarm.id)
 
@@ -450,7 +463,9 @@ class EngagementStage:
         latch = self._shitstorm
         if latch.active is not None:
             if share < rule.clear_share:
-                self._emit_clear(latch, now, out, f"negative share down to {share:.0%}")
+                self._emit_clear(latch, now, out, say(
+                    "alarm_text.negative_down", f"negative share down to {share:.0%}",
+                    pct=round(share * 100)))
             return
         baseline = self._shitstorm_base.value or 0.0
         if (
@@ -460,13 +475,16 @@ class EngagementStage:
             and share >= rule.surge * baseline
         ):
             alarm = latch.raise_(
-                now, f"{flagged:.0f} of {messages:.0f} messages toxic or negative ({share:.0%})",
+                now, say("alarm_text.shitstorm",
+                         f"{flagged:.0f} of {messages:.0f} messages toxic or negative "
+                         f"({share:.0%})",
+                         n=round(flagged), messages=round(messages), pct=round(share * 100)),
                 {"share": round(share, 4), "flagged": flagged, "messages": messages,
                  "baseline": round(baseline, 4)},
             )
             if alarm is not None:
                 out.alarm(alarm)
-                text = render(self._language, "shitstorm", pct=round(share * 100),
+                text = phrase(self._language, "shitstorm", pct=round(share * 100),
                               plan=self.cues.crisis())
                 self.desk.offer(now, "shitstorm", text, priority=3, alarm_id=alarm.id)
                 return
@@ -490,7 +508,7 @@ class EngagementStage:
                     for uid, (handle, joined, named) in self._greet_users.items()
                 }
                 self.desk.cancel("greet")  # a greeting still waiting may name raid accounts
-                text = render(self._language, "raid", members=alarm.data.get("members", "?"),
+                text = phrase(self._language, "raid", members=alarm.data.get("members", "?"),
                               text=alarm.data.get("sample", ""))
                 self.desk.offer(now, "raid", text, priority=3, alarm_id=alarm.id)
             elif alarm.id == self._raid_alarm:
@@ -515,7 +533,7 @@ class EngagementStage:
             names = ", ".join(named[-rule.names:])
             if count > len(named[-rule.names:]):
                 names += ", …"
-            text = render(self._language, "greet", count=count, names=names)
+            text = phrase(self._language, "greet", count=count, names=names)
             self.desk.offer(now, "greet", text, priority=1)
         self._greet_users = {
             uid: seen for uid, seen in self._greet_users.items() if seen[1] > settled
@@ -539,9 +557,9 @@ class EngagementStage:
             if len(times) >= rule.min_count and now - last >= rule.cooldown_s:
                 self._questions_prompted[topic] = now
                 text = (
-                    render(self._language, "questions", count=len(times), topic=topic)
+                    phrase(self._language, "questions", count=len(times), topic=topic)
                     if topic
-                    else render(self._language, "questions_any", count=len(times))
+                    else phrase(self._language, "questions_any", count=len(times))
                 )
                 self.desk.offer(now, "questions", text, priority=1, key=f"questions:{topic}")
             break
@@ -549,7 +567,8 @@ class EngagementStage:
     # -- helpers --------------------------------------------------------------------
 
     def _emit_clear(
-        self, latch: AlarmLatch, now: float, out: Outbox, message: str, *, withdraw: bool = True
+        self, latch: AlarmLatch, now: float, out: Outbox, message: str | Phrase, *,
+        withdraw: bool = True,
     ) -> None:
         self.desk.clear_alarm(latch, now, out, message, withdraw=withdraw)
 

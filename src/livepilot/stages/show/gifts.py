@@ -20,10 +20,16 @@ from livepilot.insights import Severity
 from livepilot.pipeline.alarm import AlarmLatch
 from livepilot.pipeline.stage import Outbox
 from livepilot.stages.show.alarms import GiftRule
-from livepilot.stages.show.prompts import PromptDesk, render
+from livepilot.stages.show.prompts import PromptDesk, phrase
 from livepilot.stages.show.summary import SummaryTracker
+from livepilot.texts import say
 
 __all__ = ["GiftMoments"]
+
+#: Why a gift moment's alarm clears, and the tail of a new top gifter's.
+_NEXT_MOMENT = say("alarm_text.gift_next", "next gift moment")
+_MOMENT_OVER = say("alarm_text.gift_over", "gift moment over")
+_NEW_TOP = say("alarm_text.gift_top", ", new top gifter")
 
 #: Gifters remembered for one combined thank-you.
 _THANKS_CAP = 5000
@@ -69,11 +75,14 @@ class GiftMoments:
         )
         big = diamonds >= rule.big_gift_diamonds
         if rule.enabled and (new_top or big):
-            self._desk.clear_alarm(self.latch, now, out, "next gift moment", withdraw=False)
+            self._desk.clear_alarm(self.latch, now, out, _NEXT_MOMENT, withdraw=False)
             alarm = self.latch.raise_(
                 now,
-                f"@{user.unique_id}: {event.gift_name} ×{event.count} ({diamonds} diamonds)"
-                + (", new top gifter" if new_top else ""),
+                say("alarm_text.gift_moment",
+                    f"@{user.unique_id}: {event.gift_name} ×{event.count} ({diamonds} diamonds)"
+                    + (", new top gifter" if new_top else ""),
+                    user=user.unique_id, gift=event.gift_name, count=event.count,
+                    diamonds=diamonds, top=_NEW_TOP if new_top else ""),
                 {"user": user.unique_id, "gift": event.gift_name, "count": event.count,
                  "diamonds": diamonds, "total": total,
                  "reason": "big_gift" if big else "top_gifter", "top": new_top},
@@ -81,10 +90,10 @@ class GiftMoments:
             if alarm is not None:
                 out.alarm(alarm)
                 text = (
-                    render(self._language, "big_gift", user=user.unique_id,
+                    phrase(self._language, "big_gift", user=user.unique_id,
                            gift=event.gift_name, diamonds=diamonds)
                     if big
-                    else render(self._language, "top_gifter", user=user.unique_id,
+                    else phrase(self._language, "top_gifter", user=user.unique_id,
                                 diamonds=total)
                 )
                 self._desk.offer(now, "gift_moment", text, priority=2, alarm_id=alarm.id,
@@ -96,7 +105,7 @@ class GiftMoments:
     def tick(self, now: float, out: Outbox) -> None:
         raised = self.latch.raised_at
         if raised is not None and now - raised >= self.rule.hold_s:
-            self._desk.clear_alarm(self.latch, now, out, "gift moment over", withdraw=False)
+            self._desk.clear_alarm(self.latch, now, out, _MOMENT_OVER, withdraw=False)
 
     def _thank(self, event: GiftEvent, now: float) -> None:
         """Offer one thank-you for every gift since the last one the host saw."""
@@ -110,18 +119,17 @@ class GiftMoments:
         lang = self._language
         if len(thanks) == 1:
             if count > 1:
-                text = render(lang, "thanks_streak", user=user.unique_id, gift=event.gift_name,
+                text = phrase(lang, "thanks_streak", user=user.unique_id, gift=event.gift_name,
                               count=count)
             else:
-                text = render(lang, "thanks", user=user.unique_id, gift=event.gift_name)
+                text = phrase(lang, "thanks", user=user.unique_id, gift=event.gift_name)
         else:
             latest = list(thanks.values())[::-1]
             names = ", ".join(
                 f"@{handle} ({gift}{f' ×{n}' if n > 1 else ''})" for handle, gift, n in latest[:3]
             )
-            if len(latest) > 3:
-                names += render(lang, "thanks_more", count=len(latest) - 3)
-            text = render(lang, "thanks_many", names=names)
+            more = phrase(lang, "thanks_more", count=len(latest) - 3) if len(latest) > 3 else ""
+            text = phrase(lang, "thanks_many", names=names, more=more)
         self._desk.offer(now, "thanks", text, priority=0)
         if len(thanks) > _THANKS_CAP:
             thanks.pop(next(iter(thanks)))

@@ -45,8 +45,9 @@ from livepilot.insights import Prompt, Severity, Tally, TallyOption
 from livepilot.pipeline.alarm import AlarmLatch, publish
 from livepilot.pipeline.reload import HotReload
 from livepilot.pipeline.stage import Draft, Outbox
-from livepilot.stages.show.prompts import ACK, DISMISS, render
+from livepilot.stages.show.prompts import ACK, DISMISS, phrase
 from livepilot.stages.show.run_of_show import RunOfShow, load_run_of_show
+from livepilot.texts import Phrase, say, wire_params
 
 if TYPE_CHECKING:
     from livepilot.pipeline.context import StageContext
@@ -74,6 +75,8 @@ TALLY_REFRESH = 5.0
 
 _NUMBER_VOTE = re.compile(r"^[!#]?\s*(\d{1,2})\s*[!.]*$")
 _WORD = re.compile(r"\w+")
+#: Why an open giveaway's alarm clears when another one starts.
+_REPLACED = say("alarm_text.giveaway_replaced", "replaced by a new giveaway")
 
 
 def parse_vote(plan: PollPlan, text: str) -> int | None:
@@ -356,7 +359,8 @@ class PollsStage:
         )
         publish(out, self._poll_alarm.clear(now, results, poll.snapshot()))
         self._send_tally("poll", now, out)
-        text = render(self._language, "poll_result", question=poll.plan.question, results=results)
+        text = phrase(self._language, "poll_result", question=poll.plan.question,
+                      results=results)
         out.prompt(self._prompt(poll.id, now, text))
 
     def _start_giveaway(self, cmd: CommandEvent, now: float, out: Outbox) -> None:
@@ -367,13 +371,15 @@ class PollsStage:
         previous = self.giveaway
         if previous is not None and previous.open:
             previous.open = False
-            publish(out, self._giveaway_alarm.clear(now, "replaced by a new giveaway",
+            publish(out, self._giveaway_alarm.clear(now, _REPLACED,
                                                     previous.snapshot(self._flagged)))
             self._send_tally("giveaway", now, out)
         giveaway = Giveaway(self._giveaway_alarm.next_id, keyword,
                             str(cmd.args.get("title", "")), now)
         self.giveaway = giveaway
-        publish(out, self._giveaway_alarm.raise_(now, f"Giveaway: type {keyword!r}",
+        publish(out, self._giveaway_alarm.raise_(now, say("alarm_text.giveaway_open",
+                                                          f"Giveaway: type {keyword!r}",
+                                                          keyword=keyword),
                                                  giveaway.snapshot(self._flagged)))
         self._send_tally("giveaway", now, out)
 
@@ -389,8 +395,9 @@ class PollsStage:
         handle = giveaway.entries[winner]
         snapshot = giveaway.snapshot(self._flagged)
         if was_open:
-            publish(out, self._giveaway_alarm.clear(now, f"winner @{handle}", snapshot))
-        text = render(self._language, "giveaway_winner", user=handle,
+            publish(out, self._giveaway_alarm.clear(
+                now, say("alarm_text.giveaway_winner", f"winner @{handle}", user=handle), snapshot))
+        text = phrase(self._language, "giveaway_winner", user=handle,
                       entries=len(giveaway.entries))
         out.prompt(self._prompt(giveaway.id, now, text))
         self._send_tally("giveaway", now, out)
@@ -429,11 +436,11 @@ class PollsStage:
             )
         return None
 
-    def _prompt(self, alarm_id: str, now: float, text: str) -> Prompt:
+    def _prompt(self, alarm_id: str, now: float, text: Phrase) -> Prompt:
         self._prompts += 1
         prompt = Prompt(id=f"{self._stream}:prompt:{self._prompts}", stream=self._stream,
-                        source=self.name, at=now, text=text, alarm_id=alarm_id,
-                        expires_at=now + 60.0)
+                        source=self.name, at=now, text=text.text, alarm_id=alarm_id,
+                        expires_at=now + 60.0, code=text.code, params=wire_params(text.params))
         # Kept for ack/dismiss from the console (a handful at most).
         self._shown[prompt.id] = prompt
         if len(self._shown) > 20:

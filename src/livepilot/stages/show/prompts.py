@@ -30,9 +30,11 @@ from livepilot.insights import Prompt
 from livepilot.pipeline.alarm import AlarmLatch
 from livepilot.pipeline.stage import Outbox
 from livepilot.stages.show.alarms import PromptRules
+from livepilot.texts import CODES, Param, Phrase, say, wire_params
 
 __all__ = [
-    "ACK", "AGE_STEP_S", "DISMISS", "TEMPLATES", "Language", "PromptDesk", "render", "span",
+    "ACK", "AGE_STEP_S", "DISMISS", "TEMPLATES", "Language", "PromptDesk", "phrase", "render",
+    "span",
 ]
 
 log = logging.getLogger(__name__)
@@ -66,7 +68,7 @@ _DE: Mapping[str, str] = MappingProxyType(
         "big_gift": "Großes Geschenk: danke @{user} für {gift} ({diamonds} 💎)",
         "thanks_streak": "Danke @{user} für die {gift}-Serie ({count}×)",
         "thanks": "Danke @{user} für {gift}",
-        "thanks_many": "Danke für die Geschenke: {names}",
+        "thanks_many": "Danke für die Geschenke: {names}{more}",
         "thanks_more": " und {count} weitere",
         "greet": "Begrüße die {count} neuen Zuschauer: {names}",
         "questions": "{count} offene Fragen zum Thema {topic}",
@@ -103,7 +105,7 @@ _EN: Mapping[str, str] = MappingProxyType(
         "big_gift": "Big gift: thank @{user} for {gift} ({diamonds} 💎)",
         "thanks_streak": "Thank @{user} for the {gift} streak ({count}×)",
         "thanks": "Thank @{user} for {gift}",
-        "thanks_many": "Thank you for the gifts: {names}",
+        "thanks_many": "Thank you for the gifts: {names}{more}",
         "thanks_more": " and {count} more",
         "greet": "Greet the {count} new viewers: {names}",
         "questions": "{count} open questions about {topic}",
@@ -136,12 +138,20 @@ def render(language: str, key: str, **fields: Any) -> str:
     return templates[key].format(**fields)
 
 
+def phrase(language: str, key: str, **fields: Param) -> Phrase:
+    """:func:`render` with its code (``prompt.<key>``) and params, so the console can say
+    it in its own language; a field may be a nested phrase (an optional tail)."""
+    # A template may leave a field out (like_rate_drop asks no question).
+    used = {name: fields[name] for name in CODES[f"prompt.{key}"]}
+    return say(f"prompt.{key}", render(language, key, **fields), **used)
+
+
 @dataclass(slots=True)
 class _Offer:
     seq: int
     kind: str
     key: str
-    text: str
+    text: str | Phrase
     priority: int
     alarm_id: str | None
     offered_at: float
@@ -180,7 +190,7 @@ class PromptDesk:
         self,
         now: float,
         kind: str,
-        text: str,
+        text: str | Phrase,
         *,
         priority: int = 1,
         alarm_id: str | None = None,
@@ -273,10 +283,12 @@ class PromptDesk:
             stream=self._stream,
             source=self._source,
             at=now,
-            text=offer.text,
+            text=str(offer.text),
             priority=offer.priority,
             alarm_id=offer.alarm_id,
             expires_at=now + self._rules.expire_s,
+            code=offer.text.code if isinstance(offer.text, Phrase) else None,
+            params=wire_params(offer.text.params) if isinstance(offer.text, Phrase) else {},
         )
         self._shown[prompt.id] = (prompt, offer.kind)
         if len(self._shown) > self._shown_cap:
@@ -292,7 +304,8 @@ class PromptDesk:
                 self._close(prompt_id, now, out)
 
     def clear_alarm(
-        self, latch: AlarmLatch, now: float, out: Outbox, message: str, *, withdraw: bool = True
+        self, latch: AlarmLatch, now: float, out: Outbox, message: str | Phrase, *,
+        withdraw: bool = True,
     ) -> None:
         """Clear ``latch`` if raised: publish the clear and (usually) withdraw its prompt."""
         alarm_id = latch.active
