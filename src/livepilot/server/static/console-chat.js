@@ -7,12 +7,13 @@
 // streak is one row, updated in place as the streak grows.
 //
 // Under a busy chat (a hundred lines a second) the page stays responsive because the DOM
-// is written in batches: new rows and redrawn rows wait in a queue, and one animation
-// frame, at most every FRAME_MS, appends and redraws them, trims the list to its newest
-// CHAT_ROWS rows, then moves the scroll position once (one layout a batch, never one a
-// message). Chat text and nicknames only ever reach the page escaped (esc) or as text.
-import {$, esc} from "./console-dom.js";
-import {CHAT_ROWS, MAX_ROWS, counts, currentStream, firstSight, onStreamChange, rows, setCurrentStream} from "./console-state.js";
+// is written in batches: new rows and redrawn rows wait in a queue, and the page's write
+// frame (inFrame, at most every FRAME_MS) draws them from one parsed HTML string, appends
+// them, trims the list now and then, and only then moves the scroll position (one layout a
+// batch, never one a message). Chat text and nicknames only ever reach the page escaped
+// (esc) or as text.
+import {$, afterFrame, esc, inFrame} from "./console-dom.js";
+import {CHAT_ROWS, CHAT_SLACK, MAX_ROWS, counts, currentStream, firstSight, onStreamChange, rows, setCurrentStream} from "./console-state.js";
 import {command} from "./console-commands.js";
 import {decide, offer} from "./console-review.js";
 import {renderUserMessages, userPanel} from "./console-users.js";
@@ -84,7 +85,7 @@ function stateBadge(r, state) {
 // What a moderator reads on hover: every reason and the model's score.
 export function hoverText(ins) {
   if (!ins) return "";
-  const parts = ins.reasons.map(x => localise(x.text));
+  const parts = ins.reasons.map(x => localise(x));
   if (ins.scores && ins.scores.toxicity != null) parts.push(t("chat.tox_score", {score: ins.scores.toxicity.toFixed(2)}));
   return parts.join("\n");
 }
@@ -94,16 +95,18 @@ export function hoverText(ins) {
 function renderRow(r) {
   if (!r.el) return;
   redraw.add(r);
-  frame();
+  inFrame(flush);
 }
 
+// A row's class and title are set on its element; its inside is returned as HTML, parsed
+// with the rest of the batch (drawRows).
 function drawRow(r) {
   const ev = r.event, ins = r.insight, state = rowState(r);
   const flagged = isFlagged(ins), names = ins ? ins.labels.map(l => l.name) : [];
   // Reasons in words where they matter (flagged, held, a question or lead); on hover otherwise.
   const loud = flagged || state !== "visible" || names.includes("question") || names.includes("lead");
   const reasons = ins && loud && ins.reasons.length
-    ? `<span class="reason">${ins.reasons.map(x => esc(localise(x.text))).join(" · ")}${ins.action ? " → " + esc(word("action.", ins.action)) : ""}</span>` : "";
+    ? `<span class="reason">${ins.reasons.map(x => esc(localise(x))).join(" · ")}${ins.action ? " → " + esc(word("action.", ins.action)) : ""}</span>` : "";
   const pending = ins && ins.pending && ins.pending.length ? ` <span class="label" title="${esc(ins.pending.join(", "))}">…</span>` : "";
   // No model verdict, and why — shown where it matters to a moderator (emote-only lines and
   // lines the word filter already decided are routine and stay quiet).
@@ -111,9 +114,19 @@ function drawRow(r) {
     ? ` <span class="label not-scored" title="${esc(word("not_scored_why.", ins.not_scored))}">${esc(t("chat.not_scored", {why: word("not_scored.", ins.not_scored)}))}</span>` : "";
   r.el.className = "msg" + (flagged ? " flagged" : "") + (state !== "visible" ? " hidden " + state : "");
   r.el.title = hoverText(ins);
-  r.el.innerHTML = `${who(ev)}<span class="body"><span class="text">${esc(ev.text)}</span> ${ins ? labelsHTML(ins.labels) : ""}${pending}${unscored}${stateBadge(r, state)}${reasons}</span>
+  return `${who(ev)}<span class="body"><span class="text">${esc(ev.text)}</span> ${ins ? labelsHTML(ins.labels) : ""}${pending}${unscored}${stateBadge(r, state)}${reasons}</span>
     <span class="acts">${stateButtons(state)}</span>`;
-  return !!userPanel.user && ev.user.id === userPanel.user.id;
+}
+
+// One HTML parse a batch, not one a row: each row's HTML in a wrapper of its own, parsed
+// together, then each wrapper's nodes moved into its row (the row element stays the same
+// one, so the lists holding it need no update).
+const parser = document.createElement("template");
+function drawRows(list) {
+  parser.innerHTML = list.map(r => `<div>${drawRow(r)}</div>`).join("");
+  const parsed = parser.content.children;
+  for (let i = 0; i < list.length; i++) list[i].el.replaceChildren(...parsed[i].childNodes);
+  parser.innerHTML = "";
 }
 
 // The author's @handle; a click opens the user panel (the flagged copy carries it along).
@@ -137,30 +150,25 @@ export function waitingCount() { return feed.fresh; }
 
 function place(el) {
   incoming.push(el);
-  frame();
+  inFrame(flush);
 }
 
-// -- the batch: every DOM write of the chat, in one animation frame ----------------------
+// -- the batch: every DOM write of the chat, in the page's write frame -------------------
 const incoming = [];       // new rows not yet on the page
 const redraw = new Set();  // row records whose message, insight or decision changed
-let framed = false, flushedAt = -1e9;
-// At most every FRAME_MS: a busy chat lands in batches of a few rows, ten times a second,
-// instead of costing layout, paint and compositing on every one of sixty frames.
-const FRAME_MS = 100;
-function frame() {
-  if (framed) return;
-  framed = true;
-  const due = flushedAt + FRAME_MS - performance.now();
-  if (due > 0) setTimeout(() => requestAnimationFrame(flush), due);
-  else requestAnimationFrame(flush);
-}
 
-// Writes only, then one scroll adjustment: nothing here reads layout before it writes.
+// Writes only, then one scroll adjustment after every part's writes: nothing here reads
+// layout before it writes.
 function flush() {
-  framed = false; flushedAt = performance.now();
+  const drawn = [];
   let panel = false;
-  for (const r of redraw) if (r.el && drawRow(r)) panel = true;
+  for (const r of redraw) {
+    if (!r.el) continue;
+    drawn.push(r);
+    if (userPanel.user && r.event.user && r.event.user.id === userPanel.user.id) panel = true;
+  }
   redraw.clear();
+  if (drawn.length) drawRows(drawn);
   if (incoming.length) {
     if (paused()) wait(incoming.splice(0));
     else {
@@ -171,7 +179,7 @@ function flush() {
     }
   }
   if (panel) renderUserMessages();
-  if (!paused()) toNewest();
+  if (!paused()) { trim(CHAT_ROWS + CHAT_SLACK); afterFrame(scrollDown); }
 }
 
 // While paused, new rows wait off the page; a long pause keeps only the newest CHAT_ROWS.
@@ -219,10 +227,16 @@ export function resume() {
 // the pause it causes must not keep the moderator from the newest rows. The list keeps
 // its newest CHAT_ROWS rows; the trim is a write, the scroll the one layout it costs.
 function toNewest() {
+  trim(CHAT_ROWS);
+  scrollDown();
+}
+// Past `most` rows, the list is cut back to its newest CHAT_ROWS (see CHAT_SLACK).
+function trim(most) {
+  if (chat.childElementCount <= most) return;
   let extra = chat.childElementCount - CHAT_ROWS;
   while (extra-- > 0) forget(chat.firstElementChild);
-  chat.scrollTop = chat.scrollHeight;
 }
+function scrollDown() { if (!paused()) chat.scrollTop = chat.scrollHeight; }
 
 // Writes only what changed: a class or attribute write restyles the whole chat.
 const shown = {fresh: -1, paused: null, label: ""};
@@ -292,7 +306,8 @@ function onGift(ev) {
   const known = key && gifts.get(key);
   if (known) {
     if (known.event.final || ev.count < known.event.count) return;  // an old step arriving late
-    known.event = ev; known.el.textContent = describe(ev); others.set(known.el, ev);
+    known.event = ev; others.set(known.el, ev);
+    inFrame(() => { known.el.textContent = describe(known.event); });
     return;
   }
   const el = document.createElement("div");
@@ -316,7 +331,16 @@ export function onInsight(ins) {
 // -- questions & leads: one row per message, its latest insight -----------------------
 const MAX_ASKED = 100;
 const asked = new Map();   // event id -> element
+const askedDirty = new Set();  // row records whose questions-list entry is out of date
 function listQuestion(r) {
+  askedDirty.add(r);
+  inFrame(drawQuestions);
+}
+function drawQuestions() {
+  for (const r of askedDirty) drawQuestion(r);
+  askedDirty.clear();
+}
+function drawQuestion(r) {
   const ins = r.insight, ev = r.event;
   const mine = ins.labels.filter(l => l.name === "question" || l.name === "lead");
   let el = asked.get(ev.id);
@@ -343,7 +367,7 @@ export function onDecision(d) {
 document.addEventListener("langchange", () => {
   for (const r of rows.values()) renderRow(r);
   for (const el of [...chat.children, ...feed.waiting, ...incoming]) { const ev = others.get(el); if (ev) el.textContent = describe(ev); }
-  for (const [id, el] of asked) { const r = rows.get(id); if (r && r.insight) listQuestion(r); else if (!r) el.remove(); }
+  for (const [id, el] of asked) { const r = rows.get(id); if (r && r.insight) listQuestion(r); else if (!r) { el.remove(); asked.delete(id); } }
   showBar();
 });
 onStreamChange((stream) => {

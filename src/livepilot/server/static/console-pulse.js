@@ -1,10 +1,13 @@
 // livepilot console: the stream's pulse in the header — viewers, chat, likes and diamonds
 // per minute over the last ten minutes, as small line graphs drawn here (inline SVG).
+// The graphs are built once per stream and language; after that, once a second in the
+// page's write frame, only a figure or a line that changed is written (a busy chat changes
+// the header once a second, not with every message).
 //
 // Counted from the events this page receives (the backlog on connect, then live), in
 // 15-second buckets by the time the server received each event. Each event id is counted
 // once (console-chat.js skips replays before it calls count()).
-import {$, esc} from "./console-dom.js";
+import {$, esc, inFrame} from "./console-dom.js";
 import {currentStream, onStreamChange} from "./console-state.js";
 import {t} from "./console-i18n.js";
 
@@ -32,7 +35,6 @@ export function count(ev) {
     b = {chat: 0, likes: 0, diamonds: 0, viewers: null}; s.buckets.set(i, b);
     for (const k of s.buckets.keys()) if (k < i - BUCKETS - 4) s.buckets.delete(k);
   }
-  soon();
   switch (ev.type) {
     case "chat": case "question": b.chat++; break;
     case "like": b.likes += ev.count || 0; break;
@@ -62,28 +64,40 @@ function series(s, name) {
   return {points, figure};
 }
 
-function svg(points) {
+function line(points) {
   const max = Math.max(1, ...points), n = points.length;
-  const xy = points.map((v, i) => `${(i * 100 / (n - 1)).toFixed(1)},${(30 - (v / max) * 28).toFixed(1)}`).join(" ");
-  return `<svg viewBox="0 0 100 30" preserveAspectRatio="none" aria-hidden="true"><polygon points="0,30 ${xy} 100,30"/><polyline points="${xy}"/></svg>`;
+  return points.map((v, i) => `${(i * 100 / (n - 1)).toFixed(1)},${(30 - (v / max) * 28).toFixed(1)}`).join(" ");
 }
 
 function fmt(n) { return n >= 10000 ? (n / 1000).toFixed(0) + "k" : n >= 1000 ? (n / 1000).toFixed(1) + "k" : String(Math.round(n)); }
 
-// New numbers show within half a second, drawn at most twice a second.
-let due = null;
-function soon() { if (due === null) due = setTimeout(() => { due = null; render(); }, 500); }
+let built = null;   // {stream, parts: Map(series -> {now, line, area, figure, xy})} as on the page
 
-export function render() {
-  const box = $("pulse");
-  if (!currentStream) { box.textContent = ""; return; }
-  const s = stream(currentStream);
-  box.innerHTML = SERIES.map(name => {
-    const {points, figure} = series(s, name);
-    return `<div class="spark" data-series="${name}" title="${esc(t("pulse." + name + "_title"))}"><div class="what"><span class="name">${esc(t("pulse." + name))}</span>` +
-      `<span class="now">${fmt(figure)}</span></div>${svg(points)}</div>`;
-  }).join("");
+// The header's graphs from scratch (a new stream, a new language), then their values.
+export function render() { built = null; draw(); }
+
+function build(box) {
+  box.innerHTML = SERIES.map(name => `<div class="spark" data-series="${name}" title="${esc(t("pulse." + name + "_title"))}"><div class="what"><span class="name">${esc(t("pulse." + name))}</span>` +
+    `<span class="now"></span></div><svg viewBox="0 0 100 30" preserveAspectRatio="none" aria-hidden="true"><polygon/><polyline/></svg></div>`).join("");
+  const parts = new Map();
+  for (const el of box.children) {
+    parts.set(el.dataset.series, {now: el.querySelector(".now"), line: el.querySelector("polyline"), area: el.querySelector("polygon"), figure: null, xy: null});
+  }
+  built = {stream: currentStream, parts};
 }
-setInterval(render, 2000);
+
+function draw() {
+  const box = $("pulse");
+  if (!currentStream) { if (box.firstChild) box.textContent = ""; built = null; return; }
+  if (!built || built.stream !== currentStream) build(box);
+  const s = stream(currentStream);
+  for (const name of SERIES) {
+    const {points, figure} = series(s, name), part = built.parts.get(name);
+    const text = fmt(figure), xy = line(points);
+    if (part.figure !== text) { part.now.textContent = text; part.figure = text; }
+    if (part.xy !== xy) { part.line.setAttribute("points", xy); part.area.setAttribute("points", `0,30 ${xy} 100,30`); part.xy = xy; }
+  }
+}
+setInterval(() => inFrame(draw), 1000);
 onStreamChange(render);
 document.addEventListener("langchange", render);

@@ -1,7 +1,7 @@
 // livepilot console: the question queue (one entry per cluster of the same question, with
 // claim / answered / dismiss), read every two seconds with the scorer states (and the
-// watch list while its tab is open).
-import {$, esc, setHTML} from "./console-dom.js";
+// watch list while its tab is open). Drawn in the page's write frame, with the chat's batch.
+import {$, esc, inFrame, setHTML} from "./console-dom.js";
 import {currentStream} from "./console-state.js";
 import {api} from "./console-api.js";
 import {command} from "./console-commands.js";
@@ -14,10 +14,10 @@ export async function refreshPanels() {
   if (!currentStream) return;
   const base = `/api/streams/${encodeURIComponent(currentStream)}`;
   const queue = await api(base + "/questions");
-  if (queue) { lastQueue = queue; renderQueue(); }
+  if (queue) { lastQueue = queue; inFrame(renderQueue); }
   if (!$("watch-tab").hidden) refreshWatch(base);
   const tox = await api(base + "/toxicity");
-  if (tox) setHTML($("scorers"), tox.map(s => `<span class="${s.available ? "" : "down"}" title="${esc(s.reason || "")}">${esc(s.scorer)} ${s.available ? "✓" : "✗"}</span>`).join(" "));
+  if (tox) inFrame(() => setHTML($("scorers"), tox.map(s => `<span class="${s.available ? "" : "down"}" title="${esc(s.reason || "")}">${esc(s.scorer)} ${s.available ? "✓" : "✗"}</span>`).join(" ")));
 }
 
 function renderQueue() {

@@ -7,7 +7,7 @@
 //
 // Keyboard: one open item is selected (j/k); a/h/s/c act on it (console-keys.js). Claims
 // (who handles which item) come from the presence frames (console-presence.js).
-import {$, esc, oneAtATime} from "./console-dom.js";
+import {$, esc, inFrame, oneAtATime} from "./console-dom.js";
 import {currentStream, onStreamChange} from "./console-state.js";
 import {api} from "./console-api.js";
 import {command} from "./console-commands.js";
@@ -15,7 +15,7 @@ import {labelName, localise, t, word} from "./console-i18n.js";
 import {claimedBy, myName, onPresence, release, toggleClaim} from "./console-presence.js";
 
 const MAX_OPEN = 300;      // open items this page keeps (the stage keeps its own, larger queue)
-const SHOWN_OPEN = 60;     // open items on the page at once; the rest follow as these are decided
+const SHOWN_OPEN = 30;     // open items on the page at once (a screen holds ~8); the rest follow as these are decided
 const MAX_HANDLED = 30;    // handled items shown, greyed, newest decision first
 const items = new Map();   // event id -> item
 let serverOpen = null;     // the stage's open count when it is more than this page holds
@@ -45,7 +45,7 @@ export function offer(row) {
   const it = item(ev.id, ev.stream);
   it.seen = Date.now() / 1000;  // when this page learnt of it (see refreshReview)
   it.user = ev.user; it.text = ev.text; it.at = ev.at;
-  it.flags = [...new Set(flags)]; it.reasons = ins.reasons.map(r => r.text).slice(0, 4);
+  it.flags = [...new Set(flags)]; it.reasons = ins.reasons.slice(0, 4);
   it.score = ins.scores && ins.scores.toxicity != null ? ins.scores.toxicity : null;
   it.dirty = true;
   if (!it.handled && !it.since) {
@@ -87,7 +87,7 @@ export const refreshReview = oneAtATime(async () => {
     listed.add(s.event_id);
     const it = item(s.event_id, currentStream);
     if (it.since > s.since) continue;  // a live decision newer than the view
-    it.user = s.user; it.text = s.text; it.at = s.at; it.flags = s.flags; it.reasons = s.reasons;
+    it.user = s.user; it.text = s.text; it.at = s.at; it.flags = s.flags; it.reasons = s.said || s.reasons;
     it.state = s.state; it.by = s.by; it.reason = s.reason; it.since = s.since; it.open = s.open; it.dirty = true;
     it.handled = s.final && !s.open ? {by: s.by, action: s.action, previous: s.previous, state: s.state, at: s.since} : null;
   }
@@ -105,16 +105,14 @@ export const refreshReview = oneAtATime(async () => {
 });
 setInterval(refreshReview, 15000);
 
-function dropItem(it) { it.el?.remove(); items.delete(it.id); }
+// Its element leaves the page at the next render (place removes what is not listed): every
+// write of the queue happens in the page's write frame.
+function dropItem(it) { items.delete(it.id); }
 
 // -- what the page shows ----------------------------------------------------------------
 
-let scheduled = false;
-function changed() {
-  if (scheduled) return;
-  scheduled = true;
-  requestAnimationFrame(render);
-}
+// Drawn in the page's write frame, with the chat's batch (console-dom.js).
+function changed() { inFrame(render); }
 
 export function openCount() {
   let n = 0;
@@ -161,7 +159,6 @@ function itemHTML(it) {
 }
 
 function render() {
-  scheduled = false;
   const open = [...items.values()].filter(it => it.open && it.stream === currentStream).sort((a, b) => b.at - a.at || b.order - a.order);
   const handled = [...items.values()].filter(it => !it.open && it.handled && it.stream === currentStream).sort((a, b) => b.handled.at - a.handled.at);
   for (const it of open.slice(MAX_OPEN)) dropItem(it);

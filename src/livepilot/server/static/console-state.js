@@ -3,8 +3,12 @@
 
 export const MAX_ROWS = 400;            // chat messages (and alarms) this page remembers
 // Chat rows on the page at once: a screen holds about thirty, and every row on the page
-// costs style, layout and hit testing on each frame of a busy chat.
+// costs style, layout and hit testing on each frame of a busy chat. The list grows to
+// CHAT_ROWS + CHAT_SLACK and is then cut back to CHAT_ROWS in one go: every cut at the top
+// moves each row left on the page (a full repaint of the chat), so it happens every few
+// seconds of a busy chat rather than in every batch.
 export const CHAT_ROWS = 150;
+export const CHAT_SLACK = 50;
 export const rows = new Map();          // event id -> {el, event, insight, decision}
 export const counts = {events: 0, flagged: 0};
 
