@@ -17,8 +17,10 @@ import pytest
 from playwright.async_api import Browser, Page, Route, WebSocket, expect
 
 from livepilot.cli.streams import demo_settings
+from livepilot.clock import SystemClock
 from livepilot.testing import (
     TEST_CONSOLE_TOKEN,
+    EventFactory,
     RunningServer,
     ScriptedSource,
     chromium,
@@ -151,7 +153,8 @@ async def test_demo_run_of_show_starts_ticks_and_moves_to_the_next_segment(
 ) -> None:
     settings = demo_settings(settings_for_tests())
     assert settings.run_of_show is not None and settings.run_of_show.name == "run-of-show.yaml"
-    async with running_server([ScriptedSource(STREAM)], settings=settings) as srv:
+    source = ScriptedSource(STREAM)
+    async with running_server([source], settings=settings) as srv:
         page = await open_console(browser, srv)
         current = page.locator("#ros-current")
         await expect(current).to_contain_text("not started", timeout=WAIT)
@@ -164,6 +167,11 @@ async def test_demo_run_of_show_starts_ticks_and_moves_to_the_next_segment(
         await expect(page.locator("#prompts")).to_contain_text("Segment “Begrüßung” (5 min)",
                                                                timeout=WAIT)
         await expect(page.locator("#ros-points")).to_contain_text("Alle begrüßen")
+        # the segment's goal and how far the chat has got, counted from the segment start
+        goal = page.locator("#ros-goal")
+        await expect(goal).to_contain_text("5.000 Herzen zum Start: 0 / 5,000 likes")
+        source.emit(EventFactory(SystemClock(), stream=STREAM).like("kim", count=120))
+        await expect(goal).to_contain_text(": 120 / 5,000 likes", timeout=WAIT)
         await expect(page.locator("#ros-questions")).to_contain_text("Woher schaut ihr heute zu?")
         left = page.locator("#ros-left")
         await expect(left).to_have_text(re.compile(r"^[45]:\d\d left$"), timeout=WAIT)

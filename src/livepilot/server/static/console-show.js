@@ -6,7 +6,7 @@ import {command, notify} from "./console-commands.js";
 import {t} from "./console-i18n.js";
 
 export const SHOW_ACTIONS = new Set(["segment_start", "segment_next", "poll_start", "poll_close", "giveaway_start", "giveaway_draw"]);
-export const SHOW_ALARMS = new Set(["poll", "giveaway", "segment_ending", "segment_overrun"]);
+export const SHOW_ALARMS = new Set(["poll", "giveaway", "segment_ending", "segment_overrun", "goal"]);
 const show = {ros: null, polls: null, at: 0, burstUntil: 0, ticks: 0};
 
 export function showBurst() { show.burstUntil = Date.now() + 5000; }
@@ -63,6 +63,7 @@ function renderRos() {
     body = `<div><b id="ros-current">${esc(cur.name)}</b> · <span id="ros-left"></span> <span class="meta">${esc(t("show.of_minutes", {n: cur.minutes}))}${s.next ? " · " + esc(t("show.next", {name: s.next})) : ""}</span></div>
       ${cur.talking_points.length ? `<ul id="ros-points">${cur.talking_points.map(p => `<li>${esc(p)}</li>`).join("")}</ul>` : ""}
       ${cur.cta ? `<div class="meta">📣 ${esc(cur.cta.text)} · <span id="ros-cta"></span></div>` : ""}
+      ${cur.goal ? `<div class="meta" id="ros-goal">🎯 ${esc(t("show.goal", {label: cur.goal.label || t("goal_metric." + cur.goal.metric), value: cur.goal.value.toLocaleString(), target: cur.goal.target.toLocaleString(), unit: t("goal_metric." + cur.goal.metric)}))}${cur.goal.reached ? " · " + esc(t("show.goal_reached")) : ""}</div>` : ""}
       ${cur.poll ? `<div class="meta">📊 ${esc(cur.poll.question)} <button class="cmd show-cmd" data-show="poll_start" data-args='${esc(JSON.stringify({segment: cur.name}))}'>${esc(t("show.run_poll"))}</button></div>` : ""}`;
   } else {
     const state = s.finished_at ? t("show.finished_at", {time: new Date(s.finished_at * 1000).toLocaleTimeString([], {hour: "2-digit", minute: "2-digit"})}) : t("show.not_started");
@@ -116,11 +117,13 @@ function tickShow() {
   segmentChip(cur, since);
 }
 
-// While a poll or giveaway is open (or a show command was just sent) read every second,
-// otherwise every five; the timers tick every second either way.
+// While a poll or giveaway is open, a segment goal is still to reach (or a show command
+// was just sent) read every second, otherwise every five; the timers tick every second.
 setInterval(() => {
   const p = show.polls || {};
-  const live = (p.poll && p.poll.open) || (p.giveaway && p.giveaway.open) || Date.now() < show.burstUntil;
+  const cur = show.ros && show.ros.loaded ? show.ros.current : null;
+  const live = (p.poll && p.poll.open) || (p.giveaway && p.giveaway.open) || Date.now() < show.burstUntil
+    || !!(cur && cur.goal && !cur.goal.reached);
   if (live || ++show.ticks % 5 === 0) refreshShow();
   tickShow();
 }, 1000);
