@@ -20,6 +20,12 @@ instead cross-validates the training recipe against the plain TF-IDF logistic re
 on identical folds in the same run (GermEval 2018 training split in ``DATA_DIR``, plus the
 chat lines, which are folded too) and exits non-zero unless the recipe's macro-F1 beats
 the baseline's on the tweets and on the chat lines. Needs scikit-learn; takes minutes.
+
+    python benchmarks/german_model.py --dev DATA_DIR
+
+scores the shipped model (with the shipped allow-list, as the stage loads it) on the
+development set ``tests/data/dev_de_chat.tsv`` per category, beside the baseline trained
+on the same rows (GermEval training split and chat lines) in the same run.
 """
 
 from __future__ import annotations
@@ -103,6 +109,40 @@ def _cv(data_dir: Path, folds: int) -> int:
     return 0 if better else 1
 
 
+def _dev(data_dir: Path) -> None:
+    """Share flagged (score ≥ 0.5) per category of the development set: shipped model and
+    the baseline trained on the same rows."""
+    from collections import defaultdict
+
+    import numpy as np
+
+    from livepilot.ml import train_german as tg
+    from livepilot.stages.moderation.rules import load_word_packs
+
+    root = Path(__file__).parents[1]
+    rows = [ln.split("\t") for ln in (root / "tests" / "data" / "dev_de_chat.tsv")
+            .read_text(encoding="utf-8").splitlines() if ln and not ln.startswith("#")]
+    packs = [p for p in sorted((root / "rules").glob("*.yaml")) if "\nallow:" in p.read_text()]
+    allow = {t for _, pack in load_word_packs(packs) for t in pack.allow}
+    texts = [text for _, _, text in rows]
+    here = Path(tg.__file__).parent
+    train = tg._concat(tg.load_germeval(data_dir), tg._concat(
+        tg.load_lines(here / "chat_friendly.txt", offensive=False),
+        tg.load_lines(here / "chat_offensive.txt", offensive=True)))
+    dev = tg.Corpus(texts, np.asarray([int(lab) for lab, _, _ in rows]), ["other"] * len(rows))
+    flagged = {"shipped": GermanModel.load(allow=allow).scores(texts) >= 0.5,
+               "baseline": tg._baseline_pred(train, dev)}
+    print(f"development set: {len(rows)} lines; share flagged (score ≥ 0.5)\n")
+    print("| label | category | lines | baseline | shipped |\n|---|---|---|---|---|")
+    groups: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for i, (label, category, _) in enumerate(rows):
+        groups[("harmful" if label == "1" else "innocent", category)].append(i)
+        groups[("harmful" if label == "1" else "innocent", "all")].append(i)
+    for (label, category), idx in sorted(groups.items()):
+        cells = " | ".join(f"{flagged[m][idx].mean():.1%}" for m in ("baseline", "shipped"))
+        print(f"| {label} | {category} | {len(idx)} | {cells} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--messages", type=int, default=4000)
@@ -110,7 +150,12 @@ def main() -> None:
     parser.add_argument("--cv", type=Path, metavar="DATA_DIR",
                         help="cross-validate against the baseline instead of timing")
     parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--dev", type=Path, metavar="DATA_DIR",
+                        help="score the development set (baseline trained on DATA_DIR)")
     args = parser.parse_args()
+    if args.dev is not None:
+        _dev(args.dev)
+        return
     if args.cv is not None:
         sys.exit(_cv(args.cv, args.folds))
     if hasattr(os, "sched_setaffinity"):
@@ -149,7 +194,8 @@ def main() -> None:
     scores = model.scores(texts)
     base = statistics.median(rows["baseline: normalise + tokenise only"])
     print(f"{n} simulated chat messages, one core, {r} repetitions; "
-          f"{(scores >= 0.5).mean():.1%} scored ≥ 0.5\n")
+          f"{(scores >= 0.5).mean():.1%} scored ≥ 0.5; "
+          f"1-minute load average {os.getloadavg()[0]:.1f}\n")
     print("| what | µs/msg median [min–max] | msg/s (1 core) | × baseline |")
     print("|---|---|---|---|")
     for name, runs in rows.items():

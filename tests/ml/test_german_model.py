@@ -74,6 +74,9 @@ def test_disguises_share_features() -> None:
     f = Featurizer(2**10, 2**8)
     assert f.indices(normalize("Hohlkopf")) == f.indices(normalize("HOHLKOPF"))
     assert normalize("Stream 2024") == "stream 2024"  # numbers stay numbers
+    # Spelled-out words separated by a wider gap stay separate words.
+    assert normalize("d u  s p a s t") == "d u spast"
+    assert normalize("f  i  c  k") == normalize("f i c k") == "fick"
 
 
 def test_flags_most_insults_without_block_words(model: GermanModel) -> None:
@@ -126,10 +129,11 @@ def test_a_verdict_does_not_depend_on_the_rest_of_its_batch(model: GermanModel) 
 # the shipped word packs.
 
 DATA = Path(__file__).parents[1] / "data"
-#: Measured on the shipped model: 14 % of the innocent lines flagged (the goal is 5 %;
-#: see the model card's known limits), 90 % of the harmful lines and 97 % of the
-#: obfuscated insults caught by the model alone. The bounds guard against regressions.
-INNOCENT_FLAGGED_MAX = 0.16
+#: Measured on the shipped model (see the model card): 5.9 % of the innocent lines
+#: flagged (goal 5 %: not met, guarded at the measured level), 92 % of the harmful lines
+#: caught (goal 90 %), obfuscated insults 96 % by the model alone (goal 95 %) and 98 % by
+#: model or word filter (goal 95 %, asserted below). The met goals are asserted as such.
+INNOCENT_FLAGGED_MAX = 0.06
 HARMFUL_CAUGHT_MIN = 0.90
 OBFUSCATED_MODEL_ALONE_MIN = 0.95
 RULES = Path(__file__).parents[2] / "rules"
@@ -159,17 +163,45 @@ def _flagged(model: GermanModel, lines: list[str]) -> list[str]:
     return [t for t, s in zip(lines, model.scores(lines), strict=True) if s >= 0.5]
 
 
+def _dev_rows() -> list[tuple[bool, str, str]]:
+    """The development set: (harmful, category, text) per line."""
+    rows = [ln.split("\t") for ln in _lines(DATA / "dev_de_chat.tsv")]
+    return [(label == "1", category, text) for label, category, text in rows]
+
+
 def test_ood_sets_are_kept_apart_from_the_training_lines() -> None:
     training = [t for name in ("chat_friendly.txt", "chat_offensive.txt")
                 for t in _lines(ML / name)]
+    dev = [text for _, _, text in _dev_rows()]
+    assert len(dev) >= 300
+    # The development set (which chose weights and thresholds) shares no line with the
+    # training lines, even after normalisation (so disguises do not hide a copy).
+    known = {normalize(t) for t in training}
+    assert not [t for t in dev if normalize(t) in known]
     for name in ("ood_de_innocent.txt", "ood_de_harmful.txt", "ood_de_obfuscated.txt"):
         lines = _lines(DATA / name)
+        test_lines = {str.casefold(t) for t in lines}
+        assert not [t for t in dev if str.casefold(t) in test_lines], name
         assert len(lines) >= 150, name
         # Disguised insults are meant to normalise to known ones: compare them as typed.
         key = str.casefold if name == "ood_de_obfuscated.txt" else normalize
         known = {key(t) for t in training}
         shared = [t for t in lines if key(t) in known]
         assert not shared, (name, shared)
+
+
+def test_development_set_levels(staged: GermanModel) -> None:
+    """Guards the levels measured on the development set (see the model card): it chose
+    the chat weight and the threshold, so these are not estimates, only regression
+    checks."""
+    rows = _dev_rows()
+    flagged = staged.scores([text for _, _, text in rows]) >= 0.5
+    innocent = [f for (harmful, _, _), f in zip(rows, flagged, strict=True) if not harmful]
+    harmful = [f for (h, c, _), f in zip(rows, flagged, strict=True) if h and c != "obfuscated"]
+    obfuscated = [f for (_, c, _), f in zip(rows, flagged, strict=True) if c == "obfuscated"]
+    assert np.mean(innocent) <= 0.05  # measured 3.3 %
+    assert np.mean(harmful) >= 0.90  # measured 98 %
+    assert np.mean(obfuscated) >= 0.90  # measured 90 % (18 of 20)
 
 
 def test_innocent_chat_is_left_alone(staged: GermanModel) -> None:
@@ -236,3 +268,16 @@ def test_the_toxicity_stage_hands_the_model_its_allow_list(model: GermanModel) -
     assert not stage.judge("Hurenkind").toxic
     assert not stage.judge("ein Hurenkind im Layout").toxic
     assert stage.judge("du bist so ein dummer Vollpfosten").toxic
+
+
+def test_disguised_training_copies_are_reproducible_and_touch_one_word() -> None:
+    from livepilot.ml.disguise import disguise_all
+
+    texts = ["du bist ein vollpfosten", "ok", "was für ein tag heute", "ja 😂"]
+    first, again = disguise_all(texts, seed=0), disguise_all(texts, seed=0)
+    assert first == again
+    assert first[1] == "ok" and first[3] == "ja 😂"  # no word of four letters: unchanged
+    for original, copy in zip(texts, first, strict=True):
+        changed = [(a, b) for a, b in zip(original.split(), copy.split(), strict=True) if a != b]
+        assert len(changed) <= 1, (original, copy)
+    assert first[0] != texts[0] and first[0].split()[:3] == ["du", "bist", "ein"]

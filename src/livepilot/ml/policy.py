@@ -20,6 +20,7 @@ from livepilot.insights import Action, Label
 from livepilot.ml.german import GermanVerdict
 from livepilot.ml.language import Language
 from livepilot.ml.scorer import Scores
+from livepilot.texts import Phrase, say
 
 __all__ = ["Evidence", "PolicyConfig", "ToxicityPolicy", "Verdict"]
 
@@ -74,7 +75,7 @@ class Evidence:
 class Verdict:
     score: float
     kind: str | None
-    reasons: tuple[str, ...] = ()
+    reasons: tuple[str | Phrase, ...] = ()
     action: Action | None = None
     hidden: bool = False
     scores: dict[str, float] = field(default_factory=dict)
@@ -91,11 +92,13 @@ class ToxicityPolicy:
     def decide(self, evidence: Evidence) -> Verdict:
         cfg = self.config
         # (weighted score, kind, reason) for each piece of evidence.
-        pieces: list[tuple[float, str | None, str]] = []
+        pieces: list[tuple[float, str | None, Phrase]] = []
         scores: dict[str, float] = {}
         for hit in evidence.word_hits:
             s = cfg.word_filter if hit.score is None else hit.score
-            pieces.append((s, hit.kind, f"word filter hit ({hit.kind or 'toxic'})"))
+            named = hit.kind or "toxic"
+            pieces.append((s, hit.kind, say("reason.word_filter_hit",
+                                            f"word filter hit ({named})", kind=named)))
         if evidence.german is not None:
             g = evidence.german
             scores["toxicity_german"] = round(g.score, 4)
@@ -103,7 +106,9 @@ class ToxicityPolicy:
             if evidence.language == "en" and evidence.model is not None:
                 trust = 0.0  # an English model is there; the German one adds noise
             if trust > 0:
-                pieces.append((g.score * trust, g.kind, f"German model {g.score:.2f} ({g.kind})"))
+                pieces.append((g.score * trust, g.kind, say(
+                    "reason.german_model", f"German model {g.score:.2f} ({g.kind})",
+                    score=f"{g.score:.2f}", kind=g.kind or "toxic")))
         if evidence.model is not None:
             trust = 1.0
             if evidence.language == "de" and not evidence.model_covers_german:
@@ -125,7 +130,9 @@ class ToxicityPolicy:
                 if specific:
                     best_kind = max(specific)[1]
             pieces.append(
-                (best * trust, best_kind, f"{evidence.model_name} {best:.2f} ({best_kind})")
+                (best * trust, best_kind, say(
+                    "reason.model", f"{evidence.model_name} {best:.2f} ({best_kind})",
+                    model=evidence.model_name, score=f"{best:.2f}", kind=best_kind or "toxic"))
             )
         if not pieces:
             return Verdict(0.0, None, (), None, False, scores)

@@ -104,8 +104,16 @@ def normalize(text: str) -> str:
     text = text.casefold()
     text = _unleet(text)
     text = _REPEAT.sub(r"\1\1", text)
+    # Spelled-out words are joined twice: first while a wider gap still separates them
+    # ("d u  s p a s t" → "d u  spast", not "duspast"), then once the gaps are collapsed
+    # ("f  i  c  k" → "fick"). Each pass is linear.
+    text = _SPELLED.sub(_join, text)
     text = " ".join(text.split())
-    return _SPELLED.sub(lambda m: _SPELLED_SEP.sub("", m.group(0)), text)
+    return _SPELLED.sub(_join, text)
+
+
+def _join(match: re.Match[str]) -> str:
+    return _SPELLED_SEP.sub("", match.group(0))
 
 
 def tokens(text: str) -> list[str]:

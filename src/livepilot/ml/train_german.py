@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from livepilot.ml.disguise import disguise_all
 from livepilot.ml.german import FORMAT, KINDS, GermanModel
 from livepilot.ml.text import Featurizer, normalize
 
@@ -48,6 +49,8 @@ C = 3.0
 #: against 5,009 tweets) but they are the domain the model works in. CV: 3 gave the best
 #: chat macro-F1 at an unchanged GermEval macro-F1 (1: chat 0.816, 3: 0.835, 6: 0.833).
 CHAT_WEIGHT = 3.0
+#: Weight of the disguised copy of each chat line (``f*tze`` for ``fotze``, both classes).
+DISGUISED_WEIGHT = 1.0
 _FILE = "germeval2018.training.txt"
 
 
@@ -165,10 +168,11 @@ def _threshold(
 
 def fit(
     corpus: Corpus, *, extra: Corpus | None = None, seed: int = 0, inner_folds: int = 5,
-    chat_weight: float = CHAT_WEIGHT,
+    chat_weight: float = CHAT_WEIGHT, disguised_weight: float = DISGUISED_WEIGHT,
 ) -> dict[str, Any]:
-    """Fit the full recipe on ``corpus`` (+ ``extra`` chat lines, weighted ``chat_weight``);
-    returns the model file's arrays.
+    """Fit the full recipe on ``corpus`` (+ ``extra`` chat lines, weighted ``chat_weight``,
+    and one disguised copy of each, weighted ``disguised_weight``: see
+    :mod:`livepilot.ml.disguise`); returns the model file's arrays.
 
     Calibration: Platt scaling fitted on out-of-fold predictions of the same recipe (inner
     CV over tweets and chat lines), then the decision threshold chosen on those
@@ -180,21 +184,31 @@ def fit(
     StratifiedKFold = _mod("sklearn.model_selection").StratifiedKFold
 
     main_rows = len(corpus.texts)
+    n_chat = 0 if extra is None else len(extra.texts)
     if extra is not None:
-        corpus = _concat(corpus, extra)
-    y = corpus.offensive
-    chat = np.arange(len(y)) >= main_rows
-    weight = np.where(chat, chat_weight, 1.0)
-    counts = _counts(corpus.texts)
-    df = np.asarray((counts > 0).sum(axis=0)).ravel()
-    idf = np.log((1.0 + len(y)) / (1.0 + df)) + 1.0
-    x = _tfidf(counts, idf)
-    coef, intercept = _fit_pair(x, y, counts, weight)
+        # One disguised copy per chat line (rows after the originals, in the same order).
+        copies = Corpus(disguise_all(extra.texts, seed), extra.offensive, extra.kinds)
+        corpus = _concat(_concat(corpus, extra), copies)
+    rows = main_rows + n_chat  # the real rows; the copies follow them
+    y_all = corpus.offensive
+    chat_all = np.arange(len(y_all)) >= main_rows
+    weight_all = np.where(np.arange(len(y_all)) >= rows, disguised_weight,
+                          np.where(chat_all, chat_weight, 1.0))
+    counts_all = _counts(corpus.texts)
+    df = np.asarray((counts_all > 0).sum(axis=0)).ravel()
+    idf = np.log((1.0 + len(y_all)) / (1.0 + df)) + 1.0
+    x_all = _tfidf(counts_all, idf)
+    coef, intercept = _fit_pair(x_all, y_all, counts_all, weight_all)
 
-    oof = np.zeros(len(y))
+    # Calibration and threshold come from the real rows only; a disguised copy trains
+    # the inner model whose fold holds its original for training, never the other one.
+    y, chat, weight, x = y_all[:rows], chat_all[:rows], weight_all[:rows], x_all[:rows]
+    oof = np.zeros(rows)
     inner = StratifiedKFold(inner_folds, shuffle=True, random_state=seed)
-    for train, test in inner.split(np.zeros(len(y)), y * 2 + chat):
-        c_k, i_k = _fit_pair(x[train], y[train], counts[train], weight[train])
+    for train, test in inner.split(np.zeros(rows), y * 2 + chat):
+        copied = train[train >= main_rows] + n_chat
+        train = np.concatenate([train, copied])
+        c_k, i_k = _fit_pair(x_all[train], y_all[train], counts_all[train], weight_all[train])
         oof[test] = _avg_prob(x[test], c_k, i_k)
     platt = _lr(1e6, balanced=False).fit(oof.reshape(-1, 1), y, sample_weight=weight)
     a, b = float(platt.coef_[0, 0]), float(platt.intercept_[0])
@@ -203,7 +217,8 @@ def fit(
     b -= float(np.log(threshold / (1 - threshold)))
 
     offensive = y == 1
-    kind_y = np.asarray([KINDS.index(k) for k, o in zip(corpus.kinds, offensive, strict=True) if o])
+    kinds = corpus.kinds[:rows]
+    kind_y = np.asarray([KINDS.index(k) for k, o in zip(kinds, offensive, strict=True) if o])
     LogisticRegression = _mod("sklearn.linear_model").LogisticRegression
 
     kind_model = LogisticRegression(C=C, class_weight="balanced", max_iter=3000).fit(
@@ -219,6 +234,7 @@ def fit(
         "examples": main_rows,
         "extra_chat_examples": len(y) - main_rows,
         "chat_weight": chat_weight,
+        "disguised_weight": disguised_weight,
         "cv_threshold": round(threshold, 2),
     }
     return {
@@ -292,7 +308,8 @@ def _report(y: npt.NDArray[np.int64], pred: npt.NDArray[np.bool_]) -> dict[str, 
 
 def cross_validate(
     corpus: Corpus, *, extra: Corpus | None = None, folds: int = 5, seed: int = 0,
-    without_chat: bool = False,
+    without_chat: bool = False, chat_weight: float = CHAT_WEIGHT,
+    disguised_weight: float = DISGUISED_WEIGHT,
 ) -> dict[str, Any]:
     """Outer k-fold CV on identical folds for every variant: the baseline, the recipe on
     GermEval alone (always without ``extra``, else only if ``without_chat``: it doubles
@@ -321,7 +338,8 @@ def cross_validate(
             tr, tr_chat = _subset(everything, rows), None
             if variant == "with_chat":
                 tr_chat = _subset(everything, train[chat[train]])
-            model = _model(fit(tr, extra=tr_chat, seed=seed))
+            model = _model(fit(tr, extra=tr_chat, seed=seed, chat_weight=chat_weight,
+                               disguised_weight=disguised_weight))
             verdicts = model.predict(te.texts)
             preds[variant][test] = [v.offensive for v in verdicts]
             per_fold[variant].append(_macro_f1(y[tweets], preds[variant][tweets]))
@@ -362,6 +380,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="extra offensive chat lines for training (default: the list beside this script)",
     )
     parser.add_argument("--no-chat", action="store_true", help="train on GermEval alone")
+    parser.add_argument("--chat-weight", type=float, default=CHAT_WEIGHT,
+                        help=f"weight of one chat line against one tweet (default {CHAT_WEIGHT})")
+    parser.add_argument("--disguised-weight", type=float, default=DISGUISED_WEIGHT,
+                        help="weight of each chat line's disguised copy (0: none; default "
+                             f"{DISGUISED_WEIGHT})")
     parser.add_argument("--without-chat", action="store_true",
                         help="CV also the recipe without the chat lines (twice the time)")
     args = parser.parse_args(argv)
@@ -375,12 +398,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.no_cv:
         started = time.perf_counter()
         result = cross_validate(corpus, extra=extra, folds=args.folds, seed=args.seed,
-                                without_chat=args.without_chat)
+                                without_chat=args.without_chat, chat_weight=args.chat_weight,
+                                disguised_weight=args.disguised_weight)
         result["seconds"] = round(time.perf_counter() - started, 1)
         print(json.dumps(result, indent=2))
         if args.report is not None:
             args.report.write_text(json.dumps(result, indent=2) + "\n")
-    save(fit(corpus, extra=extra, seed=args.seed), args.out)
+    save(fit(corpus, extra=extra, seed=args.seed, chat_weight=args.chat_weight,
+             disguised_weight=args.disguised_weight), args.out)
     size = args.out.stat().st_size
     print(f"wrote {args.out} ({size / 1e6:.2f} MB)")
     return 0
