@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -19,7 +18,6 @@ from livepilot.testing import (
     TEST_OVERLAY_KEY,
     OpenSource,
     RunningServer,
-    chromium,
     running_server,
 )
 from livepilot.testing import settings_for_tests as make_settings
@@ -75,12 +73,6 @@ def test_a_listed_origin_that_is_not_one_stops_the_server_from_starting() -> Non
     settings = make_settings(allowed_origins="https://studio.example/console")
     with pytest.raises(ConfigError, match=r"LIVEPILOT_ALLOWED_ORIGINS: .*nothing more"):
         create_app(settings, bus=create_bus(settings), metrics=Metrics())
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as launched:
-        yield launched
 
 
 @pytest.mark.timeout(30)

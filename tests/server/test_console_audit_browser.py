@@ -7,8 +7,6 @@ tmp dir) as ``console-de-audit-1280x720.png``.
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +16,6 @@ from livepilot.testing import (
     TEST_MODERATOR_TOKENS,
     TEST_MODERATORS,
     ScriptedSource,
-    chromium,
     running_server,
     settings_for_tests,
 )
@@ -26,18 +23,6 @@ from livepilot.testing import (
 WAIT = 20_000
 STREAM = "live"
 ERRORS: list[str] = []
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as launched:
-        yield launched
-
-
-def shots(tmp_path: Path) -> Path:
-    where = Path(os.environ.get("LIVEPILOT_SCREENSHOTS", str(tmp_path)))
-    where.mkdir(parents=True, exist_ok=True)
-    return where
 
 
 async def console(browser: Browser, base: str, who: str) -> Page:
@@ -52,7 +37,7 @@ async def console(browser: Browser, base: str, who: str) -> Page:
 
 @pytest.mark.timeout(150)
 async def test_a_hide_by_one_moderator_shows_in_the_others_audit_view(
-    browser: Browser, tmp_path: Path
+    browser: Browser, shots: Path
 ) -> None:
     ERRORS.clear()
     source = ScriptedSource(STREAM)
@@ -93,7 +78,7 @@ async def test_a_hide_by_one_moderator_shows_in_the_others_audit_view(
         await mia.select_option("#audit-action", "")
         await expect(mia.locator("#audit-by option")).to_have_text(
             ["alle Moderatoren", "lena"])
-        await mia.screenshot(path=str(shots(tmp_path) / "console-de-audit-1280x720.png"))
+        await mia.screenshot(path=str(shots / "console-de-audit-1280x720.png"))
 
         # the same entries in English
         await mia.select_option("#lang-pick", "en")

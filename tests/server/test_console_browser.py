@@ -17,15 +17,8 @@ from livepilot.testing import (
     TEST_CONSOLE_TOKEN,
     TEST_HOST_KEY,
     TEST_OVERLAY_KEY,
-    chromium,
     running_server,
 )
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as launched:
-        yield launched
 
 
 class SlowSimulator:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -23,7 +22,6 @@ from livepilot.testing import (
     EventFactory,
     RunningServer,
     ScriptedSource,
-    chromium,
     running_server,
     settings_for_tests,
 )
@@ -31,12 +29,6 @@ from livepilot.testing import (
 STREAM = "show"
 #: Page waits: generous for a loaded CI machine; a passing run takes a fraction of it.
 WAIT = 8_000
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as launched:
-        yield launched
 
 
 

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -24,19 +22,12 @@ from livepilot.testing import (
     TEST_MODERATOR_TOKENS,
     TEST_MODERATORS,
     ScriptedSource,
-    chromium,
     running_server,
     settings_for_tests,
 )
 
 WAIT = 15_000
 STREAM = "live"
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as launched:
-        yield launched
 
 
 ERRORS: list[str] = []
@@ -398,12 +389,6 @@ def play(source: ScriptedSource, rounds: int) -> None:
                 source.emit(make.like(f"liker{i}", 15))
 
 
-def shots(tmp_path: Path) -> Path:
-    where = Path(os.environ.get("LIVEPILOT_SCREENSHOTS", str(tmp_path)))
-    where.mkdir(parents=True, exist_ok=True)
-    return where
-
-
 SIZES = [(1280, 720), (1440, 900), (2560, 1440)]
 
 #: Buttons smaller than 32 px or with action text under 14 px, and a page wider than the window.
@@ -424,9 +409,9 @@ LAYOUT = """() => {
 
 
 @pytest.mark.timeout(120)
-async def test_the_german_console_fits_every_screen(browser: Browser, tmp_path: Path) -> None:
+async def test_the_german_console_fits_every_screen(browser: Browser, shots: Path) -> None:
     ERRORS.clear()
-    out = shots(tmp_path)
+    out = shots
     source = ScriptedSource("demo")
     async with running_server([source]) as srv:
         play(source, 3)

@@ -7,9 +7,7 @@ tmp dir) as ``console-de-reasons-1280x720.png`` and ``console-de-raid-1280x720.p
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +16,6 @@ from playwright.async_api import Browser, Page, expect
 from livepilot.testing import (
     TEST_CONSOLE_TOKEN,
     ScriptedSource,
-    chromium,
     running_server,
     settings_for_tests,
 )
@@ -29,12 +26,6 @@ ERRORS: list[str] = []
 #: English prose the server wrote that a German console must never show as it is.
 ENGLISH = ["matched '", "German model", "strike score", "people asked", "Raid / bot wave",
            "new accounts posting", "accounts new to the chat"]
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as launched:
-        yield launched
 
 
 async def german_console(browser: Browser, base: str) -> Page:
@@ -48,15 +39,9 @@ async def german_console(browser: Browser, base: str) -> Page:
     return page
 
 
-def shots(tmp_path: Path) -> Path:
-    where = Path(os.environ.get("LIVEPILOT_SCREENSHOTS", str(tmp_path)))
-    where.mkdir(parents=True, exist_ok=True)
-    return where
-
-
 @pytest.mark.timeout(150)
 async def test_a_german_console_says_every_reason_alarm_and_prompt_in_german(
-    browser: Browser, tmp_path: Path
+    browser: Browser, shots: Path
 ) -> None:
     ERRORS.clear()
     source = ScriptedSource(STREAM)
@@ -85,7 +70,7 @@ async def test_a_german_console_says_every_reason_alarm_and_prompt_in_german(
         await expect(prompts.filter(has_text="3 Leute fragen nach dem Preis")).to_have_count(
             1, timeout=WAIT)
 
-        await page.screenshot(path=str(shots(tmp_path) / "console-de-reasons-1280x720.png"))
+        await page.screenshot(path=str(shots / "console-de-reasons-1280x720.png"))
 
         # a raid: twelve new accounts promote the same thing within seconds
         for i in range(12):
@@ -100,7 +85,7 @@ async def test_a_german_console_says_every_reason_alarm_and_prompt_in_german(
         shown = await page.evaluate("() => document.body.innerText")
         leaked = [prose for prose in ENGLISH if prose in shown]
         assert leaked == [], leaked
-        await page.screenshot(path=str(shots(tmp_path) / "console-de-raid-1280x720.png"))
+        await page.screenshot(path=str(shots / "console-de-raid-1280x720.png"))
 
         # the same page in English: the same codes, the catalogue's English words
         await page.select_option("#lang-pick", "en")

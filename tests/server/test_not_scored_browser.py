@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from playwright.async_api import Browser
 
-from livepilot.testing import TEST_CONSOLE_TOKEN, ScriptedSource, chromium, running_server
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as launched:
-        yield launched
+from livepilot.testing import TEST_CONSOLE_TOKEN, ScriptedSource, running_server
 
 
 @pytest.mark.timeout(60)

@@ -37,7 +37,6 @@ from livepilot.testing import (
     EventFactory,
     FakeClock,
     RunningServer,
-    chromium,
     running_server,
     settings_for_tests,
 )
@@ -81,12 +80,6 @@ class QueueSource:
     def feed(self, *events: LiveEvent) -> None:
         for event in events:
             self.queue.put_nowait(event)
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as launched:
-        yield launched
 
 
 def maker() -> EventFactory:

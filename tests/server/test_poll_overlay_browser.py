@@ -8,7 +8,6 @@ Every wait is for what the page shows, never for a fixed time.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -20,19 +19,12 @@ from livepilot.testing import (
     TEST_OVERLAY_KEY,
     RunningServer,
     ScriptedSource,
-    chromium,
     running_server,
 )
 
 STREAM = "show"
 #: Page waits: generous for a loaded CI machine; a passing run takes a fraction of it.
 WAIT = 8_000
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as launched:
-        yield launched
 
 
 

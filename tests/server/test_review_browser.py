@@ -9,9 +9,7 @@ go to ``$LIVEPILOT_SCREENSHOTS`` (default: the test's tmp dir) as ``review-*.png
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -22,7 +20,6 @@ from livepilot.testing import (
     TEST_MODERATORS,
     TEST_OVERLAY_KEY,
     ScriptedSource,
-    chromium,
     running_server,
     settings_for_tests,
 )
@@ -41,18 +38,6 @@ CHAT = [
 ]
 
 
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as launched:
-        yield launched
-
-
-def shots(tmp_path: Path) -> Path:
-    where = Path(os.environ.get("LIVEPILOT_SCREENSHOTS", str(tmp_path)))
-    where.mkdir(parents=True, exist_ok=True)
-    return where
-
-
 #: Script errors on any page of the test (none expected).
 ERRORS: list[str] = []
 
@@ -67,9 +52,9 @@ async def console(browser: Browser, base: str, token: str) -> Page:
 
 @pytest.mark.timeout(120)
 async def test_two_moderators_work_the_review_queue_and_the_overlay_follows(
-    browser: Browser, tmp_path: Path
+    browser: Browser, shots: Path
 ) -> None:
-    out = shots(tmp_path)
+    out = shots
     source = ScriptedSource("demo")
     settings = settings_for_tests(moderators=TEST_MODERATORS)
     async with running_server([source], settings) as srv:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -25,7 +25,6 @@ from livepilot.testing import (
     TEST_OVERLAY_KEY,
     RunningServer,
     ScriptedSource,
-    chromium,
     running_server,
     settings_for_tests,
 )
@@ -131,12 +130,6 @@ async def test_strikes_chat_and_blocks_show_in_the_user_state_and_watch_list() -
 
 
 # -- the console's user panel -------------------------------------------------------------
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as launched:
-        yield launched
 
 
 async def open_console(browser: Browser, srv: RunningServer, token: str) -> Page:
