@@ -1,7 +1,7 @@
 """The console page under a busy chat, in headless Chromium against the real server.
 
     python benchmarks/console_dom.py [--minutes 10] [--rate 100] [--window 60]
-        [--compare DIR] [--trace 10]
+        [--compare DIR] [--trace 10] [--throttle 4]
 
 A stream sends ``--rate`` chat messages a second (German lines, every 40th one toxic,
 every 25th a question, a gift streak now and then) through the full default pipeline to a
@@ -26,6 +26,10 @@ Per window (``--window`` seconds; the windows are the repetitions) and for the w
   script, style, layout and all tasks — what the page costs, less noisy than latencies on a
   shared machine;
 - the JS heap at the start and end, and the 1-minute load average of the machine.
+
+``--throttle RATE`` slows the page's renderer ``RATE`` times (Chrome's CPU throttling,
+``Emulation.setCPUThrottlingRate``): a slow or contended machine, reproducibly, whatever
+else the machine runs — the fair test of the long-task budget.
 
 ``--trace SECONDS`` records a Chrome trace of the busy page at the end and lists where the
 renderer's main thread spent its time, and which functions forced a synchronous layout.
@@ -180,7 +184,7 @@ def _serve_from(folder: Path) -> Any:
 
 async def _measure(
     name: str, rate: float, windows: int, window_s: float, assets: Path | None, trace_s: float,
-    trace_out: Path | None = None,
+    trace_out: Path | None = None, throttle: float = 1.0,
 ) -> Run:
     source = BusyChat(rate)
     run = Run(name, window_s)
@@ -193,6 +197,8 @@ async def _measure(
             await page.route(f"{srv.base}/console-assets/**", _serve_from(assets))
         cdp = await context.new_cdp_session(page)
         await cdp.send("Performance.enable", {"timeDomain": "threadTicks"})
+        if throttle > 1:
+            await cdp.send("Emulation.setCPUThrottlingRate", {"rate": throttle})
         await page.add_init_script(PROBE)
         await page.goto(f"{srv.base}/?token={TEST_CONSOLE_TOKEN}")
         await page.wait_for_selector("#conn.up", timeout=15_000)
@@ -306,15 +312,16 @@ async def _main(args: argparse.Namespace) -> None:
     print(f"load average at start: {os.getloadavg()[0]:.2f} (1 min), {os.cpu_count()} cores")
     if not args.no_idle:
         print(f"baseline: idle stream, 1 window of {args.window:g} s")
-        runs.append(await _measure("idle (baseline)", 0, 1, args.window, None, 0))
-    label = f"{args.rate:g} msgs/s"
+        runs.append(await _measure("idle (baseline)", 0, 1, args.window, None, 0,
+                                   throttle=args.throttle))
+    label = f"{args.rate:g} msgs/s" + (f", CPU ÷{args.throttle:g}" if args.throttle > 1 else "")
     if args.compare:
         print(f"reference: {args.compare}, {label} for {windows} windows of {args.window:g} s")
         runs.append(await _measure(f"{label}, {args.compare.name}", args.rate, windows,
-                                   args.window, args.compare, 0))
+                                   args.window, args.compare, 0, throttle=args.throttle))
     print(f"load: {label} for {windows} windows of {args.window:g} s")
     runs.append(await _measure(f"{label}, current", args.rate, windows, args.window, None,
-                               args.trace, args.trace_out))
+                               args.trace, args.trace_out, args.throttle))
     print()
     print("| page | windows | DOM nodes start/max/end | long tasks > 50 ms | longest ms "
           "| input→frame p50/p95/p99/max ms | main thread ms/s median [min–max] | script | "
@@ -343,6 +350,8 @@ def main() -> None:
                         help="seconds of a Chrome trace of the busy page at the end")
     parser.add_argument("--trace-out", type=Path, default=None,
                         help="write the trace's events to this JSON file")
+    parser.add_argument("--throttle", type=float, default=1.0,
+                        help="slow the page's CPU this many times (Chrome's CPU throttling)")
     parser.add_argument("--no-idle", action="store_true", help="skip the idle baseline")
     asyncio.run(_main(parser.parse_args()))
 

@@ -1,7 +1,7 @@
 """The console under a burst of chat, in real headless Chromium against the real server:
 the page is written in batches (one write frame at most every 100 ms, whatever the
-message rate), the chat stays bounded and follows the newest, questions reach their list,
-and the header's pulse counts the chat.
+message rate, and a backlog worked off in bounded slices), the chat stays bounded and
+follows the newest, questions reach their list, and the header's pulse counts the chat.
 """
 
 from __future__ import annotations
@@ -81,12 +81,17 @@ async def test_a_burst_of_chat_is_written_in_batches_and_stays_bounded(browser: 
 
         # every write of the chat, the questions and the review queue happened in the
         # page's write frame, one frame interval (100 ms) apart, however many socket
-        # messages the burst took (a frame's time may precede the timer that asked for it
-        # by up to one display frame, 17 ms: hence 70)
+        # messages the burst took — or, while a backlog is worked off in slices, 50 ms apart
+        # (a frame's time may precede the timer that asked for it by up to one display
+        # frame, 17 ms: hence 30 and 70), one slice of at most CHUNK new rows and CHUNK
+        # redrawn rows a frame (400 rows and their 400 verdicts: at most 2 × 400 / 12
+        # catching-up frames), never one frame a message.
         writes: list[float] = await page.evaluate("window.__writes")
         assert len(writes) >= 2
         gaps = [b - a for a, b in itertools.pairwise(writes)]
-        assert min(gaps) >= 70, sorted(gaps)[:5]
+        assert min(gaps) >= 30, sorted(gaps)[:5]
+        catching_up = [g for g in gaps if g < 70]
+        assert len(catching_up) <= 2 * BURST // 12, sorted(gaps)[:10]
 
         # the pulse counts the chat of the last minute
         await expect(page.locator("#pulse [data-series=chat] .now")).to_have_text(

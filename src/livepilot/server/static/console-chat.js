@@ -8,11 +8,12 @@
 //
 // Under a busy chat (a hundred lines a second) the page stays responsive because the DOM
 // is written in batches: new rows and redrawn rows wait in a queue, and the page's write
-// frame (inFrame, at most every FRAME_MS) draws them from one parsed HTML string, appends
-// them, trims the list now and then, and only then moves the scroll position (one layout a
-// batch, never one a message). Chat text and nicknames only ever reach the page escaped
-// (esc) or as text.
-import {$, afterFrame, esc, inFrame} from "./console-dom.js";
+// frame (inFrame, at most every FRAME_MS) draws them a chunk at a time from one parsed HTML
+// string each, appends them, trims the list now and then, and only then moves the scroll
+// position (one layout a batch, never one a message). A frame draws only what fits its
+// slice of script time; a backlog larger than a page is dropped, not drawn. Chat text and
+// nicknames only ever reach the page escaped (esc) or as text.
+import {$, MORE, afterFrame, esc, inFrame, overBudget} from "./console-dom.js";
 import {CHAT_ROWS, CHAT_SLACK, MAX_ROWS, counts, currentStream, firstSight, onStreamChange, rows, setCurrentStream} from "./console-state.js";
 import {command} from "./console-commands.js";
 import {decide, offer} from "./console-review.js";
@@ -158,28 +159,50 @@ const incoming = [];       // new rows not yet on the page
 const redraw = new Set();  // row records whose message, insight or decision changed
 
 // Writes only, then one scroll adjustment after every part's writes: nothing here reads
-// layout before it writes.
+// layout before it writes. The work is cut in chunks of CHUNK rows — redrawn rows and new
+// rows in turn, oldest first — and stops when the frame's slice is spent (overBudget); the
+// rest is drawn in the next frame (MORE). The backlog is bounded whatever the rate: of new
+// rows only the newest CHAT_ROWS can ever be on the page, so older ones are dropped
+// unbuilt and a stall costs at most one page of rows, never the whole stall's worth.
+const CHUNK = 12;
 function flush() {
-  const drawn = [];
   let panel = false;
-  for (const r of redraw) {
-    if (!r.el) continue;
-    drawn.push(r);
-    if (userPanel.user && r.event.user && r.event.user.id === userPanel.user.id) panel = true;
-  }
-  redraw.clear();
-  if (drawn.length) drawRows(drawn);
   if (incoming.length) {
     if (paused()) wait(incoming.splice(0));
-    else {
+    else if (incoming.length > CHAT_ROWS) for (const el of incoming.splice(0, incoming.length - CHAT_ROWS)) forget(el);
+  }
+  do {
+    const drawn = [];
+    for (const r of redraw) {
+      redraw.delete(r);
+      if (!r.el) continue;
+      drawn.push(r);
+      if (userPanel.user && r.event.user && r.event.user.id === userPanel.user.id) panel = true;
+      if (drawn.length >= CHUNK) break;
+    }
+    const adding = incoming.splice(0, CHUNK).filter(onPage);
+    for (const el of adding) {
+      const r = el.dataset.id ? rows.get(el.dataset.id) : null;
+      if (r && redraw.delete(r)) drawn.push(r);
+    }
+    if (drawn.length) drawRows(drawn);
+    if (adding.length) {
       const frag = document.createDocumentFragment();
-      for (const el of incoming) frag.append(el);
-      incoming.length = 0;
+      frag.append(...adding);
       chat.append(frag);
     }
-  }
+  } while ((redraw.size || incoming.length) && !overBudget());
   if (panel) renderUserMessages();
   if (!paused()) { trim(CHAT_ROWS + CHAT_SLACK); afterFrame(scrollDown); }
+  return redraw.size || incoming.length ? MORE : undefined;
+}
+
+// A new row still meant for the page: a chat row whose record let go of it (the newest
+// MAX_ROWS records pushed it out) is not.
+function onPage(el) {
+  if (!el.dataset.id) return true;
+  const r = rows.get(el.dataset.id);
+  return !!r && r.el === el;
 }
 
 // While paused, new rows wait off the page; a long pause keeps only the newest CHAT_ROWS.
@@ -213,8 +236,8 @@ export function resume() {
   feed.hover = false; feed.scrolledUp = false;
   if (feed.waiting.length || incoming.length) {
     const frag = document.createDocumentFragment();
-    for (const el of feed.waiting) frag.append(el);
-    for (const el of incoming) frag.append(el);
+    for (const el of feed.waiting) if (onPage(el)) frag.append(el);
+    for (const el of incoming) if (onPage(el)) frag.append(el);
     feed.waiting = []; incoming.length = 0;
     chat.append(frag);
   }

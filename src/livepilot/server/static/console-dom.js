@@ -12,32 +12,58 @@ export function esc(s) { return String(s).replace(/[&<>"']/g, c => ({"&":"&amp;"
 // order first asked, and must only write (no layout reads) — the frame reads layout once,
 // after every write, in afterFrame callbacks. Input handlers write directly: a key press or
 // click shows at the next frame, not the next batch.
+//
+// A write whose work grows with the message rate (the chat) gets SLICE_MS of script a
+// frame: a slow or busy machine must not turn one frame into a task long enough to hold up
+// a key press. It does its work in parts, checks overBudget() between parts and returns
+// MORE for the rest. The other writes are small and bounded (30 review items, a few
+// questions, the pulse) and always run. A frame with work left over is followed by another
+// CATCH_UP_MS later (not FRAME_MS): a backlog is worked off twice as fast, in bounded steps,
+// without paying a frame's fixed cost (style, layout and paint of the page) at the display's
+// rate on a machine that is already behind.
 export const FRAME_MS = 100;
-const writes = new Set(), reads = new Set();
-let framed = false, frameAt = -1e9;
+export const SLICE_MS = 8;
+export const CATCH_UP_MS = 50;
+export const MORE = true;
+let writes = new Set();
+const reads = new Set();
+let framed = false, running = false, frameAt = -1e9, sliceEnd = 0;
 export function inFrame(write) {
   writes.add(write);
-  if (framed) return;
+  schedule(false);
+}
+function schedule(soon) {
+  if (framed || running) return;  // a frame running schedules the next one when it ends
   framed = true;
-  const due = frameAt + FRAME_MS - performance.now();
+  const due = frameAt + (soon ? CATCH_UP_MS : FRAME_MS) - performance.now();
   if (due > 0) setTimeout(() => requestAnimationFrame(runFrame), due);
   else requestAnimationFrame(runFrame);
 }
+// True once this frame's slice is spent (and outside a frame).
+export function overBudget() { return performance.now() >= sliceEnd; }
 // A read (or a scroll that needs one) after this frame's writes.
 export function afterFrame(read) { reads.add(read); }
 function runFrame() {
-  framed = false; frameAt = performance.now();
+  framed = false; running = true;
+  frameAt = performance.now(); sliceEnd = frameAt + SLICE_MS;
   // A write may ask for another write (or itself): that one waits for the next frame.
   const now = [...writes];
-  writes.clear();
+  writes = new Set();
+  const left = [];
   for (const write of now) {
-    try { write(); } catch (e) { console.error("livepilot:", e); }
+    try { if (write() === MORE) left.push(write); } catch (e) { console.error("livepilot:", e); }
   }
+  sliceEnd = 0;
   const then = [...reads];
   reads.clear();
   for (const read of then) {
     try { read(); } catch (e) { console.error("livepilot:", e); }
   }
+  running = false;
+  if (left.length) {
+    writes = new Set([...left, ...writes]);  // what was asked first still runs first
+    schedule(true);
+  } else if (writes.size) schedule(false);
 }
 
 export function setHTML(el, html) { if (el.dataset.html !== html) { el.innerHTML = html; el.dataset.html = html; } }
