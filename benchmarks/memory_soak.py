@@ -12,8 +12,8 @@ messages it samples the process's RSS and the Python heap (tracemalloc, which it
 to RSS: ``--tracemalloc-frames 0`` measures RSS as in production).
 
 Prints the samples, start / peak / end RSS, the slope of the traced heap and of RSS over
-the first and the last third of the run (MB per 100k events: the first third is the
-baseline, where rings and caches fill; "flat" is a last-third slope near 0), the top
+each third of the run (MB per 100k events: in the first third rings and caches fill;
+"flat" is a slope near 0 in the middle and the last third), the top
 growth by source line between the end of the first third and the end, and the 1-minute
 load average.
 """
@@ -121,17 +121,19 @@ def _report(samples: list[tuple[int, float, float, float]],
     for events, rss, heap, seconds in samples:
         print(f"| {events:,} | {rss:.0f} | {heap:.1f} | {seconds:.0f} |")
     third = max(1, len(samples) // 3)
-    first, last = samples[:third + 1], samples[-third - 1:]
+    # Each third's points include the last sample of the third before: slopes meet.
+    thirds = [samples[:third + 1], samples[third:2 * third + 1], samples[2 * third:]]
     rss = [s[1] for s in samples]
     print(f"\nRSS start {rss[0]:.0f} MB, peak {max(rss):.0f} MB, end {rss[-1]:.0f} MB; "
           f"{samples[-1][0]:,} events in {samples[-1][3]:.0f} s; "
           f"load (1 min) {os.getloadavg()[0]:.1f}")
-    print("| slope, MB per 100k events | first third (baseline: rings fill) | last third |")
-    print("|---|---|---|")
-    print(f"| heap | {_slope([(s[0], s[2]) for s in first]):+.2f} | "
-          f"{_slope([(s[0], s[2]) for s in last]):+.2f} |")
-    print(f"| RSS | {_slope([(s[0], s[1]) for s in first]):+.2f} | "
-          f"{_slope([(s[0], s[1]) for s in last]):+.2f} |")
+    print("| slope, MB per 100k events | first third (caches fill) | middle third | "
+          "last third |")
+    print("|---|---|---|---|")
+    for name, column in (("heap", 2), ("RSS", 1)):
+        slopes = " | ".join(f"{_slope([(s[0], s[column]) for s in part]):+.2f}"
+                            for part in thirds)
+        print(f"| {name} | {slopes} |")
     keys = sorted(snapshots)
     if len(keys) >= 2:
         print("\ntop heap growth from the end of the first third to the end:")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import multiprocessing as mp
 import os
@@ -29,6 +30,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -62,7 +64,37 @@ class RateSource:
             await asyncio.sleep(0.005)
 
 
-def serve(port: int, streams: int, rate: float, bus: str, prefix: str, url: str) -> None:
+class _GcPauses:
+    """The cyclic collector's full (generation 2) passes in this process: how many, and
+    the longest (each holds the event loop, so each is a latency spike on every stream)."""
+
+    def __init__(self, out: str | None) -> None:
+        self.count = 0
+        self.longest = 0.0
+        self._started = 0.0
+        self._out = out
+        self._write()
+        gc.callbacks.append(self._note)
+
+    def _note(self, phase: str, info: dict[str, int]) -> None:
+        # Only once serving: the server collects and freezes everything built at start.
+        if info.get("generation") != 2 or not gc.get_freeze_count():
+            return
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.count += 1
+            self.longest = max(self.longest, time.perf_counter() - self._started)
+            self._write()  # now: the server is stopped by a signal, nothing runs after
+
+    def _write(self) -> None:
+        if self._out:
+            with open(self._out, "w") as handle:
+                json.dump({"count": self.count, "longest_ms": self.longest * 1000}, handle)
+
+
+def serve(port: int, streams: int, rate: float, bus: str, prefix: str, url: str,
+          gc_out: str | None = None) -> None:
     from pydantic import SecretStr
 
     from livepilot.cli._app import load_settings
@@ -76,6 +108,7 @@ def serve(port: int, streams: int, rate: float, bus: str, prefix: str, url: str)
     def sources(_: object) -> list[object]:
         return [RateSource(f"s{i:02d}", i + 1, rate) for i in range(streams)]
 
+    _GcPauses(gc_out)
     serve_streams(settings, sources, open_browser=False, record=False)  # type: ignore[arg-type]
 
 
@@ -144,15 +177,21 @@ class Run:
     peak: float
     cpu_us: float
     load: float
+    #: Full collections in the server over the whole run, and the longest (ms).
+    gc_full: int
+    gc_longest: float
 
 
 def one_run(streams: int, rate: float, consoles: int, seconds: float, bus: str,
             url: str) -> Run:
     prefix = f"livepilot-many-{uuid.uuid4().hex[:8]}"
     port = _free_port()
+    gc_file = tempfile.NamedTemporaryFile(suffix=".json", delete=False)
+    gc_file.close()
     proc = subprocess.Popen(
         [sys.executable, __file__, "--serve", str(port), "--streams", str(streams),
-         "--rate", str(rate), "--bus", bus, "--prefix", prefix, "--redis", url],
+         "--rate", str(rate), "--bus", bus, "--prefix", prefix, "--redis", url,
+         "--gc-out", gc_file.name],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         env={k: v for k, v in os.environ.items() if k != "LIVEPILOT_DETOXIFY_CHECKPOINT"},
     )
@@ -183,14 +222,22 @@ def one_run(streams: int, rate: float, consoles: int, seconds: float, bus: str,
             proc.kill()
         if bus == "redis":
             _clean(url, prefix)
+    try:
+        with open(gc_file.name) as handle:
+            collected = json.load(handle)
+    except (OSError, ValueError):  # the server did not stop cleanly
+        collected = {"count": 0, "longest_ms": float("nan")}
+    finally:
+        os.unlink(gc_file.name)
     if not lat:
-        return Run(*(float("nan"),) * 6, load)
+        return Run(*(float("nan"),) * 6, load, 0, float("nan"))
     lat.sort()
     per_console = got / seconds / consoles
     return Run(
         p50=lat[len(lat) // 2], p99=lat[min(len(lat) - 1, int(len(lat) * 0.99))],
         per_console=per_console, rss=rss, peak=peak,
         cpu_us=(cpu - cpu_before) / max(1.0, per_console * seconds) * 1e6, load=load,
+        gc_full=collected["count"], gc_longest=collected["longest_ms"],
     )
 
 
@@ -211,6 +258,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--prefix", default="livepilot-many", help=argparse.SUPPRESS)
+    parser.add_argument("--gc-out", help=argparse.SUPPRESS)
     parser.add_argument("--streams", type=int, default=20)
     parser.add_argument("--rate", type=float, default=30)
     parser.add_argument("--consoles", type=int, default=4)
@@ -220,14 +268,16 @@ def main() -> None:
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve, args.streams, args.rate, args.bus, args.prefix, args.redis)
+        serve(args.serve, args.streams, args.rate, args.bus, args.prefix, args.redis,
+              args.gc_out)
         return
     print(f"{os.cpu_count()} cores shared by the worker, the consoles and everything else; "
           f"{args.seconds:.0f} s per run after a {WARM_UP:.0f} s warm-up, {args.repeat} runs "
           f"per row, {args.bus} bus\n")
     print("| streams × events/s | consoles | p50 ms | p99 ms median [min–max] | "
-          "events/s per console | RSS MB end (peak) | CPU µs/event | load (1 min) |")
-    print("|---|---|---|---|---|---|---|---|")
+          "events/s per console | RSS MB end (peak) | CPU µs/event | full GCs, longest ms | "
+          "load (1 min) |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for streams in (1, args.streams):
         runs = [one_run(streams, args.rate, args.consoles, args.seconds, args.bus, args.redis)
                 for _ in range(args.repeat)]
@@ -240,6 +290,8 @@ def main() -> None:
             f"{statistics.median(r.rss for r in runs):.0f} "
             f"({max(r.peak for r in runs):.0f}) | "
             f"{statistics.median(r.cpu_us for r in runs):,.0f} | "
+            f"{statistics.median(r.gc_full for r in runs):.0f}, "
+            f"{max(r.gc_longest for r in runs):.0f} | "
             f"{statistics.median(r.load for r in runs):.1f} |",
             flush=True,
         )

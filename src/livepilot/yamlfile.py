@@ -7,10 +7,18 @@ sees the same shape of message whichever file they broke::
     rules/faq.yaml: entries[0] 'versand': unknown field 'anwser'
     rules/de.yaml: block[3] term 'hure': field 'severity': 'loud' is not one of ...
     rules/intents.yaml: line 4, column 3: not valid YAML: found unexpected end of stream
+
+Parsing is cached per process, keyed by the file's path, modification time and size: a
+worker that starts twenty streams with the same rules parses each file once (YAML is the
+slow part of building a stream's pipeline, and it runs on the event loop), and a hot
+reload still sees every edit, because an edit changes the time or the size. Validated
+models are shared only when they are frozen; a raw mapping is handed out as a copy.
 """
 
 from __future__ import annotations
 
+import copy
+import threading
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,18 +27,66 @@ from pydantic import BaseModel, ValidationError
 
 from livepilot.errors import RulesError
 
-__all__ = ["describe", "load_model", "load_model_or_default", "read_mapping"]
+__all__ = ["clear_cache", "describe", "load_model", "load_model_or_default", "read_mapping"]
 
 M = TypeVar("M", bound=BaseModel)
 
 _SHOWN = 5  # errors listed per file; the rest are counted
 
+#: libyaml when PyYAML was built with it (several times faster); the pure-Python loader
+#: otherwise, and always for the error message of a broken file (same wording everywhere).
+_FAST_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+#: A file's identity for the cache: resolved path, ``st_mtime_ns``, ``st_size``.
+_Stamp = tuple[str, int, int]
+
+# One entry per file (the newest version read); errors are never cached. Stages are built
+# on the event loop, but ``livepilot check`` and tests may load from threads: one lock.
+_lock = threading.Lock()
+_mappings: dict[str, tuple[_Stamp, dict[str, Any]]] = {}
+_models: dict[tuple[str, type[BaseModel]], tuple[_Stamp, BaseModel]] = {}
+
+
+def clear_cache() -> None:
+    """Forget every parsed file (the next load reads and parses again)."""
+    with _lock:
+        _mappings.clear()
+        _models.clear()
+
+
+def _stamp(path: Path) -> _Stamp | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None  # reading it says why
+    return (str(path.resolve()), st.st_mtime_ns, st.st_size)
+
 
 def read_mapping(path: Path, what: str) -> dict[str, Any]:
-    """The top-level mapping of ``path`` (empty for an empty file).
+    """The top-level mapping of ``path`` (empty for an empty file); a copy the caller may
+    change (see the module docstring for the cache).
 
     Raises :class:`RulesError` naming the file (and line and column for YAML mistakes).
     """
+    return copy.deepcopy(_read_mapping_shared(path, what))
+
+
+def _read_mapping_shared(path: Path, what: str) -> dict[str, Any]:
+    """Like :func:`read_mapping`, but the cached mapping itself: never change it."""
+    stamp = _stamp(path)
+    if stamp is not None:
+        with _lock:
+            held = _mappings.get(stamp[0])
+        if held is not None and held[0] == stamp:
+            return held[1]
+    data = _parse(path, what)
+    if stamp is not None:
+        with _lock:
+            _mappings[stamp[0]] = (stamp, data)
+    return data
+
+
+def _parse(path: Path, what: str) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -39,7 +95,7 @@ def read_mapping(path: Path, what: str) -> dict[str, Any]:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
         raise RulesError(f"{path}: cannot read {what}: {reason}") from None
     try:
-        data = yaml.safe_load(text)
+        data = _load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}:" if mark is not None else ""
@@ -54,13 +110,37 @@ def read_mapping(path: Path, what: str) -> dict[str, Any]:
     return data
 
 
-def load_model(path: Path, model: type[M], what: str) -> M:
-    """Read ``path`` and validate it as ``model``; :class:`RulesError` names file and field."""
-    data = read_mapping(path, what)
+def _load_yaml(text: str) -> Any:
     try:
-        return model.model_validate(data)
+        return yaml.load(text, Loader=_FAST_LOADER)  # CSafeLoader or SafeLoader
+    except yaml.YAMLError:
+        # The pure-Python loader words the problem (the same message with or without
+        # libyaml), or reads what libyaml alone refuses.
+        return yaml.safe_load(text)
+
+
+def load_model(path: Path, model: type[M], what: str) -> M:
+    """Read ``path`` and validate it as ``model``; :class:`RulesError` names file and field.
+
+    A frozen model is cached with the file's stamp and the same object is returned to
+    every caller until the file changes (nothing can change it in place).
+    """
+    stamp = _stamp(path)
+    frozen = bool(model.model_config.get("frozen"))
+    if stamp is not None and frozen:
+        with _lock:
+            held = _models.get((stamp[0], model))
+        if held is not None and held[0] == stamp:
+            return held[1]  # type: ignore[return-value]  # keyed by model
+    data = _read_mapping_shared(path, what)
+    try:
+        validated = model.model_validate(data)
     except ValidationError as exc:
         raise RulesError(f"{path}: {describe(exc, data)}") from None
+    if stamp is not None and frozen:
+        with _lock:
+            _models[stamp[0], model] = (stamp, validated)
+    return validated
 
 
 def load_model_or_default(path: Path, model: type[M], what: str) -> M:

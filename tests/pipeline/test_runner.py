@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Sequence
 
@@ -11,7 +12,7 @@ from livepilot.events import ChatEvent, GapEvent, LiveEvent
 from livepilot.insights import Insight
 from livepilot.metrics import Metrics
 from livepilot.pipeline.ingest import IngestQueue
-from livepilot.pipeline.runner import Pipeline, StreamRunner
+from livepilot.pipeline.runner import Pipeline, StreamRunner, _next_on_grid, tick_phase
 from livepilot.pipeline.stage import Draft, Outbox
 from livepilot.testing import EventFactory, FakeClock, ListSink
 from livepilot.wire import WireMessage
@@ -290,3 +291,57 @@ async def test_poll_takes_what_waits_and_leaves_the_end_to_get() -> None:
     assert queue.poll() is None  # the end marker ...
     assert queue.poll() is None
     assert await asyncio.wait_for(queue.get(), 1) is None  # ... is answered by get()
+
+
+def test_streams_tick_at_phases_spread_over_the_second() -> None:
+    for count in (2, 5, 20, 100):
+        phases = [tick_phase() for _ in range(count)]
+        assert all(0 <= phase < 1 for phase in phases)
+        # However many streams (and whichever came before): spread evenly, never many in
+        # one slice of the second (they used to tick all at once).
+        slices = [sum(1 for p in phases if k / count <= p < (k + 1) / count)
+                  for k in range(count)]
+        assert max(slices) <= 3, (count, slices)
+    # The grid: the first instant phase + k·interval strictly after a time.
+    assert _next_on_grid(10.3, 1.0, 0.5) == 10.5
+    assert _next_on_grid(10.5, 1.0, 0.5) == 11.5
+    assert _next_on_grid(10.3, 0.5, 0.2) == pytest.approx(10.7)
+
+
+async def test_a_live_runner_ticks_on_its_phase() -> None:
+    ticks: list[float] = []
+
+    class Ticking:
+        name = "ticking"
+
+        def process(self, event: LiveEvent, draft: Draft) -> None:
+            pass
+
+        def tick(self, now: float, out: Outbox) -> None:
+            ticks.append(asyncio.get_running_loop().time())
+
+    async def forever() -> AsyncIterator[LiveEvent]:
+        await asyncio.Event().wait()  # a source that stays quiet: only ticks happen
+        return
+        yield
+
+    metrics = Metrics()
+    interval = 0.4
+    runner = StreamRunner("phased", forever(), Pipeline([Ticking()], metrics), ListSink(),
+                          FakeClock(), metrics, tick_interval=interval)
+    task = asyncio.create_task(runner.run())
+    try:
+        for _ in range(600):
+            if len(ticks) >= 3:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    assert len(ticks) >= 3
+    phase = runner.tick_phase * interval
+    # Ticks land on the stream's own place in the interval, late by what a loaded box
+    # adds (never early): the closest is well within half an interval of it.
+    offsets = [(at - phase + 1e-6) % interval for at in ticks]
+    assert min(offsets) < interval / 2, (ticks, phase)

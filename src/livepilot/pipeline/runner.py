@@ -26,6 +26,7 @@ event, which is what keeps fan-out to many consoles from falling behind under lo
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import math
 import time
@@ -48,7 +49,7 @@ from livepilot.pipeline.ingest import IngestQueue
 from livepilot.pipeline.stage import BackgroundStage, Draft, Outbox, RevisingStage, Stage
 from livepilot.wire import WireMessage
 
-__all__ = ["Pipeline", "Publish", "StreamRunner"]
+__all__ = ["Pipeline", "Publish", "StreamRunner", "tick_phase"]
 
 log = logging.getLogger(__name__)
 
@@ -220,12 +221,30 @@ _BATCH_EVENTS = 64
 _BATCH_S = 0.002
 
 
+def tick_phase() -> float:
+    """Where in each tick interval the next stream of this process ticks, as a fraction
+    in [0, 1): k·φ mod 1 for the k-th stream (φ the golden ratio), so any number of
+    streams, started and ended in any order, stays spread evenly over the interval (a
+    hash of the name clusters: seven of twenty in one tenth of a second)."""
+    return (next(_runners) * _GOLDEN) % 1.0
+
+
+_GOLDEN = (5**0.5 - 1) / 2
+_runners = itertools.count()
+
+
+def _next_on_grid(after: float, interval: float, phase: float) -> float:
+    """The first instant ``phase + k * interval`` (k whole) strictly later than ``after``."""
+    return phase + (math.floor((after - phase) / interval) + 1) * interval
+
+
 class StreamRunner:
     """One stream: source → ingest queue → pipeline → publish.
 
     With ``event_time=True`` (replay) the clock is moved to each event's own time and
     ticks are derived from it, so results do not depend on how fast the machine is.
-    Otherwise a ticker calls the stages' ``tick`` once a second of wall time.
+    Otherwise a ticker calls the stages' ``tick`` once a second of wall time, at a
+    moment of the second of its own (:func:`tick_phase`).
     """
 
     def __init__(
@@ -247,6 +266,8 @@ class StreamRunner:
         self._publish = publish
         self._clock = clock
         self._metrics = metrics
+        #: Where in each tick interval this stream's live ticks fall (a fraction).
+        self.tick_phase = tick_phase()
         # In event time (a replay) nothing is live to protect: a full queue waits rather
         # than merging likes/joins, so a replay stores the same numbers at any speed.
         self._queue = IngestQueue(
@@ -348,11 +369,22 @@ class StreamRunner:
             await self._queue.put(command)
 
     async def _ticker(self) -> None:
+        # Ticks fall on a fixed grid of the loop's clock, shifted by the stream's phase:
+        # twenty streams on one worker tick at twenty different
+        # moments of the second instead of all at once (their ticks back to back would
+        # hold the loop for the sum of them, and every event waiting behind).
+        loop = asyncio.get_running_loop()
+        interval = self._tick_interval
+        phase = self.tick_phase * interval
+        due = _next_on_grid(loop.time(), interval, phase)
         while True:
-            await asyncio.sleep(self._tick_interval)
+            await asyncio.sleep(max(0.0, due - loop.time()))
             out = self._pipeline.tick(self._clock.now())
             if out:
                 await self._publish(out)
+            # A late tick (a busy loop) is not repeated to catch up: the next falls on
+            # the grid again.
+            due = _next_on_grid(max(due, loop.time()), interval, phase)
 
     async def _consume(self) -> None:
         pipeline, queue = self._pipeline, self._queue

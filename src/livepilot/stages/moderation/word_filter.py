@@ -2,7 +2,7 @@
 
 :class:`WordFilter` labels ``toxic`` (kind = the term's category), gives a reason in
 words, hides and recommends ``hide`` for medium/high severity and ``review`` for low,
-checks @handles and nicknames (memoised per user), and hot-reloads the packs on tick.
+checks @handles and nicknames (memoised in the matcher), and hot-reloads the packs on tick.
 The matching itself — normalisation, the allow-list guard, masks, fuzzy, phrases and
 regex rules — is the compiled :class:`~livepilot.stages.moderation.word_matcher.WordMatcher`.
 """
@@ -10,7 +10,6 @@ regex rules — is the compiled :class:`~livepilot.stages.moderation.word_matche
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 from livepilot.events import ChatEvent, CommandEvent, LiveEvent, QuestionEvent, User
@@ -39,10 +38,8 @@ class WordFilter:
 
     name = "word_filter"
 
-    def __init__(self, rules: HotReload[WordMatcher], *, max_users: int = 50_000) -> None:
+    def __init__(self, rules: HotReload[WordMatcher]) -> None:
         self._rules = rules
-        self._users: OrderedDict[tuple[str, str, str], tuple[Hit, ...]] = OrderedDict()
-        self._max_users = max_users
 
     @property
     def matcher(self) -> WordMatcher:
@@ -73,21 +70,11 @@ class WordFilter:
                                             f"name of @{user.unique_id}: {said}",
                                             user=user.unique_id, hit=said), kind="username")
 
-    def _user_hits(self, matcher: WordMatcher, user: User) -> tuple[Hit, ...]:
-        key = (user.id, user.unique_id, user.nickname)
-        cached = self._users.get(key)
-        if cached is not None:
-            self._users.move_to_end(key)
-            return cached
-        found = {hit.rule: hit for hit in matcher.scan(user.unique_id)}
-        if user.nickname:
-            for hit in matcher.scan(user.nickname):
-                found.setdefault(hit.rule, hit)
-        hits = tuple(found.values())
-        self._users[key] = hits
-        if len(self._users) > self._max_users:
-            self._users.popitem(last=False)
-        return hits
+    @staticmethod
+    def _user_hits(matcher: WordMatcher, user: User) -> tuple[Hit, ...]:
+        # Memoised in the matcher: shared by the streams that share it, and gone with it
+        # when the rules reload (those verdicts came from the old rules).
+        return matcher.name_hits(user.unique_id, user.nickname)
 
     def _apply(
         self, draft: Draft, hit: Hit, reason: Phrase, *, kind: str | None = None
@@ -103,9 +90,7 @@ class WordFilter:
             draft.hidden = True
 
     def tick(self, now: float, out: Outbox) -> None:
-        if self._rules.poll(now, out):
-            # Verdicts about names came from the old rules.
-            self._users = OrderedDict()
+        self._rules.poll(now, out)
 
 
 def build(ctx: StageContext) -> WordFilter:
@@ -115,6 +100,6 @@ def build(ctx: StageContext) -> WordFilter:
     if not found:
         log.warning("word_filter: no rule packs in %s; the filter matches nothing", ctx.rules_dir)
     rules = HotReload(
-        paths, lambda: WordMatcher.from_paths(paths), stream=ctx.stream, source="word_filter"
+        paths, lambda: WordMatcher.shared(paths), stream=ctx.stream, source="word_filter"
     )
     return WordFilter(rules)

@@ -20,11 +20,19 @@ Across chunks it joins single letters (``h u r e n s o h n``), checks two adjace
 joined (``huren sohn``), multi-word terms (``bring dich um``) and regex rules. Each match
 is a :class:`Hit`; the stage (:mod:`livepilot.stages.moderation.word_filter`) turns hits into
 labels and reasons.
+
+A matcher is shared by every stream of the process that reads the same pack files
+(:meth:`WordMatcher.shared`, keyed by each file's path, modification time and size): the
+verdict for a word depends only on the rules, so twenty streams keep one memo, one bound,
+and compile the packs once. An edited file changes the key, so a hot reload builds a new
+matcher; the old one goes when no stream holds it any more.
 """
 
 from __future__ import annotations
 
 import re
+import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -65,6 +73,14 @@ _FUZZY_SPREAD = 2
 #: Chunks longer than this are judged without the memo: no chat word is that long, and
 #: one-off walls of text would only push real words out.
 _MEMO_CHUNK = 100
+#: Verdicts on names (@handle and nickname) remembered per matcher. A cache, not state:
+#: a user seen again after being forgotten costs two short scans (tens of µs), so the
+#: bound is sized for the users active at once, and reached early in a stream.
+_NAMES = 10_000
+
+#: The file a pack came from, as :meth:`WordMatcher.shared` keys it: resolved path,
+#: ``st_mtime_ns``, ``st_size``.
+_PackStamp = tuple[str, int, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,10 +238,13 @@ _END = _Chunk("", "", None)
 class WordMatcher:
     """The compiled rule packs. Immutable apart from its bounded verdict memo."""
 
-    def __init__(self, packs: Sequence[tuple[str, WordPack]], *, memo_size: int = 50_000) -> None:
+    def __init__(self, packs: Sequence[tuple[str, WordPack]], *, memo_size: int = 50_000,
+                 names_size: int = _NAMES) -> None:
         self.packs = tuple(name for name, _ in packs)
         self._memo: OrderedDict[str, _Chunk] = OrderedDict()
         self._memo_size = memo_size
+        self._names: OrderedDict[tuple[str, str], tuple[Hit, ...]] = OrderedDict()
+        self._names_size = names_size
         self._full = _Tables()
         self._squeezed = _Tables()
         self._phrases: dict[tuple[str, str], list[_Phrase]] = {}
@@ -251,10 +270,50 @@ class WordMatcher:
         """How many chunk verdicts the memo holds (at most ``memo_size``)."""
         return len(self._memo)
 
+    @property
+    def cached_names(self) -> int:
+        """How many name verdicts the matcher holds (at most ``names_size``)."""
+        return len(self._names)
+
     @classmethod
     def from_paths(cls, paths: Iterable[Path]) -> WordMatcher:
         """Load every existing pack file (raises ``RulesError`` naming the bad one)."""
         return cls([(str(path), pack) for path, pack in load_word_packs(list(paths))])
+
+    @classmethod
+    def shared(cls, paths: Iterable[Path]) -> WordMatcher:
+        """The process's matcher for these pack files as they are now: built on the first
+        call, the same object for every later call while no file changed (missing files
+        are skipped, so streams without a pack of their own share one matcher)."""
+        paths = list(paths)
+        key = _stamps(paths)
+        with _shared_lock:
+            held = _shared.get(key)
+        if held is not None:
+            return held
+        built = cls.from_paths(paths)
+        with _shared_lock:
+            # Two builders racing (threads) keep the first: every caller shares one memo.
+            return _shared.setdefault(key, built)
+
+    def name_hits(self, unique_id: str, nickname: str) -> tuple[Hit, ...]:
+        """Every distinct rule the @handle or the nickname matches (memoised)."""
+        key = (unique_id, nickname)
+        names = self._names
+        cached = names.get(key)
+        if cached is not None:
+            names.move_to_end(key)
+            return cached
+        # Handles are one user's words: judged, not added to the chunk memo.
+        found = {hit.rule: hit for hit in self.scan(unique_id, remember=False)}
+        if nickname:
+            for hit in self.scan(nickname, remember=False):
+                found.setdefault(hit.rule, hit)
+        hits = tuple(found.values())
+        names[key] = hits
+        if len(names) > self._names_size:
+            names.popitem(last=False)
+        return hits
 
     def _add_pack(self, name: str, pack: WordPack) -> None:
         self._cutoff = min(self._cutoff, pack.fuzzy_cutoff)
@@ -337,7 +396,7 @@ class WordMatcher:
 
     # -- per chunk -------------------------------------------------------------------
 
-    def _chunk(self, chunk: str) -> _Chunk:
+    def _chunk(self, chunk: str, keep: bool = True) -> _Chunk:
         memo = self._memo
         entry = memo.get(chunk)
         if entry is not None:
@@ -355,7 +414,7 @@ class WordMatcher:
         entry = _Chunk(word, squeezed, hit, word if len(word) == 1 else "",
                        word in self._openers or squeezed in self._openers,
                        word in self._heads, rules)
-        if len(chunk) <= _MEMO_CHUNK:
+        if keep and len(chunk) <= _MEMO_CHUNK:
             memo[chunk] = entry
             if len(memo) > self._memo_size:
                 memo.popitem(last=False)
@@ -419,8 +478,11 @@ class WordMatcher:
 
     # -- per message -----------------------------------------------------------------
 
-    def scan(self, text: str) -> list[Hit]:
+    def scan(self, text: str, *, remember: bool = True) -> list[Hit]:
         """Every distinct rule the message matches, strongest first.
+
+        ``remember=False`` uses the chunk memo but adds nothing to it: for text whose
+        words do not recur (a handle is one user's), which would only push chat words out.
 
         Looks at the first :data:`~livepilot.ml.text.ANALYSED_CHARS` characters; every step
         is linear in their length.
@@ -432,7 +494,7 @@ class WordMatcher:
         if len(raw) != len(chunks):
             raw = chunks
         hits: list[Hit] = []
-        entries = [self._chunk(chunk) for chunk in chunks]
+        entries = [self._chunk(chunk, remember) for chunk in chunks]
         special = False
         rules = self._ungated
         for entry, found in zip(entries, raw, strict=True):
@@ -442,7 +504,7 @@ class WordMatcher:
             if entry.rules:
                 rules = rules | entry.rules
         if special and len(entries) > 1:
-            self._across(entries, raw, hits)
+            self._across(entries, raw, hits, remember)
         if rules:
             self._regexes(text, entries, rules, hits)
         if len(hits) > 1:
@@ -456,7 +518,8 @@ class WordMatcher:
             hits = unique
         return hits
 
-    def _across(self, entries: list[_Chunk], raw: list[str], hits: list[Hit]) -> None:
+    def _across(self, entries: list[_Chunk], raw: list[str], hits: list[Hit],
+                remember: bool = True) -> None:
         run: list[int] = []
         exact = self._full.exact
         for index, entry in enumerate([*entries, _END]):
@@ -466,7 +529,7 @@ class WordMatcher:
             else:
                 if len(run) >= 3:
                     joined = "".join(entries[i].letter for i in run)
-                    hit = self._chunk(joined).hit
+                    hit = self._chunk(joined, remember).hit
                     if hit is not None:
                         hit = _hit_as(hit, "separated letters")
                         hits.append(hit.at(" ".join(raw[i] for i in run)))
@@ -506,3 +569,22 @@ class WordMatcher:
             if found is not None:
                 hits.append(Hit(name, category, severity, "regex", found, found))
 
+
+
+def _stamps(paths: Sequence[Path]) -> tuple[tuple[str, _PackStamp], ...]:
+    """The key of :meth:`WordMatcher.shared`: each existing file with its stamp."""
+    out: list[tuple[str, _PackStamp]] = []
+    for path in paths:
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        out.append((str(path), (str(path.resolve()), st.st_mtime_ns, st.st_size)))
+    return tuple(out)
+
+
+# Matchers in use, by their packs' stamps; one goes when no stream holds it any more.
+_shared_lock = threading.Lock()
+_shared: weakref.WeakValueDictionary[tuple[tuple[str, _PackStamp], ...], WordMatcher] = (
+    weakref.WeakValueDictionary()
+)
