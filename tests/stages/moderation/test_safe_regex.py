@@ -94,6 +94,8 @@ def test_the_shipped_packs_load_and_their_regex_rules_are_prefiltered() -> None:
     assert [h.rule for h in matcher.scan("Ich bringe dich um acht zum Bahnhof")] == []
     assert [h.rule for h in matcher.scan("ich bring dich jetzt um")] == ["bring-dich-um"]
     assert [h.rule for h in matcher.scan("1488 für immer")] == ["ns-zahlencodes"]
+    # ... and the raw one only on messages with its digits in them (gated, still found)
+    assert [h.rule for h in matcher.scan("grüße 14 / 88 an alle")] == ["ns-zahlencodes"]
     assert matcher.scan("ruf an: 0171 14881234") == []
 
 
@@ -150,3 +152,19 @@ def test_needles_are_literals_every_match_contains(
 def test_a_rule_written_with_capitals_under_ignore_case_still_runs(tmp_path: Path) -> None:
     matcher = WordMatcher.from_paths([pack(tmp_path, r"(?i)\bBRING\s+dich\s+um\b")])
     assert [h.rule for h in matcher.scan("ich bring dich um")] == ["evil"]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "gate"),
+    [
+        (r"(?:(?:^|\D)1488|14 ?/ ?88)(?!\d)", {"1488", "14"}),  # a number code
+        (r"\b88\b", {"88"}),
+        (r"hu?re", None),  # letters: case folding decides, so no gate
+        (r"\d+", None),  # no literal at all
+    ],
+)
+def test_rules_on_raw_text_are_gated_only_by_literals_without_letters(
+    pattern: str, gate: set[str] | None
+) -> None:
+    rule = RuleRegex(pattern, ignore_case=True)
+    assert rule.digit_needles == (None if gate is None else frozenset(gate))

@@ -429,8 +429,9 @@ def distinct(a: Node, b: Node) -> bool:
 
 
 
-def needles(node: Node) -> frozenset[str] | None:
-    """Literals one of which every match contains (each of 3+ characters), or None."""
+def needles(node: Node, shortest: int = _MIN_NEEDLE) -> frozenset[str] | None:
+    """Literals one of which every match contains (each of ``shortest``+ characters), or
+    None."""
     best: frozenset[str] | None = None
 
     def consider(found: frozenset[str] | None) -> None:
@@ -441,15 +442,15 @@ def needles(node: Node) -> frozenset[str] | None:
     if isinstance(node, Alt):
         union: set[str] = set()
         for branch in node.branches:
-            found = needles(branch)
+            found = needles(branch, shortest)
             if not found:
                 return None
             union |= found
         return frozenset(union)
     if isinstance(node, Group):
-        return needles(node.body)
+        return needles(node.body, shortest)
     if isinstance(node, Repeat):
-        return needles(node.body) if node.low >= 1 else None
+        return needles(node.body, shortest) if node.low >= 1 else None
     items = node.items if isinstance(node, Seq) else (node,)
     run: list[str] = []
     for item in [*items, None]:
@@ -460,9 +461,9 @@ def needles(node: Node) -> frozenset[str] | None:
                 continue
         elif isinstance(item, Assert):
             continue  # zero width: the letters around it are still side by side
-        if len(run) >= _MIN_NEEDLE:
+        if len(run) >= shortest:
             consider(frozenset({"".join(run)}))
         run = []
         if isinstance(item, Group | Alt | Repeat):
-            consider(needles(item))
+            consider(needles(item, shortest))
     return best

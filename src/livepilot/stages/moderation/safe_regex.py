@@ -22,7 +22,8 @@ turns it into a ``RulesError`` naming file, rule and field) when
 
 :class:`RuleRegex` is a checked, compiled pattern; its ``needles`` are literal strings one
 of which every match contains, read off the pattern by :mod:`._regex_syntax`, so a
-matcher can skip the rule on messages without any of them.
+matcher can skip the rule on messages without any of them (``digit_needles``: the same
+for a rule on the raw text, when the literals hold no letter).
 """
 
 from __future__ import annotations
@@ -125,7 +126,7 @@ def _compile(pattern: str, shown: str, *, ignore_case: bool) -> re2._Regexp:
 class RuleRegex:
     """A rule pattern checked by :func:`check` and compiled for RE2."""
 
-    __slots__ = ("_core", "_guard", "_vetoes", "needles", "pattern")
+    __slots__ = ("_core", "_guard", "_vetoes", "digit_needles", "needles", "pattern")
 
     def __init__(self, pattern: str, *, ignore_case: bool = False) -> None:
         self.pattern = pattern
@@ -143,6 +144,7 @@ class RuleRegex:
             # RE2 reads it but the parser does not: it runs, unfiltered and unchecked
             # (the engine is what keeps it linear; the checks are about intent).
             self.needles: frozenset[str] | None = None
+            self.digit_needles: frozenset[str] | None = None
             return
         _check_repeats(tree, pattern)
         size = self._core.programsize + (self._guard.programsize if self._guard else 0)
@@ -152,6 +154,12 @@ class RuleRegex:
                 f"{MAX_PROGRAM}); split it into several rules or use fewer counted repeats"
             )
         self.needles = needles(tree)
+        #: Literals of 2+ characters with no letter in them (``14``, ``1488``), one of which
+        #: every match contains: a gate on the raw text that case folding cannot fool.
+        short = needles(tree, 2)
+        self.digit_needles = (
+            short if short and not any(c.isalpha() for n in short for c in n) else None
+        )
 
     def _split_guard(self, tree: Node, pattern: str, ignore_case: bool) -> tuple[Node, str]:
         """Take a trailing look-ahead off as the guard; refuse every other look-around."""

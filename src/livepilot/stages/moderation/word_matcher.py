@@ -565,6 +565,9 @@ class WordMatcher:
         text = text[:_REGEX_INPUT]
         for index in sorted(rules):
             pattern, name, category, severity, on_raw, _ = self._regex[index]
+            gate = pattern.digit_needles if on_raw else None
+            if gate is not None and not any(needle in text for needle in gate):
+                continue  # e.g. a number code rule on a message without its digits
             found = pattern.search(text if on_raw else normalised)
             if found is not None:
                 hits.append(Hit(name, category, severity, "regex", found, found))
