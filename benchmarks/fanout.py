@@ -18,8 +18,12 @@ Modes:
 
 Rows: 200 events/s × 1 console (the baseline of the run), then ``--rate`` × ``--clients``
 per mode. Each row prints the median over ``--repeat`` runs of p50 and p99, the p99 spread,
-the server processes' CPU per event (µs, from ``/proc``), and the 1-minute load average.
-All processes share this machine's cores with whatever else runs on it.
+each server process's CPU per event (µs, from ``/proc``; Redis rows: worker + replica), the
+CPU seconds per second the servers and the console process used, how busy the whole machine
+was (from ``/proc/stat``: 100 % means every core ran something the whole time) and the
+1-minute load average. All processes share this machine's cores with whatever else runs on
+it: a row where the machine was 100 % busy measures the queue for a core as much as the
+code.
 """
 
 from __future__ import annotations
@@ -125,6 +129,14 @@ def _cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _machine() -> tuple[float, float]:
+    """(busy, total) jiffies of every core so far (``/proc/stat``)."""
+    with open("/proc/stat") as handle:
+        values = [int(v) for v in handle.readline().split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return sum(values) - idle, sum(values)
+
+
 def _free_port() -> int:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
@@ -139,7 +151,7 @@ def _start(port: int, rate: float, bus: str, prefix: str, url: str) -> subproces
          "--prefix", prefix, "--redis", url],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
-    for _ in range(200):
+    for _ in range(600):
         try:
             socket.create_connection(("127.0.0.1", port), 0.2).close()
             return proc
@@ -154,7 +166,9 @@ class Run:
     p50: float
     p99: float
     per_client: float  # events/s one measuring console received
-    cpu_us: float  # server processes' CPU per event, µs
+    cpu_us: list[float]  # each server process's CPU per event, µs (worker first)
+    cpu_rate: float  # CPU seconds per second of the servers and the console process
+    busy: float  # share of the machine's cores that ran anything (any process), 0–1
     load: float
 
 
@@ -174,9 +188,13 @@ def one_run(mode: str, rate: float, clients: int, seconds: float, url: str) -> R
         consoles = ctx.Process(target=_consoles, args=(port, clients, seconds, results))
         consoles.start()
         time.sleep(WARM_UP)
-        cpu_before = sum(_cpu(p.pid) for p in procs)
+        watched: list[int] = [*(p.pid for p in procs), consoles.pid or 0]
+        cpu_before = [_cpu(pid) for pid in watched]
+        machine_before, began = _machine(), time.perf_counter()
         lat, got = results.get(timeout=seconds + 120)
-        cpu = sum(_cpu(p.pid) for p in procs) - cpu_before
+        cpu = [_cpu(pid) - b for pid, b in zip(watched, cpu_before, strict=True)]
+        elapsed = time.perf_counter() - began
+        machine = _machine()
         load = os.getloadavg()[0]
         consoles.join(30)
     finally:
@@ -190,7 +208,7 @@ def one_run(mode: str, rate: float, clients: int, seconds: float, url: str) -> R
         if mode == "redis":
             _clean(url, prefix)
     if not lat:
-        return Run(float("nan"), float("nan"), 0.0, float("nan"), load)
+        return Run(float("nan"), float("nan"), 0.0, [], float("nan"), float("nan"), load)
     lat.sort()
     sampled = len(range(0, clients, 4))
     per_client = got / seconds / sampled
@@ -198,7 +216,10 @@ def one_run(mode: str, rate: float, clients: int, seconds: float, url: str) -> R
         p50=lat[len(lat) // 2],
         p99=lat[min(len(lat) - 1, int(len(lat) * 0.99))],
         per_client=per_client,
-        cpu_us=cpu / max(1.0, per_client * seconds) * 1e6,
+        # Worker first: procs holds the replica first, then the worker.
+        cpu_us=[c / max(1.0, per_client * seconds) * 1e6 for c in reversed(cpu[:-1])],
+        cpu_rate=sum(cpu) / elapsed,
+        busy=(machine[0] - machine_before[0]) / max(1, machine[1] - machine_before[1]),
         load=load,
     )
 
@@ -214,6 +235,16 @@ def _clean(url: str, prefix: str) -> None:
         await client.aclose()
 
     asyncio.run(clean())
+
+
+def _per_process(runs: list[Run]) -> str:
+    """Median CPU µs/event per server process: ``worker + replica`` (Redis) or one."""
+    counts = {len(r.cpu_us) for r in runs if r.cpu_us}
+    if len(counts) != 1:
+        return "–"
+    medians = [statistics.median(r.cpu_us[i] for r in runs if r.cpu_us)
+               for i in range(counts.pop())]
+    return " + ".join(f"{m:,.0f}" for m in medians)
 
 
 def main() -> None:
@@ -237,8 +268,9 @@ def main() -> None:
         f"per run after a {WARM_UP:.0f} s warm-up, {args.repeat} runs per row\n"
     )
     print("| bus | events/s | consoles | p50 ms | p99 ms median [min–max] | "
-          "events/s per console | server CPU µs/event | load (1 min) |")
-    print("|---|---|---|---|---|---|---|---|")
+          "events/s per console | server CPU µs/event | CPU s/s used | machine busy | "
+          "load (1 min) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     rows = [] if args.no_baseline else [("memory", 200.0, 1)]
     rows += [(m, args.rate, args.clients) for m in args.modes.split(",")]
     for mode, rate, clients in rows:
@@ -251,7 +283,9 @@ def main() -> None:
             f"{statistics.median(r.p50 for r in runs):.1f} | "
             f"{statistics.median(p99s):.1f} [{min(p99s):.1f}–{max(p99s):.1f}] | "
             f"{statistics.median(r.per_client for r in runs):,.0f} | "
-            f"{statistics.median(r.cpu_us for r in runs):,.0f} | "
+            f"{_per_process(runs)} | "
+            f"{statistics.median(r.cpu_rate for r in runs):.2f} | "
+            f"{statistics.median(r.busy for r in runs):.0%} | "
             f"{statistics.median(r.load for r in runs):.1f} |",
             flush=True,
         )

@@ -2,9 +2,10 @@
 
 The bus hands every published batch to :meth:`Hub.dispatch`, which never awaits: it
 appends the batch's JSON (serialised once per audience, joined once per batch) to each
-interested client's buffer. Each client's relay task waits ``coalesce_ms``, then sends
-everything buffered as one frame — a JSON array of messages; consoles woken by the same
-batches hold the same buffer, and the frame is built once for all of them.
+interested client's buffer. Each client's relay task waits for the hub's next tick (one
+every ``coalesce_ms``, the same for every client), then sends everything buffered as one
+frame — a JSON array of messages; consoles woken by the same batches hold the same buffer,
+and the frame is built once for all of them.
 Permessage-deflate is off (see the server config): per-message compression is what caps
 fan-out on small machines.
 
@@ -374,10 +375,17 @@ class Hub:
 
     async def _relay(self, client: _Client) -> None:
         frames = self._metrics.hub_frames.labels(_audience(client.channel))
+        coalesce = self._coalesce
+        loop = asyncio.get_running_loop()
         while True:
             await client.wake.wait()
-            if self._coalesce:
-                await asyncio.sleep(self._coalesce)
+            if coalesce:
+                # Frames go out on one hub-wide tick every ``coalesce`` s, not ``coalesce``
+                # after each wake: still at most one frame per client and window, but a
+                # message waits the rest of the window (half of one on average) instead of
+                # a whole one, and every client woken by the same dispatch wakes on the
+                # same tick and shares its frame.
+                await asyncio.sleep(coalesce - loop.time() % coalesce)
             batch, client.buffer, client.pending = client.buffer, [], 0
             client.wake.clear()
             if not batch:
