@@ -13,7 +13,6 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -30,20 +29,9 @@ CLI = [sys.executable, "-m", "livepilot"]
 
 
 @pytest.fixture
-async def prefix() -> AsyncIterator[str]:
-    """A key prefix of this test's own; its keys are deleted afterwards."""
-    client = aioredis.Redis.from_url(URL, socket_connect_timeout=3)
-    try:
-        await client.ping()
-    except Exception as exc:
-        pytest.fail(f"no Redis answers at {URL} ({exc}): run ./dev test or set "
-                    "LIVEPILOT_TEST_REDIS_URL")
-    name = f"livepilot-test-{uuid.uuid4().hex[:12]}"
-    yield name
-    keys = [k async for k in client.scan_iter(match=f"{name}:*")]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()
+def prefix(redis_prefix: str) -> str:
+    """This test's own key prefix on the shared Redis (the root conftest's fixture)."""
+    return redis_prefix
 
 
 def free_port() -> int:

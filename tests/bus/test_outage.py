@@ -12,9 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import shutil
-import socket
-import subprocess
 import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -22,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 import redis.asyncio as aioredis
+from tests.bus.conftest import ThrowawayRedis
 from websockets.asyncio.client import ClientConnection, connect
 
 from livepilot.bus.base import Published
@@ -39,59 +37,6 @@ from livepilot.testing import (
 pytestmark = pytest.mark.timeout(120)
 
 AUTH = {"Authorization": f"Bearer {TEST_CONSOLE_TOKEN}"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class ThrowawayRedis:
-    """A redis-server of this test's own, on a spare port; killed and restarted at will."""
-
-    def __init__(self) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            pytest.fail("redis-server is not installed (apt-get install redis-server)")
-        self.binary = binary
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    async def start(self) -> None:
-        self.process = subprocess.Popen(  # noqa: ASYNC220 - starts at once, no waiting
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1",
-             "--enable-debug-command", "local", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        client = aioredis.Redis.from_url(self.url, socket_connect_timeout=1)
-        try:
-            for _ in range(100):
-                with contextlib.suppress(Exception):
-                    if await client.ping():
-                        return
-                await asyncio.sleep(0.05)
-            pytest.fail(f"the throwaway redis-server on port {self.port} did not start")
-        finally:
-            await client.aclose()
-
-    def kill(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait(5)
-            self.process = None
-
-
-@pytest.fixture
-async def redis_server() -> AsyncIterator[ThrowawayRedis]:
-    server = ThrowawayRedis()
-    await server.start()
-    try:
-        yield server
-    finally:
-        server.kill()
 
 
 class PacedChat:
@@ -169,15 +114,15 @@ async def hide(http: httpx.AsyncClient, target: str) -> httpx.Response:
 
 @contextlib.asynccontextmanager
 async def live_setup(
-    redis_server: ThrowawayRedis,
+    throwaway_redis: ThrowawayRedis,
 ) -> AsyncIterator[tuple[RunningServer, PacedChat, Console, httpx.AsyncClient, list[Published]]]:
     """The server on the throwaway Redis, its console, and a second process's view of
     the log (another bus on the same Redis: what an API replica would see)."""
     source = PacedChat()
     settings = settings_for_tests(
-        bus="redis", redis_url=redis_server.url, redis_prefix="outage", backlog=0
+        bus="redis", redis_url=throwaway_redis.url, redis_prefix="outage", backlog=0
     )
-    replica = RedisBus(redis_server.url, prefix="outage")
+    replica = RedisBus(throwaway_redis.url, prefix="outage")
     elsewhere: list[Published] = []
 
     def collect(batch: Sequence[Published]) -> None:
@@ -202,21 +147,21 @@ def chats(messages: Sequence[Published]) -> list[str]:
 
 
 async def test_a_killed_redis_that_comes_back_empty_never_stops_the_stream(
-    redis_server: ThrowawayRedis,
+    throwaway_redis: ThrowawayRedis,
 ) -> None:
-    async with live_setup(redis_server) as (srv, source, console, http, elsewhere):
+    async with live_setup(throwaway_redis) as (srv, source, console, http, elsewhere):
         await until(lambda: len(console.chats) >= 20, 10, "chat before the outage")
         assert await ready_status(http) == 200
         readiness: list[int] = []
         watcher = asyncio.create_task(watch_readiness(http, readiness))
-        redis_server.kill()
+        throwaway_redis.kill()
         killed_at = len(source.sent)
         await until(lambda: any(a["state"] == "raised" for a in console.alarms), 5,
                     "bus_down alarm on the console")
         refused = await hide(http, console.chats[0])
         await asyncio.sleep(10)
         during = len(source.sent)
-        await redis_server.start()  # empty: --save '' --appendonly no
+        await throwaway_redis.start()  # empty: --save '' --appendonly no
         took = await until(lambda: readiness[-1:] == [200], 20, "ready again")
         watcher.cancel()
         await until(lambda: any(a["state"] == "cleared" for a in console.alarms), 5,
@@ -252,14 +197,14 @@ async def test_a_killed_redis_that_comes_back_empty_never_stops_the_stream(
 
 
 async def test_a_stalled_redis_is_an_outage_and_writes_nothing_twice(
-    redis_server: ThrowawayRedis,
+    throwaway_redis: ThrowawayRedis,
 ) -> None:
-    async with live_setup(redis_server) as (srv, source, console, http, elsewhere):
+    async with live_setup(throwaway_redis) as (srv, source, console, http, elsewhere):
         await until(lambda: len(console.chats) >= 20, 10, "chat before the stall")
         first = source.sent.index(console.chats[0])
         readiness: list[int] = []
         watcher = asyncio.create_task(watch_readiness(http, readiness))
-        stall = aioredis.Redis.from_url(redis_server.url, socket_timeout=20)
+        stall = aioredis.Redis.from_url(throwaway_redis.url, socket_timeout=20)
         started = len(source.sent)
         await stall.execute_command("DEBUG", "SLEEP", "6")  # blocks Redis for 6 s
         await stall.aclose()
@@ -273,7 +218,7 @@ async def test_a_stalled_redis_is_an_outage_and_writes_nothing_twice(
         since = source.sent.index(chats(elsewhere)[0])
         await until(lambda: set(source.sent[since:sent_until]) <= set(chats(elsewhere)), 10,
                     "every chat reached the other process")
-        raw = aioredis.Redis.from_url(redis_server.url)
+        raw = aioredis.Redis.from_url(throwaway_redis.url)
         logged = sum(  # an entry holds a batch: its messages one per line
             len(fields[b"m"].split(b"\n")) for _, fields in await raw.xrange("outage:log:live")
         )
@@ -292,12 +237,12 @@ async def test_a_stalled_redis_is_an_outage_and_writes_nothing_twice(
 
 
 async def test_a_full_outage_buffer_drops_the_oldest_and_counts_them(
-    redis_server: ThrowawayRedis,
+    throwaway_redis: ThrowawayRedis,
 ) -> None:
     from livepilot.metrics import Metrics
 
     metrics = Metrics()
-    bus = RedisBus(redis_server.url, prefix="full", buffer_size=1_000, metrics=metrics)
+    bus = RedisBus(throwaway_redis.url, prefix="full", buffer_size=1_000, metrics=metrics)
     await bus.start()
     shown: list[Published] = []
 
@@ -305,16 +250,16 @@ async def test_a_full_outage_buffer_drops_the_oldest_and_counts_them(
         shown.extend(batch)
 
     bus.subscribe(show)
-    redis_server.kill()
+    throwaway_redis.kill()
     await until(lambda: not bus.health().up, 5, "the bus notices")
     make = EventFactory(FakeClock(), stream="live")
     sent = [make.chat("anna", f"Nachricht {i}") for i in range(1_500)]
     for i in range(0, 1_500, 50):
         await bus.publish(sent[i : i + 50])
     health = bus.health()
-    await redis_server.start()
+    await throwaway_redis.start()
     await until(lambda: bus.health().up and bus.health().buffered == 0, 20, "written")
-    raw = aioredis.Redis.from_url(redis_server.url)
+    raw = aioredis.Redis.from_url(throwaway_redis.url)
     logged = [
         line for _, fields in await raw.xrange("full:log:live")
         for line in fields[b"m"].decode().split("\n")
@@ -331,7 +276,7 @@ async def test_a_full_outage_buffer_drops_the_oldest_and_counts_them(
 
 
 async def test_shutdown_drains_or_hands_the_backlog_to_the_log(
-    redis_server: ThrowawayRedis, caplog: pytest.LogCaptureFixture,
+    throwaway_redis: ThrowawayRedis, caplog: pytest.LogCaptureFixture,
 ) -> None:
     from livepilot.settings import DEFAULT_STAGES
     from livepilot.testing import OpenSource
@@ -339,13 +284,13 @@ async def test_shutdown_drains_or_hands_the_backlog_to_the_log(
     make = EventFactory(FakeClock(time.time()), stream="live")
     backlog = [make.chat("anna", f"Nachricht {i}") for i in range(3_000)]
     settings = settings_for_tests(
-        bus="redis", redis_url=redis_server.url, redis_prefix="drain",
+        bus="redis", redis_url=throwaway_redis.url, redis_prefix="drain",
         stages=tuple(s for s in DEFAULT_STAGES if s != "toxicity"), shutdown_drain_s=0.1,
     )
     async with running_server([OpenSource("live", backlog)], settings) as srv:
         await until(lambda: srv.service.runners["live"].processed > 0, 10, "started")
         queued = srv.service.runners["live"].queued
-    raw = aioredis.Redis.from_url(redis_server.url)
+    raw = aioredis.Redis.from_url(throwaway_redis.url)
     logged = [
         json.loads(line)["id"] for _, fields in await raw.xrange("drain:log:live")
         for line in fields[b"m"].decode().split("\n") if b'"type":"chat"' in fields[b"m"]

@@ -9,8 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 
 import pytest
 import redis.asyncio as aioredis
@@ -23,24 +22,6 @@ from livepilot.testing import EventFactory, FakeClock
 from livepilot.wire import encode
 
 URL = os.environ.get("LIVEPILOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-@pytest.fixture
-async def prefix() -> AsyncIterator[str]:
-    client = aioredis.Redis.from_url(URL, socket_connect_timeout=3)
-    try:
-        await client.ping()
-    except Exception as exc:
-        pytest.fail(
-            f"no Redis answers at {URL} ({exc}): run the tests with ./dev test, which "
-            "starts one, or set LIVEPILOT_TEST_REDIS_URL"
-        )
-    name = f"livepilot-test-{uuid.uuid4().hex[:12]}"
-    yield name
-    keys = [k async for k in client.scan_iter(match=f"{name}:*")]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()
 
 
 async def wait_for(predicate: object, within: float = 5.0) -> None:
