@@ -306,6 +306,11 @@ class ScriptedSource:
         """Any event, made with :attr:`make` (a gift streak's steps, a follow …)."""
         self._queue.put_nowait(event)
 
+    def feed(self, *events: LiveEvent) -> None:
+        """Several events, in this order."""
+        for event in events:
+            self._queue.put_nowait(event)
+
     async def events(self) -> AsyncIterator[LiveEvent]:
         while True:
             yield await self._queue.get()

@@ -27,7 +27,6 @@ from playwright.async_api import Browser, Page, expect
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from livepilot.events import LiveEvent
 from livepilot.insights import Prompt
 from livepilot.settings import Settings
 from livepilot.testing import (
@@ -37,6 +36,7 @@ from livepilot.testing import (
     EventFactory,
     FakeClock,
     RunningServer,
+    ScriptedSource,
     running_server,
     settings_for_tests,
 )
@@ -64,22 +64,6 @@ new MutationObserver((changes) => {
     if (n.dataset && n.dataset.alert) window.__alerts.push(n.innerText.replace(/\s+/g, " ").trim());
 }).observe(document, {childList: true, subtree: true});
 """
-
-
-class QueueSource:
-    """A live stream whose events the test hands in; never ends."""
-
-    def __init__(self, stream: str = STREAM) -> None:
-        self.stream = stream
-        self.queue: asyncio.Queue[LiveEvent] = asyncio.Queue()
-
-    async def events(self) -> AsyncIterator[LiveEvent]:
-        while True:
-            yield await self.queue.get()
-
-    def feed(self, *events: LiveEvent) -> None:
-        for event in events:
-            self.queue.put_nowait(event)
 
 
 def maker() -> EventFactory:
@@ -114,7 +98,7 @@ def prompt(text: str, n: int = 1, priority: int = 1) -> Prompt:
 
 @pytest.mark.timeout(60)
 async def test_a_reloaded_overlay_shows_the_stream_as_it_stands(browser: Browser) -> None:
-    source, make = QueueSource(), maker()
+    source, make = ScriptedSource(STREAM), maker()
     async with running_server([source]) as srv:
         stats = await overlay(browser, srv.base, "stats")
         poll = await overlay(browser, srv.base, "poll")
@@ -143,7 +127,7 @@ async def test_a_reloaded_overlay_shows_the_stream_as_it_stands(browser: Browser
 
 @pytest.mark.timeout(60)
 async def test_public_overlays_never_show_a_host_prompt(browser: Browser) -> None:
-    source, make = QueueSource(), maker()
+    source, make = ScriptedSource(STREAM), maker()
     async with running_server([source]) as srv:
         public = await overlay(browser, srv.base, "all")
         host = await overlay(browser, srv.base, "host", key=TEST_HOST_KEY)
@@ -177,7 +161,7 @@ async def test_public_overlays_never_show_a_host_prompt(browser: Browser) -> Non
 
 @pytest.mark.timeout(60)
 async def test_alerts_play_one_at_a_time_above_the_threshold(browser: Browser) -> None:
-    source, make = QueueSource(), maker()
+    source, make = ScriptedSource(STREAM), maker()
     async with running_server([source]) as srv:
         page = await overlay(browser, srv.base, "alerts", "&min=5&duration=1",
                              init=RECORD_ALERTS)
@@ -203,7 +187,7 @@ async def test_alerts_play_one_at_a_time_above_the_threshold(browser: Browser) -
 
 @pytest.mark.timeout(60)
 async def test_the_spotlight_shows_what_a_moderator_pinned(browser: Browser) -> None:
-    source, make = QueueSource(), maker()
+    source, make = ScriptedSource(STREAM), maker()
     question, rude = make.chat("anna", "Was kostet das Set?"), make.chat("troll", "du hurensohn")
     async with running_server([source]) as srv:
         page = await overlay(browser, srv.base, "spotlight")
@@ -231,7 +215,7 @@ async def test_the_spotlight_shows_what_a_moderator_pinned(browser: Browser) -> 
 
 @pytest.mark.timeout(60)
 async def test_the_host_screen_shows_the_segment_with_its_timer(browser: Browser) -> None:
-    source = QueueSource()
+    source = ScriptedSource(STREAM)
     async with running_server([source], settings_for_tests(run_of_show=PLAN)) as srv:
         page = await overlay(browser, srv.base, "host", key=TEST_HOST_KEY)
         await command(srv, "segment_start")
@@ -324,7 +308,7 @@ async def test_chat_and_stats_survive_a_dropped_socket_and_a_server_restart(
     browser: Browser, redis_settings: Settings,
 ) -> None:
     port, make = free_port(), maker()
-    source = QueueSource()
+    source = ScriptedSource(STREAM)
     expected: list[str] = []
 
     def say(*texts: str) -> None:
@@ -351,7 +335,7 @@ async def test_chat_and_stats_survive_a_dropped_socket_and_a_server_restart(
         assert await chat_lines(chat) == expected
 
     # the server restarts (same port, same Redis log): both pages reconnect on their own
-    source = QueueSource()
+    source = ScriptedSource(STREAM)
     async with server_at(port, [source], redis_settings):
         await chat.wait_for_function("document.body.dataset.connected === '1'", timeout=WAIT)
         say("sechs")
@@ -377,7 +361,7 @@ def artefacts() -> Path:
 async def test_screenshots_of_every_overlay_on_a_bright_and_a_dark_scene(
     browser: Browser,
 ) -> None:
-    source, make = QueueSource(), maker()
+    source, make = ScriptedSource(STREAM), maker()
     folder = artefacts()
     async with running_server([source], settings_for_tests(run_of_show=PLAN)) as srv:
         await command(srv, "segment_start")

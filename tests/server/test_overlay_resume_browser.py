@@ -10,18 +10,15 @@ directory), never into the repository.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import tempfile
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from livepilot.events import LiveEvent
 from livepilot.testing import (
     TEST_CONSOLE_TOKEN,
     TEST_HOST_KEY,
@@ -29,6 +26,7 @@ from livepilot.testing import (
     EventFactory,
     FakeClock,
     RunningServer,
+    ScriptedSource,
     running_server,
     settings_for_tests,
 )
@@ -64,22 +62,6 @@ window.WebSocket = function (url, ...rest) {
 };
 window.WebSocket.prototype = Native.prototype;
 """
-
-
-class QueueSource:
-    """A live stream whose events the test hands in; never ends."""
-
-    def __init__(self) -> None:
-        self.stream = STREAM
-        self.queue: asyncio.Queue[LiveEvent] = asyncio.Queue()
-
-    async def events(self) -> AsyncIterator[LiveEvent]:
-        while True:
-            yield await self.queue.get()
-
-    def feed(self, *events: LiveEvent) -> None:
-        for event in events:
-            self.queue.put_nowait(event)
 
 
 def artefacts() -> Path:
@@ -127,7 +109,7 @@ async def shoot(page: Page, name: str) -> list[Path]:
 async def test_the_segment_goal_bar_survives_a_reload(browser: Browser, tmp_path: Path) -> None:
     plan = tmp_path / "show.yaml"
     plan.write_text(PLAN, encoding="utf-8")
-    source = QueueSource()
+    source = ScriptedSource(STREAM)
     make = EventFactory(FakeClock(time.time()), stream=STREAM)
     async with running_server([source], settings_for_tests(run_of_show=plan)) as srv:
         goal = await overlay(browser, srv.base, "goal")
@@ -185,7 +167,7 @@ async def test_the_segment_goal_bar_survives_a_reload(browser: Browser, tmp_path
 async def test_alerts_missed_while_away_play_once_in_order_after_the_reconnect(
     browser: Browser,
 ) -> None:
-    source = QueueSource()
+    source = ScriptedSource(STREAM)
     make = EventFactory(FakeClock(time.time()), stream=STREAM)
     async with running_server([source]) as srv:
         page = await overlay(browser, srv.base, "alerts", "&min=5&duration=1")

@@ -13,7 +13,6 @@ import asyncio
 import json
 import os
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,30 +20,18 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from livepilot.events import LiveEvent
 from livepilot.settings import Settings
 from livepilot.testing import (
     TEST_CONSOLE_TOKEN,
     EventFactory,
     FakeClock,
+    ScriptedSource,
     running_server,
     settings_for_tests,
 )
 
 STREAM = "demo"
 REDIS_URL = os.environ.get("LIVEPILOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-class QueueSource:
-    """A live stream whose events the test hands in; never ends."""
-
-    def __init__(self, stream: str) -> None:
-        self.stream = stream
-        self.queue: asyncio.Queue[LiveEvent] = asyncio.Queue()
-
-    async def events(self) -> AsyncIterator[LiveEvent]:
-        while True:
-            yield await self.queue.get()
 
 
 @dataclass
@@ -105,13 +92,13 @@ async def read_until(ws: ClientConnection, console: Console, texts: set[str],
                              f"(modes {console.modes}, {len(console.messages)} messages)") from None
 
 
-def chats(source: QueueSource, make: EventFactory, texts: list[str]) -> None:
+def chats(source: ScriptedSource, make: EventFactory, texts: list[str]) -> None:
     for i, text in enumerate(texts):
-        source.queue.put_nowait(make.chat(f"user{i % 7}", text))
+        source.emit(make.chat(f"user{i % 7}", text))
 
 
 async def test_a_dropped_console_gets_exactly_what_it_missed() -> None:
-    source = QueueSource(STREAM)
+    source = ScriptedSource(STREAM)
     make = EventFactory(FakeClock(1_800_000_000.0), stream=STREAM)
     console = Console()
     async with running_server([source]) as srv:
@@ -140,7 +127,7 @@ async def test_a_dropped_console_gets_exactly_what_it_missed() -> None:
 
 
 async def test_a_console_too_far_behind_gets_a_snapshot_instead() -> None:
-    source = QueueSource(STREAM)
+    source = ScriptedSource(STREAM)
     make = EventFactory(FakeClock(1_800_000_000.0), stream=STREAM)
     console = Console()
     settings = settings_for_tests(event_log_size=100, backlog=40)
@@ -170,7 +157,7 @@ async def test_a_bad_since_is_refused_with_the_reason() -> None:
 
 
 async def test_a_console_bound_to_one_stream_gets_only_that_stream() -> None:
-    shop, demo = QueueSource("shop"), QueueSource(STREAM)
+    shop, demo = ScriptedSource("shop"), ScriptedSource(STREAM)
     make_shop = EventFactory(FakeClock(1_800_000_000.0), stream="shop")
     make_demo = EventFactory(FakeClock(1_800_000_000.0), stream=STREAM)
     console = Console()
@@ -207,13 +194,13 @@ async def test_after_a_server_restart_the_console_rebuilds_without_duplicates(
 ) -> None:
     make = EventFactory(FakeClock(1_800_000_000.0), stream=STREAM)
     console = Console()
-    source = QueueSource(STREAM)
+    source = ScriptedSource(STREAM)
     async with running_server([source], redis_settings) as srv:
         async with connect(console.url(srv.ws), compression=None) as ws:
             chats(source, make, [f"vor dem Neustart {i}" for i in range(20)])
             await read_until(ws, console, {f"vor dem Neustart {i}" for i in range(20)})
     first_epoch = console.epoch
-    source = QueueSource(STREAM)
+    source = ScriptedSource(STREAM)
     async with running_server([source], redis_settings) as srv:
         async with connect(console.url(srv.ws), compression=None) as ws:
             chats(source, make, [f"nach dem Neustart {i}" for i in range(10)])
