@@ -43,7 +43,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 
-from livepilot.bus.base import Bus, Claim, Leases
+from livepilot.bus.base import Bus, Leases
 from livepilot.bus.registry import StreamRegistry
 from livepilot.clock import SystemClock
 from livepilot.errors import BusUnavailable, ConfigError
@@ -107,31 +107,17 @@ def _check_cancelled() -> None:
         raise asyncio.CancelledError
 
 
-def _fenced_gap(stream: str, fenced_at: float, now: float) -> GapEvent:
-    """From when fencing stopped the stream here to when this worker runs it again."""
+def _gap(stream: str, cause: str, start: float, now: float) -> GapEvent:
+    """The stretch from ``start`` to now in which nobody ran ``stream`` (``failover``: from
+    the old owner's last write to its log; ``fenced``: from when fencing stopped it here)."""
     return GapEvent(
-        id=f"{stream}-gap-fenced-{int(now * 1000)}",
-        stream=stream,
-        at=now,
-        received=now,
-        start=min(fenced_at, now),
-        end=now,
-        cause="fenced",
-    )
-
-
-def _failover_gap(stream: str, claim: Claim, now: float, ttl: float) -> GapEvent:
-    """From the old owner's last write to its log (or, without one, the lease's lifetime
-    before now) to now."""
-    start = claim.last_write if claim.last_write is not None else now - ttl
-    return GapEvent(
-        id=f"{stream}-gap-failover-{int(now * 1000)}",
+        id=f"{stream}-gap-{cause}-{int(now * 1000)}",
         stream=stream,
         at=now,
         received=now,
         start=min(start, now),
         end=now,
-        cause="failover",
+        cause=cause,
     )
 
 
@@ -324,12 +310,14 @@ class Worker:
         now = SystemClock().now()
         fenced_at = self._fenced.pop(spec.name, None)
         if claim.previous is not None and claim.previous != self.id:
-            gap = _failover_gap(spec.name, claim, now, self._ttl)
+            # Without a last write in the old owner's log: the lease's lifetime before now.
+            last = claim.last_write if claim.last_write is not None else now - self._ttl
+            gap = _gap(spec.name, "failover", last, now)
             log.warning("worker %s: took stream %s over from %s; %.1f s not listened to "
                         "(data gap)", self.id, spec.name, claim.previous, gap.seconds)
             source = _AfterGap(source, gap)
         elif fenced_at is not None:
-            gap = _fenced_gap(spec.name, fenced_at, now)
+            gap = _gap(spec.name, "fenced", fenced_at, now)
             log.warning("worker %s: runs stream %s again after fencing; %.1f s not listened "
                         "to (data gap)", self.id, spec.name, gap.seconds)
             source = _AfterGap(source, gap)
