@@ -300,6 +300,7 @@ class ScriptedSource:
         self._queue: asyncio.Queue[LiveEvent] = asyncio.Queue()
 
     def chat(self, user: str, text: str) -> None:
+        self.make.clock.set(max(self.make.clock.now(), time.time()))  # stamped as it is sent
         self._queue.put_nowait(self.make.chat(user, text))
 
     def emit(self, event: LiveEvent) -> None:

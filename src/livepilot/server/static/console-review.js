@@ -83,7 +83,9 @@ export const refreshReview = oneAtATime(async () => {
   const view = await api(`/api/streams/${encodeURIComponent(currentStream)}/review`);
   if (!view) return;
   const listed = new Set();
-  for (const s of [...view.open_items, ...view.handled_items]) {
+  // Oldest first, so items this page first meets here keep the stream's order when two
+  // share a timestamp (the view lists newest first).
+  for (const s of [...view.open_items, ...view.handled_items].reverse()) {
     listed.add(s.event_id);
     const it = item(s.event_id, currentStream);
     if (it.since > s.since) continue;  // a live decision newer than the view
