@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import insert, select
 
@@ -113,8 +114,12 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+_TOKEN = "crash-test-console-token"
+
+
 def _demo(data_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, LIVEPILOT_DATA_DIR=str(data_dir), LIVEPILOT_STORE_FLUSH_MS="100")
+    env = dict(os.environ, LIVEPILOT_DATA_DIR=str(data_dir), LIVEPILOT_STORE_FLUSH_MS="100",
+               LIVEPILOT_CONSOLE_TOKEN=_TOKEN)
     with log.open("ab") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "livepilot", "demo", "--no-browser", "--port", str(port),
@@ -136,6 +141,16 @@ def _wait(check: Any, what: str, process: subprocess.Popen[bytes], log: Path) ->
     pytest.fail(f"{what} never happened; demo log:\n{log.read_text()[-3000:]}")
 
 
+def _show(port: int) -> Any:
+    """The demo's run-of-show as the console's Show tab reads it (``None``: not up)."""
+    try:
+        reply = httpx.get(f"http://127.0.0.1:{port}/api/streams/demo/show",
+                          headers={"Authorization": f"Bearer {_TOKEN}"}, timeout=5)
+    except httpx.HTTPError:
+        return None
+    return reply.json() if reply.status_code == 200 else None
+
+
 def test_a_killed_demo_goes_on_with_its_stream_after_a_restart(tmp_path: Path) -> None:
     store = StoreSettings(data_dir=tmp_path / "data")
     log = tmp_path / "demo.log"
@@ -148,10 +163,20 @@ def test_a_killed_demo_goes_on_with_its_stream_after_a_restart(tmp_path: Path) -
             return []
 
     try:
-        first = _demo(store.data_dir, _free_port(), log)
+        port = _free_port()
+        first = _demo(store.data_dir, port, log)
         try:
             _wait(lambda: [s for s in streams() if (s["chat"] or 0) >= 5], "chat stored",
                   first, log)
+            # The first segment of the example run-of-show runs, with its likes goal.
+            reply = httpx.post(f"http://127.0.0.1:{port}/api/commands", timeout=5,
+                               headers={"Authorization": f"Bearer {_TOKEN}"},
+                               json={"stream": "demo", "action": "segment_start", "args": {}})
+            assert reply.status_code == 202, reply.text
+            _wait(lambda: history.load(streams()[0]).segments, "the segment stored", first, log)
+            shown = _wait(lambda: (s := _show(port)) and s["current"]
+                          and s["current"]["goal"]["value"] >= 200 and s, "likes counted",
+                          first, log)
         finally:
             first.send_signal(signal.SIGKILL)
             first.wait(10)
@@ -159,7 +184,8 @@ def test_a_killed_demo_goes_on_with_its_stream_after_a_restart(tmp_path: Path) -
         assert killed["ended_at"] is None  # what kill -9 leaves behind
         killed_at = killed["last_at"]
 
-        second = _demo(store.data_dir, _free_port(), log)
+        port = _free_port()
+        second = _demo(store.data_dir, port, log)
         try:
             def resumed() -> Any:
                 rows = streams()
@@ -168,6 +194,12 @@ def test_a_killed_demo_goes_on_with_its_stream_after_a_restart(tmp_path: Path) -
                 return None
 
             _wait(resumed, "the stream going on", second, log)
+            # The show goes on with the segment and its timer, and the goal its count.
+            show = _wait(lambda: _show(port), "the show view", second, log)
+            current, was = show["current"], shown["current"]
+            assert current is not None and current["name"] == was["name"] == "Begrüßung"
+            assert abs(current["started_at"] - was["started_at"]) < 1.0
+            assert current["goal"]["value"] >= was["goal"]["value"] // 2
         finally:
             second.send_signal(signal.SIGINT)
             assert second.wait(60) in (0, 130), log.read_text()[-3000:]  # 130: Ctrl-C

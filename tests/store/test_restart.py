@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import socket
 import time
 from collections.abc import AsyncIterator, Callable
@@ -20,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from websockets.asyncio.client import connect as ws_connect
 
 from livepilot.bus import create_bus
 from livepilot.metrics import Metrics
@@ -31,7 +33,14 @@ from livepilot.stages.registry import build_pipeline
 from livepilot.store import History, StoreSettings
 from livepilot.store.database import connect
 from livepilot.store.wiring import carry_over, keep_audit, start_recorder
-from livepilot.testing import TEST_CONSOLE_TOKEN, ScriptedSource, settings_for_tests
+from livepilot.testing import (
+    TEST_CONSOLE_TOKEN,
+    TEST_HOST_KEY,
+    TEST_OVERLAY_KEY,
+    ScriptedSource,
+    running_server,
+    settings_for_tests,
+)
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -215,3 +224,99 @@ def test_a_first_event_long_after_the_stop_opens_a_new_stream(tmp_path: Any) -> 
         assert soon.keys == [stopped["key"]]
     finally:
         assert recorder.close()
+
+
+SHOW = """
+segments:
+  - name: Intro
+    minutes: 30
+    goal: {metric: diamonds, target: 1000, label: "1.000 Diamanten für den Start"}
+  - name: Produkt
+    minutes: 10
+"""
+
+
+async def goal_bar(base_ws: str) -> dict[str, Any] | None:
+    """The ``goal`` message a goal overlay (``/overlay/goal`` without ``target``) gets
+    when it connects, or ``None`` when no segment goal runs."""
+    url = f"{base_ws}/ws/overlay/goal?key={TEST_OVERLAY_KEY}&stream=anna"
+    got: list[dict[str, Any]] = []
+    async with ws_connect(url, compression=None, open_timeout=10) as ws:
+        with contextlib.suppress(TimeoutError):
+            while True:  # the hello, then the snapshot
+                got.extend(json.loads(await asyncio.wait_for(ws.recv(decode=True), 0.5)))
+    return next((m for m in reversed(got) if m.get("type") == "goal"), None)
+
+
+def gift(source: ScriptedSource, user: str, diamonds: int, *, final: bool = True) -> None:
+    source.make.clock.set(max(source.make.clock.now(), time.time()))  # stamped as it is sent
+    source.emit(source.make.gift(user, "Lion", diamonds=diamonds, final=final))
+
+
+async def test_a_restart_mid_segment_keeps_its_timer_and_goal(
+    store_settings: StoreSettings, tmp_path: Any
+) -> None:
+    plan = tmp_path / "show.yaml"
+    plan.write_text(SHOW, encoding="utf-8")
+    settings = settings_for_tests(run_of_show=plan)
+    source = ScriptedSource("anna")
+    async with running_server([source], settings, store=store_settings) as srv, \
+            httpx.AsyncClient(base_url=srv.base, headers=AUTH, timeout=10) as client:
+        source.chat("kim", "hallo")
+        gift(source, "ben", 300)  # before the segment: not the goal's
+        await until(lambda: view(client, "/api/streams/anna/summary"),
+                    lambda s: s["diamonds"] == 300)
+        await command(client, "segment_start", "", segment="Intro")
+        await until(lambda: view(client, "/api/streams/anna/show"),
+                    lambda s: s["current"] is not None)
+        gift(source, "cara", 250)
+        gift(source, "dora", 120)
+        gift(source, "emil", 40, final=False)  # a streak still running: counts at its end
+        before = await until(lambda: view(client, "/api/streams/anna/show"),
+                             lambda s: s["current"]["goal"]["value"] == 370)
+        bar = await until(lambda: goal_bar(srv.ws), lambda g: g is not None and g["value"] == 370)
+    # Stopped like Ctrl-C stops it; started again on the same store a moment later.
+    source = ScriptedSource("anna")
+    async with running_server([source], settings, store=store_settings) as srv, \
+            httpx.AsyncClient(base_url=srv.base, headers=AUTH, timeout=10) as client:
+        show = await view(client, "/api/streams/anna/show")
+        current, was = show["current"], before["current"]
+        assert (current["name"], current["index"]) == ("Intro", 0)
+        assert abs(current["started_at"] - was["started_at"]) < 0.5  # the same timer
+        assert current["elapsed_s"] > was["elapsed_s"]  # that ran on through the restart
+        assert current["goal"] == was["goal"] == {
+            "metric": "diamonds", "target": 1000, "label": "1.000 Diamanten für den Start",
+            "value": 370, "reached": False}
+        assert show["next"] == "Produkt"
+        host = await client.get("/overlay-show/anna", params={"key": TEST_HOST_KEY})
+        assert host.status_code == 200 and host.json()["current"]["name"] == "Intro"
+        assert abs(host.json()["current"]["started_at"] - was["started_at"]) < 0.5
+
+        source.chat("kim", "wieder da")
+        again = await until(lambda: goal_bar(srv.ws),
+                            lambda g: g is not None and g["value"] == 370)
+        assert {k: again[k] for k in ("active", "segment", "label", "target", "reached")} == {
+            k: bar[k] for k in ("active", "segment", "label", "target", "reached")}
+        gift(source, "emil", 700)
+        await until(lambda: goal_bar(srv.ws), lambda g: g is not None and g["reached"]
+                    and g["value"] == 1070)
+        await until(lambda: view(client, "/api/streams/anna/show"),
+                    lambda s: s["current"]["goal"] == dict(was["goal"], value=1070,
+                                                           reached=True))
+        cheers = await until(
+            lambda: view(client, "/api/streams/anna/prompts"),
+            lambda ps: any(p["text"].startswith("Ziel erreicht") for p in ps))
+        assert [p["text"] for p in cheers if p["text"].startswith("Ziel erreicht")] == [
+            "Ziel erreicht: 1.070 Diamanten in „Intro“ – bedank dich beim Chat!"]
+        await command(client, "segment_next", "")
+        await until(lambda: goal_bar(srv.ws), lambda g: g is None)
+    history = History(connect(store_settings))
+    try:
+        (stream,) = history.streams()
+        data = history.load(stream)
+        assert [g["cause"] for g in data.gaps] == ["restart"]
+        # one Intro, running on over the restart, then the next segment
+        assert [s["name"] for s in data.segments] == ["Intro", "Produkt"]
+        assert data.segments[0]["ended_at"] == data.segments[1]["started_at"]
+    finally:
+        history.close()

@@ -8,6 +8,8 @@ At start-up the composition root asks the store (once, before the streams run) f
   ``RESUME_WITHIN_S`` old, with its minutes, segments and question items
   (:class:`~livepilot.store.recording.Resumption`); the pause is a gap with cause
   ``restart`` or ``crash``;
+- where its run-of-show stood (:func:`resume_show`): the segment that was running, since
+  when, and what its goal had counted;
 - the remembered strikes of the platform's users (:func:`load_strikes`), newest first.
 
 A stream a dead process left without an end that nobody went on with in time is closed at
@@ -21,17 +23,26 @@ blocking the stream).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Engine, or_, select, update
+from sqlalchemy import Engine, func, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from livepilot.store import schema
 from livepilot.store.database import describe_error
 from livepilot.store.recording import Resumption, RowSink
+from livepilot.store.segments import (
+    GOAL_COLUMNS,
+    SEGMENT_ACTIONS,
+    ShowPlan,
+    ShowPosition,
+    counted_since,
+    show_position,
+)
 
 __all__ = [
     "RESUME_WITHIN_S",
@@ -40,6 +51,7 @@ __all__ = [
     "close_abandoned",
     "find_resumption",
     "load_strikes",
+    "resume_show",
 ]
 
 log = logging.getLogger(__name__)
@@ -85,6 +97,58 @@ def find_resumption(
         log.warning("store: cannot read %s's history to resume it (%s); starting anew",
                     name, describe_error(exc))
         return None
+
+
+def resume_show(
+    engine: Engine, resumption: Resumption, plan: ShowPlan | None
+) -> tuple[Resumption, ShowPosition]:
+    """Where the resumed stream's run-of-show stood (see
+    :func:`~livepilot.store.segments.show_position`), and the resumption to go on with:
+    a segment the stop ended but that was running is handed back open, so the recording
+    goes on with it.
+
+    What the running segment's goal had counted: diamonds exactly, from the stored gifts
+    since the segment started; likes and follows from the stored minutes
+    (:func:`~livepilot.store.segments.counted_since`: exact but for the minute the segment
+    started in). A crash loses what the writer had not stored yet (about a second). When
+    the commands and gifts cannot be read (logged), the position comes from the segment
+    rows alone and the diamonds from the minutes too.
+    """
+    stream, rows = resumption.stream, resumption.segments
+    if not rows:
+        return resumption, ShowPosition()
+    c, g = schema.commands, schema.gifts
+    sid = stream["id"]
+    commands: list[dict[str, Any]] = []
+    diamonds: int | None = None
+    since = float(rows[-1]["started_at"])
+    try:
+        commands = _rows(engine, select(c.c.action, c.c.target, c.c.args, c.c.at, c.c.wall_at)
+                         .where(c.c.stream_id == sid, c.c.action.in_(SEGMENT_ACTIONS))
+                         .order_by(c.c.id))
+        # The row starts at the newest event when the command came: that one was before.
+        with engine.connect() as conn:
+            diamonds = int(conn.execute(
+                select(func.coalesce(func.sum(g.c.diamonds), 0))
+                .where(g.c.stream_id == sid, g.c.at > since)).scalar_one())
+    except SQLAlchemyError as exc:
+        log.warning("store: cannot read %s's segment commands and gifts (%s); the show goes "
+                    "on from its segments alone", stream["key"], describe_error(exc))
+    ended = stream["ended_at"]
+    position = show_position(plan, rows, commands,
+                             stopped_at=None if ended is None else float(ended))
+    if position.segment is None:
+        return resumption, position
+    start, until = float(stream["started_at"]), float(stream["last_at"])
+    counted = {column: counted_since(resumption.minutes, start, since, until, column)
+               for column in GOAL_COLUMNS}
+    if diamonds is not None:
+        counted["diamonds"] = diamonds
+    position = dataclasses.replace(position, counted=counted)
+    if rows[-1]["ended_at"] is not None:
+        reopened = [*rows[:-1], {**rows[-1], "ended_at": None}]
+        resumption = dataclasses.replace(resumption, segments=reopened)
+    return resumption, position
 
 
 def close_abandoned(engine: Engine, now: float, within: float = RESUME_WITHIN_S) -> int:

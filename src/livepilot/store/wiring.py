@@ -1,15 +1,15 @@
 """What the composition roots need to record a stream: a recorder built from the
 settings, a tap that knows the stream's platform, creator and run-of-show, and what a
 live stream carries over from the store at start (:func:`carry_over`): the stream it
-goes on with after a restart, its question queue, and the strikes remembered across
-streams. The server's audit log is kept with :func:`keep_audit`."""
+goes on with after a restart, its question queue and run-of-show position, and the
+strikes remembered across streams. The server's audit log is kept with :func:`keep_audit`."""
 
 from __future__ import annotations
 
 import logging
 import time
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from prometheus_client import CollectorRegistry
 
@@ -18,8 +18,11 @@ from livepilot.leads import LeadPolicy
 from livepilot.settings import Settings
 from livepilot.sources.base import Source
 from livepilot.store.recorder import Recorder, StreamTap
-from livepilot.store.segments import ShowPlan
+from livepilot.store.segments import ShowPlan, ShowPosition
 from livepilot.store.settings import StoreSettings
+
+if TYPE_CHECKING:
+    from livepilot.stages.show.run_of_show import ShowTracker
 
 __all__ = [
     "carry_over", "keep_audit", "platform_of", "show_plan", "start_recorder", "tap_source",
@@ -91,7 +94,8 @@ def carry_over(
     timeout: float = 5.0,
 ) -> None:
     """Before a live stream runs: go on with the stored stream of the same name the
-    process stopped (or died) in the middle of (its question queue too), close streams
+    process stopped (or died) in the middle of (its question queue too, and its
+    run-of-show: the segment running with its timer and goal count), close streams
     dead processes left open too long ago to go on with, and hand the moderation stage
     the platform's remembered strikes and the store as its memory.
 
@@ -104,6 +108,7 @@ def carry_over(
         close_abandoned,
         find_resumption,
         load_strikes,
+        resume_show,
     )
 
     now = time.time() if now is None else now
@@ -113,6 +118,9 @@ def carry_over(
                     tap.stream)
     resumption = None if engine is None else find_resumption(
         engine, tap.stream, tap.platform, now)
+    position: ShowPosition | None = None
+    if engine is not None and resumption is not None:
+        resumption, position = resume_show(engine, resumption, _show_plan(stages))
     if engine is not None:
         close_abandoned(engine, now)
     tap.resume = resumption
@@ -121,6 +129,53 @@ def carry_over(
                     now, None if resumption is None else float(resumption.stream["started_at"]))
     if resumption is not None:
         _restore_questions(stages, resumption.questions)
+    if resumption is not None and position is not None:
+        _restore_show(stages, position, now, str(resumption.stream["key"]))
+
+
+def _show_tracker(stages: _Stages) -> ShowTracker | None:
+    """The engagement stage's run-of-show tracker (``None``: no stage or no plan)."""
+    from livepilot.stages.show.engagement import EngagementStage
+
+    try:
+        stage = stages.stage("engagement")
+    except KeyError:
+        return None
+    return stage.show if isinstance(stage, EngagementStage) else None
+
+
+def _show_plan(stages: _Stages) -> ShowPlan | None:
+    """The run-of-show the stage runs, as the store names its segments."""
+    tracker = _show_tracker(stages)
+    if tracker is None:
+        return None
+    plan = tracker.plan
+    return ShowPlan(plan.title, tuple(s.name for s in plan.segments))
+
+
+def _restore_show(stages: _Stages, position: ShowPosition, now: float, key: str) -> None:
+    """Put the stage's run-of-show where the stopped process left it (see
+    :func:`~livepilot.store.carryover.resume_show`)."""
+    tracker = _show_tracker(stages)
+    if tracker is None:
+        return
+    if position.finished_at is not None:
+        tracker.resume_finished(position.finished_at)
+        log.info("store: %s resumed after its run-of-show finished", key)
+        return
+    if position.segment is None or position.started_at is None:
+        return
+    index = tracker.plan.index_of(position.segment)
+    if index is None:
+        log.warning("store: %s was running segment %r, which the run-of-show no longer "
+                    "has; the show waits for the next segment_start", key, position.segment)
+        return
+    goal = tracker.plan.segments[index].goal
+    value = int(position.counted.get(goal.metric, 0)) if goal is not None else 0
+    tracker.resume(index, position.started_at, now, goal_value=value)
+    log.info("store: %s goes on with segment %r (running %.0f s%s)", key, position.segment,
+             max(0.0, now - position.started_at),
+             f", goal {value}/{goal.target} {goal.metric}" if goal is not None else "")
 
 
 def _recall_strikes(

@@ -170,6 +170,38 @@ class ShowTracker:
         fresh.finished_at = self.finished_at
         return fresh
 
+    def resume(
+        self, index: int, started_at: float, now: float, *, goal_value: int = 0
+    ) -> None:
+        """Go on with segment ``index`` (0-based), running since ``started_at``, after a
+        restart: its timer counts from then, its goal from ``goal_value``.
+
+        The show notes follow where the timer stands: the ``ending`` / ``overrun`` notes
+        come again on the next tick if they are due (the alarms they raised went with the
+        process); a goal already met is not cheered again; the CTA reminder counts its
+        interval from ``now``; the prepared questions start over.
+        """
+        if not 0 <= index < len(self.plan.segments):
+            raise IndexError(index)
+        self.index = index
+        self.started_at = min(started_at, now)
+        self.finished_at = None
+        self._warned = False
+        self._overrun = False
+        self._last_cta = now
+        self._question = 0
+        goal = self.plan.segments[index].goal
+        self.goal_value = max(0, goal_value) if goal is not None else 0
+        self._goal_reached = goal is not None and self.goal_value >= goal.target
+
+    def resume_finished(self, at: float) -> None:
+        """After a restart: the show had finished at ``at`` (no segment runs)."""
+        self.index = None
+        self.started_at = None
+        self.finished_at = at
+        self.goal_value = 0
+        self._goal_reached = False
+
     @property
     def current(self) -> Segment | None:
         return None if self.index is None else self.plan.segments[self.index]
