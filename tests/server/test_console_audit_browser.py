@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, Page, expect
+from tests.server.conftest import open_console
 
 from livepilot.testing import (
     TEST_MODERATOR_TOKENS,
@@ -26,13 +27,8 @@ ERRORS: list[str] = []
 
 
 async def console(browser: Browser, base: str, who: str) -> Page:
-    context = await browser.new_context(locale="de-DE", viewport={"width": 1280, "height": 720})
-    page = await context.new_page()
-    page.on("pageerror", lambda exc: ERRORS.append(str(exc)))
-    page.on("console", lambda m: ERRORS.append(m.text) if m.type == "error" else None)
-    await page.goto(f"{base}/?token={TEST_MODERATOR_TOKENS[who]}")
-    await expect(page.locator("#conn")).to_have_class("up", timeout=WAIT)
-    return page
+    """Moderator ``who``'s German console."""
+    return await open_console(browser, base, TEST_MODERATOR_TOKENS[who], errors=ERRORS, wait=WAIT)
 
 
 @pytest.mark.timeout(150)

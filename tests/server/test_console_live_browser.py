@@ -15,7 +15,8 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, WebSocketRoute, expect
+from playwright.async_api import Browser, Page, WebSocketRoute, expect
+from tests.server.conftest import open_console as console_page
 
 from livepilot.testing import (
     TEST_CONSOLE_TOKEN,
@@ -37,15 +38,8 @@ async def open_console(
     browser: Browser, base: str, token: str = TEST_CONSOLE_TOKEN, *, locale: str = "en-US",
     width: int = 1440, height: int = 900,
 ) -> Page:
-    context: BrowserContext = await browser.new_context(
-        locale=locale, viewport={"width": width, "height": height}
-    )
-    page = await context.new_page()
-    page.on("pageerror", lambda exc: ERRORS.append(str(exc)))
-    page.on("console", lambda m: ERRORS.append(m.text) if m.type == "error" else None)
-    await page.goto(f"{base}/?token={token}")
-    await expect(page.locator("#conn")).to_have_class("up", timeout=WAIT)
-    return page
+    return await console_page(browser, base, token, errors=ERRORS, locale=locale,
+                              width=width, height=height, wait=WAIT)
 
 
 def chat_rows(page: Page) -> Any:

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, Page, expect
+from tests.server.conftest import open_console
 
 from livepilot.testing import (
-    TEST_CONSOLE_TOKEN,
     ScriptedSource,
     running_server,
     settings_for_tests,
@@ -29,14 +29,7 @@ ENGLISH = ["matched '", "German model", "strike score", "people asked", "Raid / 
 
 
 async def german_console(browser: Browser, base: str) -> Page:
-    context = await browser.new_context(locale="de-DE", viewport={"width": 1280, "height": 720})
-    page = await context.new_page()
-    page.on("pageerror", lambda exc: ERRORS.append(str(exc)))
-    page.on("console", lambda m: ERRORS.append(m.text) if m.type == "error" else None)
-    await page.goto(f"{base}/?token={TEST_CONSOLE_TOKEN}")
-    await expect(page.locator("#conn")).to_have_class("up", timeout=WAIT)
-    await expect(page.locator("html")).to_have_attribute("lang", "de")
-    return page
+    return await open_console(browser, base, errors=ERRORS, wait=WAIT)
 
 
 @pytest.mark.timeout(150)

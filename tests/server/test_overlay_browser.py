@@ -11,19 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import re
 import socket
-import tempfile
 import time
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from playwright.async_api import Browser, Page, expect
+from tests.server.conftest import artefacts, connected, open_overlay, send_command, shoot
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
@@ -44,7 +42,6 @@ from livepilot.testing import (
 STREAM = "show"
 PLAN = Path(__file__).resolve().parents[2] / "rules" / "run-of-show.yaml"
 WAIT = 10_000  # ms; generous for a loaded machine, a passing run takes a fraction
-REDIS_URL = os.environ.get("LIVEPILOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 #: Keeps every WebSocket the page opens, so a test can drop one as a network would.
 KEEP_SOCKETS = """
@@ -72,22 +69,12 @@ def maker() -> EventFactory:
 
 async def overlay(browser: Browser, base: str, name: str, query: str = "",
                   key: str = TEST_OVERLAY_KEY, init: str = "") -> Page:
-    page = await browser.new_page(viewport={"width": 900, "height": 500})
-    if init:
-        await page.add_init_script(init)
-    await page.goto(f"{base}/overlay/{name}?key={key}&stream={STREAM}{query}")
-    await page.wait_for_function("document.body.dataset.connected === '1'", timeout=WAIT)
-    return page
+    return await open_overlay(browser, base, name, stream=STREAM, query=query, key=key,
+                              init=init, wait=WAIT)
 
 
 async def command(srv: RunningServer, action: str, **args: Any) -> None:
-    async with httpx.AsyncClient(base_url=srv.base) as http:
-        reply = await http.post(
-            "/api/commands",
-            headers={"Authorization": f"Bearer {TEST_CONSOLE_TOKEN}"},
-            json={"stream": STREAM, "action": action, "args": args},
-        )
-    assert reply.status_code == 202, reply.text
+    await send_command(srv.base, STREAM, action, **args)
 
 
 def prompt(text: str, n: int = 1, priority: int = 1) -> Prompt:
@@ -272,26 +259,6 @@ async def server_at(port: int, sources: list[Any], settings: Settings) -> AsyncI
         sock.close()
 
 
-@pytest.fixture
-def redis_settings() -> Iterator[Settings]:
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
-    try:
-        client.ping()
-    except Exception as exc:
-        pytest.fail(
-            f"no Redis answers at {REDIS_URL} ({exc}): run the tests with ./dev test, which "
-            "starts one, or set LIVEPILOT_TEST_REDIS_URL"
-        )
-    prefix = f"livepilot-test-{uuid.uuid4().hex[:12]}"
-    yield settings_for_tests(bus="redis", redis_url=REDIS_URL, redis_prefix=prefix)
-    keys = list(client.scan_iter(match=f"{prefix}:*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
-
-
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -337,7 +304,7 @@ async def test_chat_and_stats_survive_a_dropped_socket_and_a_server_restart(
     # the server restarts (same port, same Redis log): both pages reconnect on their own
     source = ScriptedSource(STREAM)
     async with server_at(port, [source], redis_settings):
-        await chat.wait_for_function("document.body.dataset.connected === '1'", timeout=WAIT)
+        await connected(chat, WAIT)
         say("sechs")
         source.feed(make.gift("cara", "Rose", diamonds=1, count=3))
         await expect(chat.locator("#list .item")).to_have_count(6, timeout=WAIT)
@@ -346,16 +313,6 @@ async def test_chat_and_stats_survive_a_dropped_socket_and_a_server_restart(
 
 
 # -- how they look -----------------------------------------------------------------------
-
-SCENES = {"bright": "#f4f1e8", "dark": "#11151c"}
-
-
-def artefacts() -> Path:
-    folder = Path(os.environ.get("LIVEPILOT_ARTEFACTS")
-                  or Path(tempfile.gettempdir()) / "livepilot-artefacts") / "overlays"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
 
 @pytest.mark.timeout(120)
 async def test_screenshots_of_every_overlay_on_a_bright_and_a_dark_scene(
@@ -398,10 +355,7 @@ async def test_screenshots_of_every_overlay_on_a_bright_and_a_dark_scene(
                     await page.wait_for_selector(".alert", timeout=WAIT)
                 else:
                     await page.wait_for_timeout(600)  # let the entry animations finish
-                for scene, colour in SCENES.items():
-                    await page.evaluate(
-                        f"document.documentElement.style.background = '{colour}'")
-                    await page.screenshot(path=folder / f"{name}-{theme}-on-{scene}.png")
+                await shoot(page, f"{name}-{theme}")
                 await page.close()
     shots = sorted(folder.glob("*.png"))
     assert len(shots) >= len(pages) * 4

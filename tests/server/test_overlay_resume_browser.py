@@ -10,17 +10,14 @@ directory), never into the repository.
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.async_api import Browser, Page, expect
+from tests.server.conftest import connected, open_overlay, send_command, shoot
 
 from livepilot.testing import (
-    TEST_CONSOLE_TOKEN,
     TEST_HOST_KEY,
     TEST_OVERLAY_KEY,
     EventFactory,
@@ -33,7 +30,6 @@ from livepilot.testing import (
 
 STREAM = "show"
 WAIT = 15_000  # ms; generous for a loaded machine, a passing run takes a fraction
-SCENES = {"bright": "#f4f1e8", "dark": "#11151c"}
 
 PLAN = """
 segments:
@@ -64,45 +60,14 @@ window.WebSocket.prototype = Native.prototype;
 """
 
 
-def artefacts() -> Path:
-    folder = Path(os.environ.get("LIVEPILOT_ARTEFACTS")
-                  or Path(tempfile.gettempdir()) / "livepilot-artefacts") / "overlays"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-async def open_page(page: Page, base: str, name: str, query: str = "",
-                    key: str = TEST_OVERLAY_KEY) -> Page:
-    await page.goto(f"{base}/overlay/{name}?key={key}&stream={STREAM}{query}")
-    await page.wait_for_function("document.body.dataset.connected === '1'", timeout=WAIT)
-    return page
-
-
 async def overlay(browser: Browser, base: str, name: str, query: str = "",
                   key: str = TEST_OVERLAY_KEY) -> Page:
-    page = await browser.new_page(viewport={"width": 900, "height": 300})
-    await page.add_init_script(INIT)
-    return await open_page(page, base, name, query, key)
+    return await open_overlay(browser, base, name, stream=STREAM, query=query, key=key,
+                              init=INIT, height=300, wait=WAIT)
 
 
 async def command(srv: RunningServer, action: str, **args: object) -> None:
-    async with httpx.AsyncClient(base_url=srv.base) as http:
-        reply = await http.post(
-            "/api/commands",
-            headers={"Authorization": f"Bearer {TEST_CONSOLE_TOKEN}"},
-            json={"stream": STREAM, "action": action, "args": args},
-        )
-    assert reply.status_code == 202, reply.text
-
-
-async def shoot(page: Page, name: str) -> list[Path]:
-    shots = []
-    for scene, colour in SCENES.items():
-        await page.evaluate(f"document.documentElement.style.background = '{colour}'")
-        path = artefacts() / f"{name}-on-{scene}.png"
-        await page.screenshot(path=path)
-        shots.append(path)
-    return shots
+    await send_command(srv.base, STREAM, action, **args)
 
 
 @pytest.mark.timeout(90)
@@ -128,7 +93,7 @@ async def test_the_segment_goal_bar_survives_a_reload(browser: Browser, tmp_path
         await expect(bar.locator(".value")).to_have_text("❤️ 60 / 100", timeout=WAIT)
 
         await goal.reload()  # OBS refreshes the source mid-segment: the same bar
-        await goal.wait_for_function("document.body.dataset.connected === '1'", timeout=WAIT)
+        await connected(goal, WAIT)
         await expect(bar.locator(".value")).to_have_text("❤️ 60 / 100", timeout=WAIT)
         await expect(bar.locator(".title")).to_have_text("100 Herzen für den Start")
         await expect(bar).not_to_have_class("item goal reached")
@@ -150,7 +115,7 @@ async def test_the_segment_goal_bar_survives_a_reload(browser: Browser, tmp_path
         await command(srv, "segment_next")  # a segment without a goal: the bar goes
         await expect(bar).to_be_hidden(timeout=WAIT)
         await goal.reload()
-        await goal.wait_for_function("document.body.dataset.connected === '1'", timeout=WAIT)
+        await connected(goal, WAIT)
         await expect(bar).to_be_hidden()
         for theme in ("dark", "light"):  # the goal bar as OBS shows it, for a look
             await command(srv, "segment_start", segment="Intro")
@@ -204,7 +169,7 @@ async def test_alerts_missed_while_away_play_once_in_order_after_the_reconnect(
 
         # An OBS reload repeats nothing it already showed ...
         await page.reload()
-        await page.wait_for_function("document.body.dataset.connected === '1'", timeout=WAIT)
+        await connected(page, WAIT)
         source.feed(make.gift("fritz", "Lion", diamonds=29_999))
         await page.wait_for_function("window.__alerts.length >= 1", timeout=WAIT)
         await page.wait_for_function(
@@ -219,7 +184,7 @@ async def test_alerts_missed_while_away_play_once_in_order_after_the_reconnect(
         source.feed(make.follow("gina"))
         await expect(stats.locator("[data-k=diamonds]")).to_have_text("60.016", timeout=WAIT)
         await page.reload()
-        await page.wait_for_function("document.body.dataset.connected === '1'", timeout=WAIT)
+        await connected(page, WAIT)
         await page.wait_for_function("window.__alerts.length >= 1", timeout=WAIT)
         assert await page.evaluate("window.__alerts") == ["Gina folgt jetzt ❤️"]
 

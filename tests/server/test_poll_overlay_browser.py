@@ -10,13 +10,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import httpx
 import pytest
 from playwright.async_api import Browser, Page, expect
+from tests.server.conftest import open_overlay, send_command
 
 from livepilot.testing import (
     TEST_CONSOLE_TOKEN,
-    TEST_OVERLAY_KEY,
     RunningServer,
     ScriptedSource,
     running_server,
@@ -27,23 +26,13 @@ STREAM = "show"
 WAIT = 8_000
 
 
-
-
 async def command(srv: RunningServer, action: str, **args: Any) -> None:
-    async with httpx.AsyncClient(base_url=srv.base) as http:
-        reply = await http.post(
-            "/api/commands",
-            headers={"Authorization": f"Bearer {TEST_CONSOLE_TOKEN}"},
-            json={"stream": STREAM, "action": action, "args": args},
-        )
-    assert reply.status_code == 202, reply.text
+    await send_command(srv.base, STREAM, action, **args)
 
 
-async def open_overlay(browser: Browser, srv: RunningServer) -> Page:
-    page = await browser.new_page(viewport={"width": 1280, "height": 720})
-    await page.goto(f"{srv.base}/overlay/poll?key={TEST_OVERLAY_KEY}")
-    await page.wait_for_function("document.body.dataset.connected === '1'", timeout=WAIT)
-    return page
+async def poll_overlay(browser: Browser, srv: RunningServer) -> Page:
+    """The poll overlay of every stream (no ``stream`` in its URL), at 1280×720."""
+    return await open_overlay(browser, srv.base, "poll", width=1280, height=720, wait=WAIT)
 
 
 #: True once the first option's bar is filled to half its width, as drawn on screen.
@@ -63,7 +52,7 @@ def pct(page: Page, option: int) -> Any:
 async def test_the_poll_overlay_shows_live_bars_and_the_result(browser: Browser) -> None:
     source = ScriptedSource(STREAM)
     async with running_server([source]) as srv:
-        page = await open_overlay(browser, srv)
+        page = await poll_overlay(browser, srv)
         poll = page.locator(".tally.poll")
         await command(srv, "poll_start", question="Welche Farbe <b>?</b>",
                       options=["Blau", "Rot", "Grün"])
@@ -97,7 +86,7 @@ async def test_the_poll_overlay_shows_live_bars_and_the_result(browser: Browser)
 async def test_the_poll_overlay_shows_the_giveaway_and_its_winner(browser: Browser) -> None:
     source = ScriptedSource(STREAM)
     async with running_server([source]) as srv:
-        page = await open_overlay(browser, srv)
+        page = await poll_overlay(browser, srv)
         giveaway = page.locator(".tally.giveaway")
         await command(srv, "giveaway_start", keyword="#gewinn", title="Merch-Paket")
         await expect(giveaway.locator(".keyword")).to_have_text("Schreib #gewinn in den Chat",

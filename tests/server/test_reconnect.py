@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +29,6 @@ from livepilot.testing import (
 )
 
 STREAM = "demo"
-REDIS_URL = os.environ.get("LIVEPILOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 @dataclass
@@ -167,26 +164,6 @@ async def test_a_console_bound_to_one_stream_gets_only_that_stream() -> None:
             chats(demo, make_demo, [f"demo {i}" for i in range(5)])
             await read_until(ws, console, {f"demo {i}" for i in range(5)})
     assert {m["stream"] for m in console.messages} == {STREAM}
-
-
-@pytest.fixture
-def redis_settings() -> Settings:
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
-    try:
-        client.ping()
-    except Exception as exc:
-        pytest.fail(
-            f"no Redis answers at {REDIS_URL} ({exc}): run the tests with ./dev test, which "
-            "starts one, or set LIVEPILOT_TEST_REDIS_URL"
-        )
-    prefix = f"livepilot-test-{uuid.uuid4().hex[:12]}"
-    yield settings_for_tests(bus="redis", redis_url=REDIS_URL, redis_prefix=prefix)
-    keys = list(client.scan_iter(match=f"{prefix}:*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
 
 
 async def test_after_a_server_restart_the_console_rebuilds_without_duplicates(
