@@ -100,18 +100,25 @@ class ShowCues:
     def on_event(self, event: LiveEvent, now: float, out: Outbox) -> None:
         """Count likes, diamonds and follows towards the running segment's goal."""
         tracker = self.tracker
-        if tracker is None or self._goal_shown is None:
+        if tracker is None:
             return
         if isinstance(event, LikeEvent):
-            notes = tracker.count("likes", event.count, now)
+            metric, amount = "likes", event.count
         elif isinstance(event, GiftEvent):
             if not event.final:  # a streak counts once, when it ends (as on the overlays)
                 return
-            notes = tracker.count("diamonds", event.diamonds, now)
+            metric, amount = "diamonds", event.diamonds
         elif isinstance(event, FollowEvent):
-            notes = tracker.count("follows", 1, now)
+            metric, amount = "follows", 1
         else:
             return
+        if self._goal_shown is None:
+            # A segment resumed after a restart runs before the first tick announces its
+            # goal: announce it now, so what comes before that tick counts too.
+            self._sync_goal(now, out)
+            if self._goal_shown is None:
+                return
+        notes = tracker.count(metric, amount, now)
         if notes:
             self._cue(notes, now, out)
 
