@@ -27,7 +27,13 @@ from livepilot.insights import Severity
 from livepilot.pipeline.alarm import AlarmLatch
 from livepilot.pipeline.stage import Outbox
 from livepilot.stages.show.prompts import PromptDesk, phrase, render
-from livepilot.stages.show.run_of_show import Goal, RunOfShow, ShowNote, ShowTracker
+from livepilot.stages.show.run_of_show import (
+    Goal,
+    GoalMetric,
+    RunOfShow,
+    ShowNote,
+    ShowTracker,
+)
 
 __all__ = ["COMMANDS", "ShowCues"]
 
@@ -102,6 +108,7 @@ class ShowCues:
         tracker = self.tracker
         if tracker is None:
             return
+        metric: GoalMetric
         if isinstance(event, LikeEvent):
             metric, amount = "likes", event.count
         elif isinstance(event, GiftEvent):
