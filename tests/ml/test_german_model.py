@@ -129,12 +129,12 @@ def test_a_verdict_does_not_depend_on_the_rest_of_its_batch(model: GermanModel) 
 # the shipped word packs.
 
 DATA = Path(__file__).parents[1] / "data"
-#: Measured on the shipped model (see the model card): 5.9 % of the innocent lines
-#: flagged (goal 5 %: not met, guarded at the measured level), 92 % of the harmful lines
-#: caught (goal 90 %), obfuscated insults 96 % by the model alone (goal 95 %) and 98 % by
-#: model or word filter (goal 95 %, asserted below). The met goals are asserted as such.
-INNOCENT_FLAGGED_MAX = 0.06
-HARMFUL_CAUGHT_MIN = 0.90
+#: Measured on the shipped model (see the model card): 4.6 % of the innocent lines
+#: flagged (goal ≤ 5 %, asserted), 93.8 % of the harmful lines caught (goal 90 %; guarded
+#: at 93 %), obfuscated insults 96.1 % by the model alone (goal 95 %, asserted) and 97.8 %
+#: by model or word filter (goal 95 %, asserted below).
+INNOCENT_FLAGGED_MAX = 0.05
+HARMFUL_CAUGHT_MIN = 0.93
 OBFUSCATED_MODEL_ALONE_MIN = 0.95
 RULES = Path(__file__).parents[2] / "rules"
 ML = Path(__file__).parents[2] / "src" / "livepilot" / "ml"
@@ -199,8 +199,8 @@ def test_development_set_levels(staged: GermanModel) -> None:
     innocent = [f for (harmful, _, _), f in zip(rows, flagged, strict=True) if not harmful]
     harmful = [f for (h, c, _), f in zip(rows, flagged, strict=True) if h and c != "obfuscated"]
     obfuscated = [f for (_, c, _), f in zip(rows, flagged, strict=True) if c == "obfuscated"]
-    assert np.mean(innocent) <= 0.05  # measured 3.3 %
-    assert np.mean(harmful) >= 0.90  # measured 98 %
+    assert np.mean(innocent) <= 0.03  # measured 1.9 % (4 of 215)
+    assert np.mean(harmful) >= 0.95  # measured 96 %
     assert np.mean(obfuscated) >= 0.90  # measured 90 % (18 of 20)
 
 
@@ -281,3 +281,51 @@ def test_disguised_training_copies_are_reproducible_and_touch_one_word() -> None
         changed = [(a, b) for a, b in zip(original.split(), copy.split(), strict=True) if a != b]
         assert len(changed) <= 1, (original, copy)
     assert first[0] != texts[0] and first[0].split()[:3] == ["du", "bist", "ein"]
+
+
+@pytest.mark.timeout(300)  # ~10 s of training on an idle core; the box is shared
+def test_training_and_inference_agree_on_short_and_long_texts() -> None:
+    """The numpy inference must compute what training fitted, including the second copy
+    of the features that texts of ``long_at`` prepared characters or more get."""
+    pytest.importorskip("sklearn")
+    from livepilot.ml import train_german as tg
+
+    filler = " und das sage ich hier ganz offen vor allen leuten im chat, damit es jeder liest"
+    bad = ["du idiot", "halt die fresse", "du bist so dumm", "verpiss dich du opfer",
+           "du hohlkopf", "was für ein trottel", "du nervst, spast", "geh sterben"]
+    good = ["hallo zusammen", "schöner stream heute", "wie teuer ist das?", "danke dir",
+            "bis morgen", "das essen war lecker", "wo kommst du her?", "gute nacht"]
+    texts = [*bad, *(t + filler for t in bad), *good, *(t + filler for t in good)]
+    y = np.asarray([1] * 16 + [0] * 16)
+    kinds = [KINDS[i % 3] for i in range(16)] + ["other"] * 16
+    arrays = tg.fit(tg.Corpus(texts, y, kinds), inner_folds=2)
+    model = tg._model(arrays)
+    assert model.meta["long_at"] == tg.LONG_AT == 80
+
+    counts, lengths = tg._counts(texts)
+    long = lengths >= tg.LONG_AT
+    assert long.sum() == 16  # the filler makes a text long, the others stay short
+    x = tg._tfidf(counts, arrays["idf"].astype(np.float64), long)
+    assert x.shape[1] == 2 * (tg.CHAR_BUCKETS + tg.WORD_BUCKETS)
+    assert x[:, x.shape[1] // 2 :][~long].nnz == 0 and x[:, x.shape[1] // 2 :][long].nnz > 0
+    logits = np.asarray(x @ arrays["coef"].astype(np.float64).T) + arrays["intercept"]
+    probs = (1 / (1 + np.exp(-logits))).mean(axis=1)
+    a, b = arrays["platt"].astype(np.float64)
+    np.testing.assert_allclose(model.raw(texts), 1 / (1 + np.exp(-(a * probs + b))), rtol=1e-9)
+    # The long texts' own weights are used: without them their scores change.
+    model._long_at = 0
+    assert not np.allclose(model.raw(texts)[long], 1 / (1 + np.exp(-(a * probs + b)))[long])
+
+
+def test_a_file_with_the_long_text_copy_needs_its_weights(tmp_path: Path) -> None:
+    with np.load(default_model_path(), allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    meta = json.loads(str(arrays["meta"]))
+    assert meta["long_at"] > 0
+    size = meta["char_buckets"] + meta["word_buckets"]
+    assert arrays["coef"].shape == (2, 2 * size)
+    arrays["coef"] = arrays["coef"][:, :size]  # the second copy's weights missing
+    bad = tmp_path / "short.npz"
+    np.savez(bad, **arrays)
+    with pytest.raises(ConfigError, match="wrong shapes"):
+        GermanModel.load(bad)

@@ -10,6 +10,13 @@ decision threshold chosen by cross-validation (files of the first model instead 
 threshold and map it to 0.5 piecewise-linearly; both load here). A third, multinomial
 model names the kind of offence (abuse, insult, profanity).
 
+A long text (a prepared text of at least ``long_at`` characters, in the file's meta) also
+sets a second copy of its features in both regressions, with weights of their own: long
+texts (the tweets the model learnt from) and short ones (chat) share the first copy's
+weights, and the second lets long texts differ where they need to ("frustratingly easy"
+domain adaptation, Daumé III 2007, keyed by length because a message does not say where
+it comes from). Short texts are scored as if the second copy did not exist.
+
 Allow-listed words (the word filter's ``allow:`` entries, handed in with
 :meth:`GermanModel.allow`) are cut out of the normalised text before features are taken:
 a word the rules call harmless ("Schwanzflosse", "Fickmühle") must not raise the score
@@ -103,10 +110,14 @@ class GermanModel:
             self._platt = arrays["platt"].astype(np.float64)  # (2,): a, b
             self._threshold = float(arrays["threshold"])
             self._sublinear = bool(meta.get("sublinear", True))
+            # 0: no second copy for long texts (files before it was introduced).
+            self._long_at = int(str(meta.get("long_at", 0)))
         except KeyError as exc:
             raise ConfigError(f"German model file lacks {exc}; retrain it") from exc
         size = self._featurizer.size
-        if self._idf.shape != (size,) or self._coef.shape != (2, size):
+        width = 2 * size if self._long_at else size
+        if self._idf.shape != (size,) or self._coef.shape != (2, width) or \
+                self._kind_coef.shape != (len(KINDS), size):
             raise ConfigError(f"German model file has wrong shapes for {size} features")
         self.meta = meta
         self._allow: re.Pattern[str] | None = None
@@ -146,18 +157,28 @@ class GermanModel:
 
     def _features(
         self, texts: Sequence[str]
-    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], Floats]:
-        rows, cols, counts = self._featurizer.batch([self.prepare(t) for t in texts])
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], Floats, npt.NDArray[np.bool_]]:
+        """TF-IDF entries (rows, columns, values) and which rows are long texts."""
+        prepared = [self.prepare(t) for t in texts]
+        rows, cols, counts = self._featurizer.batch(prepared)
         tf = 1.0 + np.log(counts) if self._sublinear else counts
         values = tf * self._idf[cols]
         # L2-normalise the character block and the word block of each row separately.
         block = rows * 2 + (cols >= self._featurizer.char_buckets)
         norms = np.sqrt(np.bincount(block, weights=values * values, minlength=2 * len(texts)))
         values = values / np.maximum(norms[block], 1e-12)
-        return rows, cols, values
+        lengths = np.fromiter((len(p) for p in prepared), np.int64, len(prepared))
+        long = lengths >= self._long_at if self._long_at else np.zeros(len(texts), dtype=bool)
+        return rows, cols, values, long
 
     def _raw(self, rows: npt.NDArray[np.int64], cols: npt.NDArray[np.int64],
-             values: Floats, n: int) -> Floats:
+             values: Floats, long: npt.NDArray[np.bool_], n: int) -> Floats:
+        if long.any():
+            # The second copy of a long text's features sits behind the first.
+            extra = long[rows]
+            rows = np.concatenate([rows, rows[extra]])
+            cols = np.concatenate([cols, cols[extra] + self._featurizer.size])
+            values = np.concatenate([values, values[extra]])
         probs = np.zeros(n)
         for k in range(2):
             logits = np.bincount(rows, weights=values * self._coef[k, cols], minlength=n)
@@ -197,8 +218,8 @@ class GermanModel:
         """Score and kind of offence per text (the kind matters where the score is high)."""
         if not texts:
             return []
-        rows, cols, values = self._features(texts)
+        rows, cols, values, long = self._features(texts)
         n = len(texts)
-        scores = self._map(self._raw(rows, cols, values, n))
+        scores = self._map(self._raw(rows, cols, values, long, n))
         kinds = self._kinds(rows, cols, values, n)
         return [GermanVerdict(float(s), k) for s, k in zip(scores, kinds, strict=True)]

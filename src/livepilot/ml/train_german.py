@@ -45,12 +45,17 @@ log = logging.getLogger(__name__)
 CHAR_BUCKETS = 2**18
 WORD_BUCKETS = 2**17
 C = 3.0
-#: Weight of one written chat line against one tweet: the chat lines are few (~700
-#: against 5,009 tweets) but they are the domain the model works in. CV: 3 gave the best
-#: chat macro-F1 at an unchanged GermEval macro-F1 (1: chat 0.816, 3: 0.835, 6: 0.833).
+#: Weight of one written chat line against one tweet: the chat lines are few (2,002
+#: against 5,009 tweets) but they are the domain the model works in. CV with ~700 lines:
+#: 3 gave the best chat macro-F1 at an unchanged GermEval macro-F1 (1: chat 0.816, 3:
+#: 0.835, 6: 0.833); with 1,793 lines 2 was no better on either (docs/german-model.md).
 CHAT_WEIGHT = 3.0
 #: Weight of the disguised copy of each chat line (``f*tze`` for ``fotze``, both classes).
 DISGUISED_WEIGHT = 1.0
+#: A prepared text this long (characters) also sets a second copy of its features with
+#: weights of their own (see :mod:`livepilot.ml.german`). It separates the domains: the
+#: written chat lines are all shorter, three quarters of the tweets are longer. 0: off.
+LONG_AT = 80
 _FILE = "germeval2018.training.txt"
 
 
@@ -92,24 +97,31 @@ def _require_sklearn() -> None:
         raise SystemExit("training needs scikit-learn: pip install 'livepilot[bench]'") from exc
 
 
-def _counts(texts: Sequence[str]) -> Any:
+def _counts(texts: Sequence[str]) -> tuple[Any, npt.NDArray[np.int64]]:
+    """Feature counts (sparse) and the length of each prepared text."""
     csr_matrix = _mod("scipy.sparse").csr_matrix
 
     featurizer = Featurizer(CHAR_BUCKETS, WORD_BUCKETS)
-    rows, cols, counts = featurizer.batch([normalize(t) for t in texts])
-    return csr_matrix((counts, (rows, cols)), shape=(len(texts), featurizer.size))
+    prepared = [normalize(t) for t in texts]
+    rows, cols, counts = featurizer.batch(prepared)
+    lengths = np.asarray([len(p) for p in prepared], dtype=np.int64)
+    return csr_matrix((counts, (rows, cols)), shape=(len(texts), featurizer.size)), lengths
 
 
-def _tfidf(counts: Any, idf: npt.NDArray[np.float64]) -> Any:
-    """Exactly what :meth:`GermanModel._features` computes, as a sparse matrix."""
+def _tfidf(counts: Any, idf: npt.NDArray[np.float64],
+           long: npt.NDArray[np.bool_] | None = None) -> Any:
+    """Exactly what :meth:`GermanModel._features` computes, as a sparse matrix; with
+    ``long``, the second copy of the features of those rows follows the first."""
     l2 = _mod("sklearn.preprocessing").normalize
+    sparse = _mod("scipy.sparse")
 
     x = counts.copy().astype(np.float64)
     x.data = 1.0 + np.log(x.data)
     x = x.multiply(idf).tocsr()
-    hstack = _mod("scipy.sparse").hstack
-
-    return hstack([l2(x[:, :CHAR_BUCKETS]), l2(x[:, CHAR_BUCKETS:])]).tocsr()
+    x = sparse.hstack([l2(x[:, :CHAR_BUCKETS]), l2(x[:, CHAR_BUCKETS:])]).tocsr()
+    if long is None:
+        return x
+    return sparse.hstack([x, sparse.diags(long.astype(np.float64)) @ x]).tocsr()
 
 
 def _lr(c: float, balanced: bool = True) -> Any:
@@ -128,6 +140,8 @@ def _fit_pair(
     p = np.asarray(present[y == 1].sum(axis=0)).ravel() + 1.0
     q = np.asarray(present[y == 0].sum(axis=0)).ravel() + 1.0
     ratio = np.log((p / p.sum()) / (q / q.sum()))
+    if x.shape[1] > len(ratio):  # the long texts' copy is scaled like the first one
+        ratio = np.tile(ratio, x.shape[1] // len(ratio))
     plain = _lr(C).fit(x, y, sample_weight=weight)
     scaled = _lr(C).fit(x.multiply(ratio).tocsr(), y, sample_weight=weight)
     # w·(x∘r) = (w∘r)·x: fold the naive-Bayes scaling into the second weight vector.
@@ -169,10 +183,12 @@ def _threshold(
 def fit(
     corpus: Corpus, *, extra: Corpus | None = None, seed: int = 0, inner_folds: int = 5,
     chat_weight: float = CHAT_WEIGHT, disguised_weight: float = DISGUISED_WEIGHT,
+    long_at: int = LONG_AT,
 ) -> dict[str, Any]:
     """Fit the full recipe on ``corpus`` (+ ``extra`` chat lines, weighted ``chat_weight``,
     and one disguised copy of each, weighted ``disguised_weight``: see
-    :mod:`livepilot.ml.disguise`); returns the model file's arrays.
+    :mod:`livepilot.ml.disguise`); returns the model file's arrays. Texts of at least
+    ``long_at`` prepared characters get a second copy of their features (0: none).
 
     Calibration: Platt scaling fitted on out-of-fold predictions of the same recipe (inner
     CV over tweets and chat lines), then the decision threshold chosen on those
@@ -194,10 +210,10 @@ def fit(
     chat_all = np.arange(len(y_all)) >= main_rows
     weight_all = np.where(np.arange(len(y_all)) >= rows, disguised_weight,
                           np.where(chat_all, chat_weight, 1.0))
-    counts_all = _counts(corpus.texts)
+    counts_all, lengths = _counts(corpus.texts)
     df = np.asarray((counts_all > 0).sum(axis=0)).ravel()
     idf = np.log((1.0 + len(y_all)) / (1.0 + df)) + 1.0
-    x_all = _tfidf(counts_all, idf)
+    x_all = _tfidf(counts_all, idf, lengths >= long_at if long_at else None)
     coef, intercept = _fit_pair(x_all, y_all, counts_all, weight_all)
 
     # Calibration and threshold come from the real rows only; a disguised copy trains
@@ -222,7 +238,7 @@ def fit(
     LogisticRegression = _mod("sklearn.linear_model").LogisticRegression
 
     kind_model = LogisticRegression(C=C, class_weight="balanced", max_iter=3000).fit(
-        x[offensive], kind_y
+        x[offensive][:, : CHAR_BUCKETS + WORD_BUCKETS], kind_y
     )
     meta = {
         "format": FORMAT,
@@ -235,6 +251,7 @@ def fit(
         "extra_chat_examples": len(y) - main_rows,
         "chat_weight": chat_weight,
         "disguised_weight": disguised_weight,
+        "long_at": long_at,
         "cv_threshold": round(threshold, 2),
     }
     return {
@@ -309,7 +326,7 @@ def _report(y: npt.NDArray[np.int64], pred: npt.NDArray[np.bool_]) -> dict[str, 
 def cross_validate(
     corpus: Corpus, *, extra: Corpus | None = None, folds: int = 5, seed: int = 0,
     without_chat: bool = False, chat_weight: float = CHAT_WEIGHT,
-    disguised_weight: float = DISGUISED_WEIGHT,
+    disguised_weight: float = DISGUISED_WEIGHT, long_at: int = LONG_AT,
 ) -> dict[str, Any]:
     """Outer k-fold CV on identical folds for every variant: the baseline, the recipe on
     GermEval alone (always without ``extra``, else only if ``without_chat``: it doubles
@@ -339,7 +356,7 @@ def cross_validate(
             if variant == "with_chat":
                 tr_chat = _subset(everything, train[chat[train]])
             model = _model(fit(tr, extra=tr_chat, seed=seed, chat_weight=chat_weight,
-                               disguised_weight=disguised_weight))
+                               disguised_weight=disguised_weight, long_at=long_at))
             verdicts = model.predict(te.texts)
             preds[variant][test] = [v.offensive for v in verdicts]
             per_fold[variant].append(_macro_f1(y[tweets], preds[variant][tweets]))
@@ -385,6 +402,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--disguised-weight", type=float, default=DISGUISED_WEIGHT,
                         help="weight of each chat line's disguised copy (0: none; default "
                              f"{DISGUISED_WEIGHT})")
+    parser.add_argument("--long-at", type=int, default=LONG_AT,
+                        help="prepared length from which a text gets the second feature copy "
+                             f"(0: none; default {LONG_AT})")
     parser.add_argument("--without-chat", action="store_true",
                         help="CV also the recipe without the chat lines (twice the time)")
     args = parser.parse_args(argv)
@@ -399,13 +419,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         started = time.perf_counter()
         result = cross_validate(corpus, extra=extra, folds=args.folds, seed=args.seed,
                                 without_chat=args.without_chat, chat_weight=args.chat_weight,
-                                disguised_weight=args.disguised_weight)
+                                disguised_weight=args.disguised_weight, long_at=args.long_at)
         result["seconds"] = round(time.perf_counter() - started, 1)
         print(json.dumps(result, indent=2))
         if args.report is not None:
             args.report.write_text(json.dumps(result, indent=2) + "\n")
     save(fit(corpus, extra=extra, seed=args.seed, chat_weight=args.chat_weight,
-             disguised_weight=args.disguised_weight), args.out)
+             disguised_weight=args.disguised_weight, long_at=args.long_at), args.out)
     size = args.out.stat().st_size
     print(f"wrote {args.out} ({size / 1e6:.2f} MB)")
     return 0
