@@ -14,7 +14,16 @@ COPY src ./src
 COPY rules ./rules
 COPY overlays ./overlays
 # The CPU build of torch first; the ML extra (Detoxify) would otherwise pull CUDA wheels.
-RUN pip install --index-url https://download.pytorch.org/whl/cpu "torch==2.13.0" \
+# Behind a mirror: --build-arg TORCH_INDEX_URL=<a mirror of the CPU torch index> and, for
+# everything else, --build-arg PIP_INDEX_URL=... (PIP_EXTRA_INDEX_URL, PIP_TRUSTED_HOST too):
+# pip reads them from the environment while the image is built; the running container does
+# not see them (`docker history` does: no credentials in them).
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+ARG TORCH_VERSION=2.13.0
+ARG PIP_INDEX_URL
+ARG PIP_EXTRA_INDEX_URL
+ARG PIP_TRUSTED_HOST
+RUN pip install --index-url "$TORCH_INDEX_URL" "torch==$TORCH_VERSION" \
  && pip install -c constraints.txt ".[ml]" \
  && useradd --create-home --uid 10001 livepilot \
  && install -d -o livepilot -g livepilot /var/lib/livepilot
