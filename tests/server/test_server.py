@@ -14,6 +14,7 @@ from websockets.exceptions import ConnectionClosed
 
 from livepilot.events import COALESCIBLE_KINDS, ChatEvent, LikeEvent, LiveEvent
 from livepilot.insights import Insight
+from livepilot.server import hub as hub_module
 from livepilot.server.hub import CLOSE_TOO_SLOW
 from livepilot.sources.simulator import Simulator
 from livepilot.testing import TEST_CONSOLE_TOKEN as CONSOLE_TOKEN
@@ -123,6 +124,34 @@ async def test_a_stalled_client_is_dropped_while_a_healthy_one_keeps_receiving()
     assert dropped == 1
     assert closed.value.rcvd is not None and closed.value.rcvd.code == CLOSE_TOO_SLOW
     assert "too slow" in closed.value.rcvd.reason
+
+
+async def test_a_client_whose_send_stalls_is_dropped_even_with_room_in_its_buffer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The buffer limit never trips here: what drops the client is its send not completing.
+    monkeypatch.setattr(hub_module, "_SEND_TIMEOUT", 1.0)
+    sim_args = {"stream": "demo", "seed": 2, "speed": 0, "duration": 1500, "start": 1_000.0}
+    source = GatedSource(Simulator(**sim_args))  # type: ignore[arg-type]
+    settings = make_settings(client_queue_size=1_000_000, coalesce_ms=5)
+    async with running_server([source], settings) as srv:
+        url = f"{srv.ws}/ws/console?token={CONSOLE_TOKEN}"
+        port = int(srv.ws.rsplit(":", 1)[1])
+        # No keepalive from this end: its pong would wait behind everything unread.
+        stalled = await connect(url, compression=None, max_queue=1, ping_interval=None,
+                                sock=small_buffer_socket(port))
+        source.gate.set()
+        for _ in range(400):
+            if srv.metric("livepilot_hub_slow_disconnects_total", channel="console"):
+                break
+            await asyncio.sleep(0.1)
+        dropped = srv.metric("livepilot_hub_slow_disconnects_total", channel="console")
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                await asyncio.wait_for(stalled.recv(), 10)
+    assert dropped == 1
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == CLOSE_TOO_SLOW
+    assert closed.value.rcvd.reason == "too slow: a send took more than 1 s"
 
 
 CONSOLE_HTTP = [

@@ -223,21 +223,6 @@ class OverlayProjector:
                         ),
                     )
                 )
-            elif isinstance(message, LikeEvent):
-                out.append(
-                    (
-                        "like",
-                        json.dumps(
-                            {
-                                "type": "like",
-                                "count": message.count,
-                                "total": message.total,
-                                "user": _user(message.user),
-                            },
-                            ensure_ascii=False,
-                        ),
-                    )
-                )
             elif isinstance(message, Alarm):
                 if message.kind == GOAL_ALARM:
                     self._goal.on_alarm(message)
@@ -288,6 +273,9 @@ class OverlayProjector:
                 self._leaders = leaders
                 out.append(("leaders", leaders))
         elif isinstance(message, LikeEvent):
+            # Likes reach overlays only as ``counters``: no overlay takes single likes, so a
+            # message per like would be built for nobody (like storms are the busiest part
+            # of a big stream).
             counted = counters["likes"] + message.count
             counters["likes"] = max(counted, message.total or 0)
             goal.add("likes", message.count)

@@ -2,10 +2,13 @@
 
 The bus hands every published batch to :meth:`Hub.dispatch`, which never awaits: it
 appends the batch's JSON (serialised once per audience, joined once per batch) to each
-interested client's buffer. Each client's relay task waits for the hub's next tick (one
-every ``coalesce_ms``, the same for every client), then sends everything buffered as one
-frame — a JSON array of messages; consoles woken by the same batches hold the same buffer,
-and the frame is built once for all of them.
+interested client's buffer. One timer per hub, not one per client, fires on the hub's
+next tick (one every ``coalesce_ms``, the same for every client): it turns each waiting
+buffer into one frame — a JSON array of messages; clients that got the same batches hold
+the same buffer, and the frame is built once for all of them — and wakes each client's
+relay task once, which does the ``await send``. So a frame costs each client one task
+wake-up and one send, and nothing per message; a client still sending its last frame
+keeps buffering and gets the rest on the first tick after its send completes.
 Permessage-deflate is off (see the server config): per-message compression is what caps
 fan-out on small machines.
 
@@ -99,6 +102,14 @@ class _Client:
     #: joined once for all consoles); ``pending`` counts the messages.
     buffer: list[str] = field(default_factory=list)
     pending: int = 0
+    #: The frame the hub's tick built for the relay to send next (``None``: none yet).
+    frame: str | None = None
+    #: Waiting for the hub's next tick, or the relay still sending: not to be queued again.
+    busy: bool = False
+    #: Out of the hub: the tick skips it.
+    gone: bool = False
+    #: When (loop time) the send in progress started; ``None``: not sending.
+    sending: float | None = None
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     dropped: asyncio.Event = field(default_factory=asyncio.Event)
     reason: str = ""
@@ -127,9 +138,10 @@ class Hub:
         self._console_messages = metrics.hub_messages.labels("console")
         self._clock = clock
         self._closing = False
-        #: The last frame a relay built, and the buffer it was built from: consoles woken
-        #: by the same dispatch usually hold the very same chunks, and share the frame.
-        self._frame: tuple[list[str], str] = ([], "")
+        #: Clients with a buffer waiting for the next tick, and that tick's timer.
+        self._due: list[_Client] = []
+        self._tick: asyncio.Handle | None = None
+        self._tick_loop: asyncio.AbstractEventLoop | None = None
         #: This server run; a console's ``since`` from another run asks for a snapshot.
         self.epoch = secrets.token_hex(5)
 
@@ -225,12 +237,22 @@ class Hub:
                     client.messages.inc(len(wanted))
 
     async def run(self, interval: float = 0.1) -> None:
-        """Release overlay chat held for a verdict that did not come in time."""
+        """Release overlay chat held for a verdict that did not come in time, and drop
+        clients whose send has not completed within ``_SEND_TIMEOUT``."""
+        loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(interval)
             now = self._clock()
             for name, state in tuple(self._streams.items()):
                 self._to_overlays(name, state.projector.expire(now))
+            self._drop_stuck(loop.time() - _SEND_TIMEOUT)
+
+    def _drop_stuck(self, started_before: float) -> None:
+        for group in (*self._consoles.values(), *self._overlays.values()):
+            for client in group:
+                if (client.sending is not None and client.sending < started_before
+                        and not client.dropped.is_set()):
+                    self._drop(client, f"too slow: a send took more than {_SEND_TIMEOUT:g} s")
 
     def console_opening(self, stream: str | None, resume: Resume, limit: int) -> list[str]:
         """The ``hello`` and what a console missed (or a snapshot), per the wire format."""
@@ -297,17 +319,62 @@ class Hub:
         if client.dropped.is_set():
             return False
         if client.pending + count > self._max_backlog:
-            client.reason = f"too slow: more than {self._max_backlog} messages behind"
-            client.buffer.clear()
-            client.pending = 0
-            client.dropped.set()
-            self._metrics.hub_disconnects.labels(_audience(client.channel)).inc()
-            log.warning("disconnecting %s client: %s", client.channel, client.reason)
+            self._drop(client, f"too slow: more than {self._max_backlog} messages behind")
             return False
         client.buffer.append(chunk)
         client.pending += count
-        client.wake.set()
+        if not client.busy:
+            self._enqueue(client)
         return True
+
+    def _drop(self, client: _Client, reason: str) -> None:
+        """Disconnect ``client`` as too slow (close code 4429, ``reason``), counted."""
+        client.reason = reason
+        client.buffer.clear()
+        client.pending = 0
+        client.dropped.set()
+        self._metrics.hub_disconnects.labels(_audience(client.channel)).inc()
+        log.warning("disconnecting %s client: %s", client.channel, reason)
+
+    def _enqueue(self, client: _Client) -> None:
+        """Queue ``client``'s buffer for the next tick, arming the tick if it is not."""
+        client.busy = True
+        self._due.append(client)
+        loop = asyncio.get_running_loop()
+        # (A tick armed on another loop, one that has since ended, never fires.)
+        if self._tick is None or self._tick_loop is not loop:
+            self._tick_loop = loop
+            if self._coalesce:
+                # Frames go out on one hub-wide tick every ``coalesce`` s, not ``coalesce``
+                # after each message: at most one frame per client and window, a message
+                # waits the rest of the window (half of one on average), and every client
+                # with something to send is served by the same tick and shares its frame.
+                now = loop.time()
+                self._tick = loop.call_at(now + self._coalesce - now % self._coalesce,
+                                          self._on_tick)
+            else:
+                self._tick = loop.call_soon(self._on_tick)
+
+    def _on_tick(self) -> None:
+        """Build each waiting client's frame (once per distinct buffer) and wake its relay."""
+        self._tick = None
+        due, self._due = self._due, []
+        # Within one tick every buffer is alive, so the ids of its chunks name its content:
+        # consoles that got the same batches share one frame.
+        built: dict[tuple[int, ...], str] = {}
+        for client in due:
+            if client.gone:
+                continue
+            batch, client.buffer, client.pending = client.buffer, [], 0
+            if not batch:
+                client.busy = False
+                continue
+            key = tuple(map(id, batch))
+            frame = built.get(key)
+            if frame is None:
+                frame = built[key] = "[" + ",".join(batch) + "]"
+            client.frame = frame
+            client.wake.set()
 
     async def serve(
         self,
@@ -347,7 +414,7 @@ class Hub:
         client.buffer.extend(opening)
         client.pending += len(opening)
         client.messages.inc(len(opening))
-        client.wake.set()
+        self._enqueue(client)
         group.add(client)
         gauge.inc()
         relay = asyncio.create_task(self._relay(client), name=f"relay:{channel}")
@@ -356,6 +423,7 @@ class Hub:
         try:
             await asyncio.wait({relay, reader, dropped}, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            client.gone = True
             group.discard(client)
             if not group and index.get(stream) is group:
                 del index[stream]
@@ -375,28 +443,24 @@ class Hub:
 
     async def _relay(self, client: _Client) -> None:
         frames = self._metrics.hub_frames.labels(_audience(client.channel))
-        coalesce = self._coalesce
-        loop = asyncio.get_running_loop()
+        send = client.ws.send_text
+        clock = asyncio.get_running_loop().time
         while True:
-            await client.wake.wait()
-            if coalesce:
-                # Frames go out on one hub-wide tick every ``coalesce`` s, not ``coalesce``
-                # after each wake: still at most one frame per client and window, but a
-                # message waits the rest of the window (half of one on average) instead of
-                # a whole one, and every client woken by the same dispatch wakes on the
-                # same tick and shares its frame.
-                await asyncio.sleep(coalesce - loop.time() % coalesce)
-            batch, client.buffer, client.pending = client.buffer, [], 0
+            await client.wake.wait()  # set by the tick, with the frame to send
             client.wake.clear()
-            if not batch:
+            frame, client.frame = client.frame, None
+            if frame is None:
                 continue
-            # List equality checks identity first: same chunks → no string comparison.
-            built, frame = self._frame
-            if batch != built:
-                frame = "[" + ",".join(batch) + "]"
-                self._frame = (batch, frame)
-            await asyncio.wait_for(client.ws.send_text(frame), _SEND_TIMEOUT)
+            # No timer per send (``wait_for`` or ``timeout`` cost more than the send
+            # itself): :meth:`run` drops a client whose send has taken too long.
+            client.sending = clock()
+            await send(frame)
+            client.sending = None
             frames.inc()
+            if client.buffer:
+                self._enqueue(client)  # what came in while sending: the next tick
+            else:
+                client.busy = False
 
     async def _read(
         self, client: _Client, on_frame: Callable[[str], Awaitable[str | None]] | None
