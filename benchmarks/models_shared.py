@@ -27,51 +27,17 @@ import argparse
 import asyncio
 import json
 import os
-import signal
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-TOKEN = "bench-console-token"
-
-
-class RateSource:
-    """Simulated events of one stream re-timed to exactly ``rate`` per second."""
-
-    def __init__(self, stream: str, rate: float, seed: int) -> None:
-        self.stream = stream
-        self._rate = rate
-        self._seed = seed
-
-    async def events(self) -> AsyncIterator[object]:
-        from livepilot.sources.simulator import Simulator
-
-        sim = Simulator(self.stream, seed=self._seed, speed=0, start=0,
-                        peak_viewers=2_000).events()
-        started = time.perf_counter()
-        sent = 0
-        while True:
-            due = int((time.perf_counter() - started) * self._rate)
-            while sent < due:
-                event = await anext(sim)
-                now = time.time()
-                yield event.model_copy(update={"at": now, "received": now})
-                sent += 1
-            await asyncio.sleep(0.001)
+from _serve import RateSource, console_latencies, free_port, rss_mb, start, stop
+from _serve import serve as serve_streams
 
 
 def serve(port: int, rate: float, streams: int, private: bool) -> None:
     """The server as ``livepilot`` runs it; ``private`` gives every stream its own models."""
-    from pydantic import SecretStr
-
-    from livepilot.cli._app import load_settings
-    from livepilot.cli.streams import serve_streams
-
     if private:  # the old way: every stream builds its own models
         import livepilot.service as service
         from livepilot.ml.shared import ModelRegistry
@@ -84,75 +50,24 @@ def serve(port: int, rate: float, streams: int, private: bool) -> None:
 
         service.StreamService.add = own_models  # type: ignore[assignment, method-assign]
 
-    settings = load_settings(
-        port=port, console_token=SecretStr(TOKEN), overlay_key=SecretStr("bench-overlay-key")
-    )
-    serve_streams(
-        settings,
-        lambda _: [RateSource(f"s{i}", rate, 3 + i) for i in range(streams)],  # type: ignore[misc]
-        open_browser=False, record=False,
-    )
-
-
-def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-async def _measure(port: int, seconds: float) -> list[float]:
-    from websockets.asyncio.client import connect
-
-    latencies: list[float] = []
-    stop_at = time.time() + seconds
-    async with connect(f"ws://127.0.0.1:{port}/ws/console?token={TOKEN}", compression=None,
-                       max_size=None) as ws:
-        warm_until = time.time() + 1.0
-        while time.time() < stop_at:
-            try:
-                frame = await asyncio.wait_for(ws.recv(), 2)
-            except TimeoutError:
-                continue
-            now = time.time()
-            if now <= warm_until:
-                continue
-            for message in json.loads(frame):
-                if message.get("type") == "chat" and message.get("received") is not None:
-                    latencies.append((now - message["received"]) * 1000)
-    return latencies
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    serve_streams(port, lambda: [RateSource(f"s{i}", rate, seed=3 + i) for i in range(streams)],
+                  record=False)
 
 
 def _run(env: dict[str, str], rate: float, streams: int, seconds: float,
          private: bool = False) -> tuple[list[float], float]:
     """Console chat latencies (ms) and the server's RSS (MB) at the end."""
-    port = _free_port()
-    cmd = [sys.executable, __file__, "--serve", str(port), "--rate", str(rate),
-           "--streams", str(streams)] + (["--private"] if private else [])
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={**os.environ, **env})
+    port = free_port()
+    args = [__file__, "--serve", str(port), "--rate", str(rate), "--streams", str(streams)]
+    proc = start(args + (["--private"] if private else []), port,
+                 env={**os.environ, **env})
     try:
-        deadline = time.monotonic() + 120  # loading the models takes a while on a busy box
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.2).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"the server did not start: {' '.join(cmd)}") from None
-                time.sleep(0.1)
-        latencies = asyncio.run(_measure(port, seconds))
-        rss = _rss_mb(proc.pid)
+        begin = time.time()
+        latencies, _ = asyncio.run(console_latencies(port, 1, begin + 1.0, begin + seconds,
+                                                     chat_only=True))
+        rss = rss_mb(proc.pid)[0]
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(30)
+        stop(proc, 30)
     return latencies, rss
 
 

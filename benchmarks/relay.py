@@ -9,7 +9,8 @@ frame sent after it (every client, every message; p50 and p99) and the frames ea
 sent per second. What it measures is the coalescing window's share of the console
 latency (``LIVEPILOT_COALESCE_MS``, 15 ms) and the frame rate it costs, without the
 stages, the network or the other processes of ``fanout.py``; the 1-minute load average
-is printed next to it.
+is printed next to it, and the process's CPU time per dispatched batch (the hub's
+queueing, its ticks and the relays' wake-ups and sends, with the loop's own overhead).
 """
 
 from __future__ import annotations
@@ -45,8 +46,8 @@ class _RecordingSocket:
         return ""
 
 
-async def one_run(clients: int, rate: float, batches: int) -> tuple[float, float, float]:
-    """(p50 ms, p99 ms, frames per client and second) of one run."""
+async def one_run(clients: int, rate: float, batches: int) -> tuple[float, float, float, float]:
+    """(p50 ms, p99 ms, frames per client and second, CPU µs per batch) of one run."""
     hub = Hub(Metrics())
     sockets = [_RecordingSocket() for _ in range(clients)]
     tasks = [
@@ -58,6 +59,7 @@ async def one_run(clients: int, rate: float, batches: int) -> tuple[float, float
         ws.sent.clear()  # the hello
     user = {"id": "u1", "unique_id": "u1", "nickname": "u"}
     stamps: list[float] = []
+    cpu = time.process_time()
     for i in range(batches):
         message = ChatEvent.model_validate({
             "type": "chat", "id": f"c{i}", "stream": "s", "at": 0.0, "received": 0.0,
@@ -67,6 +69,7 @@ async def one_run(clients: int, rate: float, batches: int) -> tuple[float, float
         hub.dispatch([Published(i, message, encode(message))])
         await asyncio.sleep(random.expovariate(rate))
     await asyncio.sleep(0.1)
+    cpu = time.process_time() - cpu
     delays: list[float] = []
     for ws in sockets:
         for stamp in stamps:
@@ -78,7 +81,7 @@ async def one_run(clients: int, rate: float, batches: int) -> tuple[float, float
     delays.sort()
     elapsed = stamps[-1] - stamps[0]
     frames = statistics.mean(len(ws.sent) for ws in sockets) / elapsed
-    return delays[len(delays) // 2], delays[int(len(delays) * 0.99)], frames
+    return delays[len(delays) // 2], delays[int(len(delays) * 0.99)], frames, cpu / batches * 1e6
 
 
 def main() -> None:
@@ -88,12 +91,12 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=2500)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    print("| run | p50 ms | p99 ms | frames per client and s | load (1 min) |")
-    print("|---|---|---|---|---|")
+    print("| run | p50 ms | p99 ms | frames per client and s | CPU µs per batch | load (1 min) |")
+    print("|---|---|---|---|---|---|")
     for run in range(1, args.repeat + 1):
-        p50, p99, frames = asyncio.run(one_run(args.clients, args.rate, args.batches))
-        print(f"| {run} | {p50:.1f} | {p99:.1f} | {frames:.0f} | {os.getloadavg()[0]:.1f} |",
-              flush=True)
+        p50, p99, frames, cpu = asyncio.run(one_run(args.clients, args.rate, args.batches))
+        print(f"| {run} | {p50:.1f} | {p99:.1f} | {frames:.0f} | {cpu:.0f} | "
+              f"{os.getloadavg()[0]:.1f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -25,43 +25,25 @@ import gc
 import json
 import multiprocessing as mp
 import os
-import signal
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-TOKEN = "bench-console-token"
+from _serve import (
+    RateSource,
+    clean_redis,
+    console_latencies,
+    cpu_seconds,
+    free_port,
+    rss_mb,
+    start,
+    stop,
+)
+from _serve import serve as serve_streams
+
 WARM_UP = 5.0
-
-
-class RateSource:
-    """One simulated stream re-timed to exactly ``rate`` events per second."""
-
-    def __init__(self, stream: str, seed: int, rate: float) -> None:
-        self.stream = stream
-        self._seed = seed
-        self._rate = rate
-
-    async def events(self) -> AsyncIterator[object]:
-        from livepilot.sources.simulator import Simulator
-
-        sim = Simulator(self.stream, seed=self._seed, speed=0, start=0).events()
-        started = time.perf_counter()
-        sent = 0
-        while True:
-            due = int((time.perf_counter() - started) * self._rate)
-            while sent < due:
-                event = await anext(sim)
-                now = time.time()
-                yield event.model_copy(update={"at": now, "received": now})
-                sent += 1
-            await asyncio.sleep(0.005)
 
 
 class _GcPauses:
@@ -95,77 +77,17 @@ class _GcPauses:
 
 def serve(port: int, streams: int, rate: float, bus: str, prefix: str, url: str,
           gc_out: str | None = None) -> None:
-    from pydantic import SecretStr
-
-    from livepilot.cli._app import load_settings
-    from livepilot.cli.streams import serve_streams
-
-    settings = load_settings(
-        port=port, console_token=SecretStr(TOKEN), overlay_key=SecretStr("bench-overlay-key"),
-        bus=bus, redis_url=url, redis_prefix=prefix,
-    )
-
-    def sources(_: object) -> list[object]:
-        return [RateSource(f"s{i:02d}", i + 1, rate) for i in range(streams)]
+    def sources() -> list[object]:
+        return [RateSource(f"s{i:02d}", rate, seed=i + 1, peak_viewers=600, step=0.005)
+                for i in range(streams)]
 
     _GcPauses(gc_out)
-    serve_streams(settings, sources, open_browser=False, record=False)  # type: ignore[arg-type]
+    serve_streams(port, sources, bus=bus, prefix=prefix, url=url, record=False)
 
 
 def _consoles(port: int, clients: int, seconds: float, out: mp.Queue) -> None:  # type: ignore[type-arg]
-    out.put(asyncio.run(_measure(port, clients, seconds)))
-
-
-async def _measure(port: int, clients: int, seconds: float) -> tuple[list[float], int]:
-    from websockets.asyncio.client import connect
-
-    latencies: list[float] = []
-    received = 0
     start_at = time.time() + WARM_UP
-    stop_at = start_at + seconds
-
-    async def client() -> None:
-        nonlocal received
-        url = f"ws://127.0.0.1:{port}/ws/console?token={TOKEN}"
-        async with connect(url, compression=None, max_size=None, max_queue=None) as ws:
-            while time.time() < stop_at:
-                try:
-                    frame = await asyncio.wait_for(ws.recv(), 2)
-                except TimeoutError:
-                    continue
-                now = time.time()
-                if now <= start_at:
-                    continue
-                for message in json.loads(frame):
-                    stamp = message.get("received") if isinstance(message, dict) else None
-                    if stamp is not None and message.get("type") != "insight":
-                        received += 1
-                        latencies.append((now - stamp) * 1000)
-
-    await asyncio.gather(*(client() for _ in range(clients)))
-    return latencies, received
-
-
-def _proc(pid: int) -> tuple[float, float, float]:
-    """CPU seconds, RSS MB, peak RSS MB of a process."""
-    with open(f"/proc/{pid}/stat") as handle:
-        fields = handle.read().rpartition(")")[2].split()
-    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    rss = hwm = float("nan")
-    with open(f"/proc/{pid}/status") as handle:
-        for line in handle:
-            if line.startswith("VmRSS:"):
-                rss = int(line.split()[1]) / 1024
-            elif line.startswith("VmHWM:"):
-                hwm = int(line.split()[1]) / 1024
-    return cpu, rss, hwm
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    out.put(asyncio.run(console_latencies(port, clients, start_at, start_at + seconds)))
 
 
 @dataclass
@@ -185,43 +107,29 @@ class Run:
 def one_run(streams: int, rate: float, consoles: int, seconds: float, bus: str,
             url: str) -> Run:
     prefix = f"livepilot-many-{uuid.uuid4().hex[:8]}"
-    port = _free_port()
+    port = free_port()
     gc_file = tempfile.NamedTemporaryFile(suffix=".json", delete=False)
     gc_file.close()
-    proc = subprocess.Popen(
-        [sys.executable, __file__, "--serve", str(port), "--streams", str(streams),
-         "--rate", str(rate), "--bus", bus, "--prefix", prefix, "--redis", url,
-         "--gc-out", gc_file.name],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        env={k: v for k, v in os.environ.items() if k != "LIVEPILOT_DETOXIFY_CHECKPOINT"},
+    proc = start(
+        [__file__, "--serve", str(port), "--streams", str(streams), "--rate", str(rate),
+         "--bus", bus, "--prefix", prefix, "--redis", url, "--gc-out", gc_file.name],
+        port, env={k: v for k, v in os.environ.items() if k != "LIVEPILOT_DETOXIFY_CHECKPOINT"},
     )
     try:
-        for _ in range(600):
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError("the server did not start")
         ctx = mp.get_context("spawn")
         results: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
         reader = ctx.Process(target=_consoles, args=(port, consoles, seconds, results))
         reader.start()
         time.sleep(WARM_UP)
-        cpu_before = _proc(proc.pid)[0]
+        cpu_before = cpu_seconds(proc.pid)
         lat, got = results.get(timeout=seconds + 120)
-        cpu, rss, peak = _proc(proc.pid)
+        cpu, (rss, peak) = cpu_seconds(proc.pid), rss_mb(proc.pid)
         load = os.getloadavg()[0]
         reader.join(30)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
         if bus == "redis":
-            _clean(url, prefix)
+            clean_redis(url, prefix)
     try:
         with open(gc_file.name) as handle:
             collected = json.load(handle)
@@ -239,19 +147,6 @@ def one_run(streams: int, rate: float, consoles: int, seconds: float, bus: str,
         cpu_us=(cpu - cpu_before) / max(1.0, per_console * seconds) * 1e6, load=load,
         gc_full=collected["count"], gc_longest=collected["longest_ms"],
     )
-
-
-def _clean(url: str, prefix: str) -> None:
-    async def clean() -> None:
-        from redis.asyncio import Redis
-
-        client = Redis.from_url(url)
-        keys = [k async for k in client.scan_iter(match=f"{prefix}:*")]
-        if keys:
-            await client.delete(*keys)
-        await client.aclose()
-
-    asyncio.run(clean())
 
 
 def main() -> None:
