@@ -4,6 +4,7 @@ question bursts, bounded memory, and the stage as the registry builds it."""
 from __future__ import annotations
 
 import os
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,8 @@ from livepilot.stages.show.alarms import AlarmRules, PromptRules
 from livepilot.stages.show.engagement import EngagementStage
 from livepilot.stages.show.prompts import PromptDesk, render, span
 from livepilot.stages.show.rolling import Ewma, LevelRing, RecentUsers, SecondRing
+from livepilot.stages.show.signals import Signals
+from livepilot.stages.show.summary import SummaryTracker
 from livepilot.testing import EventFactory, FakeClock
 from livepilot.wire import WireMessage
 
@@ -303,6 +306,39 @@ def test_memory_stays_bounded_over_a_long_stream() -> None:
     signals = stage.signals
     assert signals.active_chatters.count(live.clock.now()) <= 60 // 4 + 1
     assert signals.chat.size == 3600  # a fixed ring, whatever the rate
+
+
+def test_chatter_state_does_not_grow_with_distinct_users() -> None:
+    """60,000 accounts chatting once each (and one regular all along), one a second, through
+    the stage's chatter state (new vs returning, active chatters, the summary's tallies),
+    sized down tenfold from the stage's so that three filter generations and a full
+    tally pass in the test's time."""
+    tracemalloc.start()
+    try:
+        signals = Signals(viewer_window=300, chatters=20_000)
+        tracker = SummaryTracker("s", user_cap=1_000)
+
+        def chat(now: float, user: str) -> None:
+            first = signals.on_chat(now, user, flagged=False)
+            tracker.on_chat(now, user, user, flagged=False, first=first)
+
+        before = 0
+        for i in range(60_000):
+            now = float(i)  # the per-second rings are full after the first hour
+            chat(now, f"user{i}")
+            if i % 50 == 0:
+                chat(now, "regular")
+            if i == 30_000:  # both filter generations and the tally are allocated
+                before = tracemalloc.get_traced_memory()[0]
+        grew = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert abs(grew) < 32_000  # 30,000 more accounts, the same memory
+    summary = tracker.summary()
+    assert 0.99 * 60_001 < summary.unique_chatters <= 60_001  # 1 % at most taken as known
+    assert summary.top_chatters[0].user == "regular"
+    assert summary.top_chatters[0].value == 1_200  # held all along: exact
+    assert signals.active_chatters.count(now) <= 62  # the last minute's
 
 
 def test_registry_builds_the_stage_from_settings(tmp_path: Path) -> None:

@@ -69,12 +69,33 @@ def test_empty_summary() -> None:
 def test_flagged_share_and_chatter_cap() -> None:
     tracker = SummaryTracker("s", user_cap=3)
     for i in range(10):
-        tracker.on_chat(float(i), f"u{i % 5}", f"user{i % 5}", flagged=i % 4 == 0)
+        tracker.on_chat(float(i), f"u{i % 5}", f"user{i % 5}", flagged=i % 4 == 0, first=i < 5)
     summary = tracker.summary()
     assert summary.flagged_messages == 3 and summary.flagged_share == 0.3
-    # only three users are tallied; users beyond the cap are still counted as chatters
+    # three users are tallied; every chatter counts towards the unique chatters
     assert len(tracker.chatters.counts) == 3
-    assert summary.unique_chatters >= 5
+    assert summary.unique_chatters == 5
+
+
+def test_top_chatters_past_the_cap_are_the_heaviest_with_sure_counts() -> None:
+    # 350 messages in 20 counters: whoever wrote more than 350 / 20 is always held
+    tracker = SummaryTracker("s", user_cap=20)
+    heavy = {"anna": 30, "ben": 20}
+    t = 0.0
+    for round_ in range(30):  # anna and ben chat all along; a crowd passes once each
+        for name, n in heavy.items():
+            if round_ < n:
+                tracker.on_chat(t, name, name, flagged=False, first=round_ == 0)
+        for k in range(10):
+            tracker.on_chat(t, f"c{round_}_{k}", f"c{round_}_{k}", flagged=False, first=True)
+        t += 1
+    summary = tracker.summary()
+    assert summary.unique_chatters == 302 and summary.chat_messages == 350
+    assert len(tracker.chatters.counts) == 20
+    # the two who chatted most are held with their exact counts; the others' sure counts
+    # (count minus error) are what they are known to have written at least
+    assert [(r.user, r.value) for r in summary.top_chatters[:2]] == [("anna", 30), ("ben", 20)]
+    assert all(r.value >= 1 for r in summary.top_chatters)
 
 
 def test_biggest_drop_keeps_the_largest_share() -> None:

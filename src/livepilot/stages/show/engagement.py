@@ -267,8 +267,8 @@ class EngagementStage:
         now = draft.now
         user = event.user
         flagged = any(label.name in self.rules.shitstorm.labels for label in draft.labels)
-        self.signals.on_chat(now, user.id, flagged=flagged)
-        self.tracker.on_chat(now, user.id, user.unique_id, flagged=flagged)
+        first = self.signals.on_chat(now, user.id, flagged=flagged)
+        self.tracker.on_chat(now, user.id, user.unique_id, flagged=flagged, first=first)
         self._last_chat = now
         self._emit_clear(self._dead_air, now, draft.out, _CHAT_BACK)
         if any(label.name == "spam" and label.kind == "raid" for label in draft.labels):

@@ -1,24 +1,32 @@
 """The rolling engagement state of one stream: rates, chatters, viewers.
 
 :class:`Signals` is what the engagement stage measures, kept apart from what it concludes
-(alarms, prompts). Every window is a fixed per-second ring or a capped map, so memory is
-the same after ten minutes and after ten hours, at any chat rate.
+(alarms, prompts). Every window is a fixed per-second ring or a capped map, and who chatted
+before is a fixed-size filter (:class:`~livepilot.stages.sketches.SeenFilter`), so memory
+is the same after ten minutes and after ten hours, at any chat rate and however many
+accounts come and go.
 """
 
 from __future__ import annotations
 
 from livepilot.stages.show.rolling import LevelRing, RecentUsers, SecondRing
+from livepilot.stages.sketches import SeenFilter
 
-__all__ = ["RING_SECONDS", "Signals"]
+__all__ = ["CHATTERS_FP_RATE", "CHATTERS_REMEMBERED", "RING_SECONDS", "Signals"]
 
 #: Seconds of per-second history kept for rates (the longest rate window allowed).
 RING_SECONDS = 3600
+#: New vs returning chatters: the latest this many accounts are always remembered (older
+#: ones only while no more than as many newer ones came) …
+CHATTERS_REMEMBERED = 200_000
+#: … and a first-time chatter is taken for a returning one at most this often.
+CHATTERS_FP_RATE = 0.01
 
 
 class Signals:
     """Per-second counts and recent activity; fed by the stage, read by the detectors."""
 
-    def __init__(self, *, viewer_window: int) -> None:
+    def __init__(self, *, viewer_window: int, chatters: int = CHATTERS_REMEMBERED) -> None:
         self.chat = SecondRing(RING_SECONDS)
         #: Chat messages an earlier stage labelled toxic or negative.
         self.flagged = SecondRing(RING_SECONDS)
@@ -31,24 +39,32 @@ class Signals:
         self.new_chatters = SecondRing(60)
         self.returning_chatters = SecondRing(60)
         self.active_chatters = RecentUsers(ttl=60.0, cap=100_000)
-        self._ever_chatted = RecentUsers(ttl=float("inf"), cap=200_000)
+        self._ever_chatted = SeenFilter(chatters, CHATTERS_FP_RATE)
         self.viewer_levels = LevelRing(viewer_window)
         self.viewers = 0
+        self._expired_at = float("-inf")
 
     def resize(self, *, viewer_window: int) -> None:
         """A new window length (a rules reload); a window that changes starts empty."""
         if viewer_window != self.viewer_levels.size:
             self.viewer_levels = LevelRing(viewer_window)
 
-    def on_chat(self, now: float, user_id: str, *, flagged: bool) -> None:
+    def on_chat(self, now: float, user_id: str, *, flagged: bool) -> bool:
+        """Count a message; True if it is the user's first in this stream."""
         self.chat.add(now)
         if flagged:
             self.flagged.add(now)
-        self.active_chatters.touch(user_id, now)
-        if self._ever_chatted.touch(user_id, now):
+        if now - self._expired_at >= 1:  # whether or not anyone reads the rates
+            self._expired_at = now
+            self.active_chatters.expire(now)
+        # Active within the last minute: returning, no need to ask the filter (most
+        # messages of a busy chat skip its hash).
+        first = self.active_chatters.touch(user_id, now) and self._ever_chatted.add(user_id)
+        if first:
             self.new_chatters.add(now)
         else:
             self.returning_chatters.add(now)
+        return first
 
     def on_viewers(self, now: float, count: int) -> None:
         self.viewers = count

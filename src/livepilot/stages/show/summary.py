@@ -5,17 +5,21 @@ engagement rate, gifts, top gifters and chatters, the biggest viewer drop and wh
 :class:`SummaryTracker` is fed by the engagement stage; :meth:`SummaryTracker.summary`
 returns a frozen :class:`StreamSummary` any time (the server can serve it as JSON).
 
-Memory is bounded: per-user tallies stop admitting new users past a cap (the counts of
-those already in stay exact), and the per-minute viewer curve keeps at most a day.
+Memory is flat: each per-user tally is a :class:`~livepilot.stages.sketches.TopCounter` of
+at most ``user_cap`` users (exact up to that many; past it, the top users stay and their
+counts carry a known error, see :attr:`Ranked.value`), unique chatters are counted from the
+engagement stage's first-message filter, and the per-minute viewer curve keeps at most a
+day.
 """
 
 from __future__ import annotations
 
-import heapq
 from collections import deque
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
+
+from livepilot.stages.sketches import TopCounter
 
 __all__ = ["Drop", "Ranked", "StreamSummary", "SummaryTracker"]
 
@@ -26,6 +30,8 @@ class _Frozen(BaseModel):
 
 class Ranked(_Frozen):
     user: str
+    #: The user's count as far as it is known for sure (exact unless the stream had more
+    #: users than the tally holds and this one entered late: then a lower bound).
     value: int
 
 
@@ -75,49 +81,10 @@ class StreamSummary(_Frozen):
     viewers_per_minute: tuple[float, ...]
 
 
-class _Tally:
-    """Per-user counts with a cap on how many users are tracked."""
-
-    __slots__ = ("_cap", "_leader", "counts", "handles")
-
-    def __init__(self, cap: int) -> None:
-        self._cap = cap
-        self.counts: dict[str, int] = {}
-        self.handles: dict[str, str] = {}
-        # Counts only grow, so the leader can be kept up to date on every add.
-        self._leader: tuple[str, int] | None = None
-
-    def add(self, user_id: str, handle: str, amount: int) -> bool:
-        """Add to a user's count; return True if the user is new to the tally."""
-        counts = self.counts
-        new = user_id not in counts
-        if new:
-            if len(counts) >= self._cap:
-                return True
-            counts[user_id] = amount
-            self.handles[user_id] = handle
-        else:
-            counts[user_id] += amount
-        total = counts[user_id]
-        leader = self._leader
-        if leader is None or leader[0] == user_id or total > leader[1]:
-            self._leader = (user_id, total)
-        return new
-
-    def top(self, n: int) -> tuple[Ranked, ...]:
-        # Highest first; ties in the order of the user id, so the ranking is reproducible.
-        best = heapq.nsmallest(n, self.counts.items(), key=lambda kv: (-kv[1], kv[0]))
-        return tuple(Ranked(user=self.handles[uid], value=value) for uid, value in best)
-
-    def leader(self) -> tuple[str, int] | None:
-        """``(user id, count)`` of the highest count (the first to reach it on ties)."""
-        return self._leader
-
-
 class SummaryTracker:
     """Accumulates one stream's summary; every ``on_*`` call is O(1)."""
 
-    def __init__(self, stream: str, *, top: int = 5, user_cap: int = 100_000) -> None:
+    def __init__(self, stream: str, *, top: int = 5, user_cap: int = 10_000) -> None:
         self._stream = stream
         self._top = top
         self.started_at: float | None = None
@@ -138,8 +105,9 @@ class SummaryTracker:
         self.gifts = 0
         self.diamonds = 0
         self.flagged = 0
-        self.chatters = _Tally(user_cap)
-        self.gifters = _Tally(user_cap)
+        #: Messages and diamonds per user: at most ``user_cap`` users each.
+        self.chatters = TopCounter(user_cap)
+        self.gifters = TopCounter(user_cap, leader=True)  # "new top gifter" moments
         self.biggest_drop: Drop | None = None
         self._minutes: deque[tuple[int, float, int]] = deque(maxlen=24 * 60)
         self._new_per_minute = 0.0
@@ -180,13 +148,19 @@ class SummaryTracker:
         if best is None or share > best.share:
             self.biggest_drop = Drop(before=before, after=after, share=share, since=since, at=at)
 
-    def on_chat(self, t: float, user_id: str, handle: str, *, flagged: bool) -> None:
+    def on_chat(
+        self, t: float, user_id: str, handle: str, *, flagged: bool, first: bool
+    ) -> None:
+        """A chat message; ``first``: the user's first in this stream (the engagement
+        stage's :class:`~livepilot.stages.show.signals.Signals` knows)."""
         self._seen(t)
         self.chat += 1
         if flagged:
             self.flagged += 1
-        if self.chatters.add(user_id, handle, 1):
+        if first:
             self.unique_chatters += 1
+        # A first message never pushes a counted chatter out of a full tally.
+        self.chatters.add(user_id, handle, evict=not first)
 
     def on_chatter_rates(self, new_per_minute: float, returning_per_minute: float) -> None:
         self._new_per_minute = new_per_minute
@@ -259,8 +233,13 @@ class SummaryTracker:
             diamonds_per_minute=round(self.diamonds / minutes, 2) if duration > 0 else 0.0,
             flagged_messages=self.flagged,
             flagged_share=round(self.flagged / self.chat, 4) if self.chat else 0.0,
-            top_gifters=self.gifters.top(self._top),
-            top_chatters=self.chatters.top(self._top),
+            top_gifters=_ranked(self.gifters, self._top),
+            top_chatters=_ranked(self.chatters, self._top),
             biggest_drop=self.biggest_drop,
             viewers_per_minute=tuple(round(total / n, 1) for _, total, n in self._minutes),
         )
+
+
+def _ranked(tally: TopCounter, n: int) -> tuple[Ranked, ...]:
+    # Highest sure count first; ties in the order of the user id (reproducible).
+    return tuple(Ranked(user=c.label, value=c.guaranteed) for c in tally.top(n))
