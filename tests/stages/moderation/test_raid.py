@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import time
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -19,9 +20,11 @@ from livepilot.pipeline.stage import Outbox
 from livepilot.settings import Settings
 from livepilot.stages.moderation import moderation
 from livepilot.stages.moderation.normalize import fold
-from livepilot.stages.moderation.raid import normalise
+from livepilot.stages.moderation.raid import RaidDetector, normalise
+from livepilot.stages.moderation.rules import RaidRules
 from livepilot.stages.moderation.spam import SpamFilter, build
 from livepilot.stages.show.alarms import load_alarm_rules
+from livepilot.stages.sketches import SeenFilter
 from livepilot.testing import EventFactory, FakeClock
 
 RULES = Path(__file__).resolve().parents[3] / "rules"
@@ -362,15 +365,42 @@ def test_the_alarm_can_be_switched_off_and_small_waves_have_none(tmp_path: Path)
 def test_state_is_bounded_and_expires(tmp_path: Path) -> None:
     (tmp_path / "spam.yaml").write_text("raid: {max_chatters: 100}\n")
     room = Room(tmp_path)
+    detector = room.stage.raids
+    filter_bytes = 0
     for i in range(6_000):
         room.at(i * 0.01)
         room.join(room.make.user(f"v{i}"))
         room.chat(room.make.user(f"v{i}"), f"ganz eigene nachricht nummer {i} von mir")
-    detector = room.stage.raids
-    assert detector.tracked_chatters == 100
+        if i == 300:
+            filter_bytes = detector.chatters_bytes
+    # the latest 100 chatters and at most one older generation of 100; the filter's bits
+    # were all allocated by then (two generations) and never grow
+    assert 100 <= detector.tracked_chatters <= 200
+    assert detector.chatters_bytes == filter_bytes > 0
     assert detector.tracked_waves <= 5_000
     room.at(200)
     assert detector.tracked_waves == 0 and detector.tracked_joins == 0
+
+
+def test_the_first_message_filter_does_not_grow_with_distinct_users() -> None:
+    detector = RaidDetector("lena.live", "spam")
+    rules = RaidRules(max_chatters=5_000)  # the default's 200,000, sized down for time
+    out = Outbox()
+    before = 0
+    tracemalloc.start()
+    try:
+        for i in range(30_000):
+            user = User(id=f"v{i}", unique_id=f"v{i}")
+            detector.on_chat(user, "hi", "hi", (), i / 100, rules, out)
+            if i == 15_000:
+                before = tracemalloc.get_traced_memory()[0]
+        grew = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert abs(grew) < 8_000  # three generations came and went in between
+    # two generations of 5,000 accounts at 1 %: 2 × 10 KB
+    assert detector.chatters_bytes == 2 * ((SeenFilter.bits_for(5_000, 0.01) + 7) // 8)
+    assert 5_000 <= detector.tracked_chatters <= 10_000
 
 
 def test_a_hostile_message_costs_time_linear_in_its_length() -> None:

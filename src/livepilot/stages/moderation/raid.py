@@ -32,7 +32,10 @@ Several waves at once are one raid: one ``raid`` alarm, raised once the raid has
 ``alarm_users`` accounts, with the count and a sample text (handles and links masked, so
 the host can see it on screen without advertising anyone); cleared when all its waves
 have been quiet for ``window_s``. Memory is bounded: waves expire after ``window_s`` and
-are capped in number and in posts, chatters and joins live in capped tables.
+are capped in number and in posts, joins live in a capped table that expires, and who
+chatted before is a fixed-size filter (:class:`~livepilot.stages.sketches.SeenFilter`:
+the latest ``max_chatters`` accounts always remembered; a first-time chatter taken for a
+returning one at most 1 % of the time, which only ever makes a wave look less like a raid).
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ from livepilot.insights import Severity
 from livepilot.pipeline.alarm import AlarmLatch, AlarmSink, publish
 from livepilot.stages.moderation.normalize import unleet
 from livepilot.stages.moderation.rules import RaidRules
+from livepilot.stages.sketches import SeenFilter
 from livepilot.texts import Phrase, say
 
 __all__ = ["RaidDetector", "RaidVerdict", "normalise"]
@@ -78,6 +82,8 @@ _MAX_WAVE_POSTS = 2_000
 _MAX_ALIASES = 16
 _MAX_JOINS = 50_000
 _MAX_MEMBERS = 10_000
+#: How often a first-time chatter may be taken for one who chatted before.
+_CHATTERS_FP_RATE = 0.01
 #: Earlier messages of a wave named when it is recognised (the latest ones).
 _MAX_EARLIER = 50
 #: The usual join rate: an average with this half-life, trusted after this much history.
@@ -299,9 +305,8 @@ class RaidDetector:
         self._tails: dict[str, _Wave] = {}
         self._aliases: dict[str, _Wave] = {}
         self._posts = 0
-        # Everyone who chatted in this stream (FIFO-capped: a set and its insertion order).
-        self._chatted: set[str] = set()
-        self._chatted_order: deque[str] = deque()
+        # Who chatted in this stream: sized by ``max_chatters`` at the first message.
+        self._chatted: SeenFilter | None = None
         self._joined: OrderedDict[str, float] = OrderedDict()
         # Joins per second over the window, their sum, and the usual sum (an average).
         self._join_seconds: deque[list[int]] = deque()
@@ -320,7 +325,13 @@ class RaidDetector:
 
     @property
     def tracked_chatters(self) -> int:
-        return len(self._chatted)
+        """Accounts the first-message filter holds (up to twice ``max_chatters``)."""
+        return len(self._chatted) if self._chatted is not None else 0
+
+    @property
+    def chatters_bytes(self) -> int:
+        """The first-message filter's size: fixed, however many accounts chatted."""
+        return self._chatted.nbytes if self._chatted is not None else 0
 
     @property
     def tracked_joins(self) -> int:
@@ -369,9 +380,12 @@ class RaidDetector:
         """
         user_id = user.id
         trusted = not _TRUSTED.isdisjoint(user.badges)
-        first = user_id not in self._chatted
-        if first:
-            self._remember(user_id, rules.max_chatters)
+        chatted = self._chatted
+        if chatted is None:
+            chatted = self._chatted = SeenFilter(rules.max_chatters, _CHATTERS_FP_RATE)
+        elif chatted.capacity != rules.max_chatters:
+            chatted.resize(rules.max_chatters)  # a reload: from the next generation on
+        first = chatted.add(user_id)
         if now >= self._expired_at + 1:  # once a second is enough (a window is 30)
             self._expire(now, rules, out)
         flags = 0
@@ -590,13 +604,6 @@ class RaidDetector:
         ))
 
     # -- chatters and joins ----------------------------------------------------------
-
-    def _remember(self, user_id: str, cap: int) -> None:
-        self._chatted.add(user_id)
-        order = self._chatted_order
-        order.append(user_id)
-        while len(order) > cap:
-            self._chatted.discard(order.popleft())
 
     def _expire_joins(self, now: float, rules: RaidRules) -> None:
         seconds = self._join_seconds
