@@ -260,7 +260,9 @@ class RaidRules(SpamCheck):
     alarm_users: int = Field(default=10, ge=2)
     #: … and after it clears, stay quiet this long.
     cooldown_s: float = Field(default=0.0, ge=0)
-    #: Accounts remembered as having chatted in this stream (the oldest forgotten first).
+    #: Accounts remembered as having chatted in this stream: the latest ``max_chatters``
+    #: always, up to twice as many (a fixed-size filter per generation; at most 1 % of
+    #: first-time chatters are taken for returning ones, see docs/engagement.md).
     max_chatters: int = Field(default=200_000, ge=100)
 
 
