@@ -1,11 +1,11 @@
 // livepilot console: alarms and host prompts.
-import {$, esc} from "./console-dom.js";
+import {$, esc, put} from "./console-dom.js";
 import {MAX_ROWS} from "./console-state.js";
 import {command} from "./console-commands.js";
 import {SHOW_ALARMS, refreshShow} from "./console-show.js";
 import {localise, t, word} from "./console-i18n.js";
 
-function updateEmpty() { $("host-empty").hidden = !!($("alarms").childElementCount + $("prompts").childElementCount); }
+function updateEmpty() { put($("host-empty"), "hidden", !!($("alarms").childElementCount + $("prompts").childElementCount)); }
 
 const alarms = new Map();  // alarm id -> {el, alarm}
 export function onAlarm(a) {

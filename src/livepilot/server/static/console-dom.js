@@ -66,6 +66,10 @@ function runFrame() {
   } else if (writes.size) schedule(false);
 }
 
+// A write only when the value differs: writing a class, attribute or text, even the same
+// one, restyles the element and marks its layout and paint dirty.
+export function put(el, prop, value) { if (el[prop] !== value) el[prop] = value; }
+
 export function setHTML(el, html) { if (el.dataset.html !== html) { el.innerHTML = html; el.dataset.html = html; } }
 export function mmss(s) { s = Math.max(0, Math.round(s)); return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`; }
 

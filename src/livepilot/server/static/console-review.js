@@ -7,7 +7,7 @@
 //
 // Keyboard: one open item is selected (j/k); a/h/s/c act on it (console-keys.js). Claims
 // (who handles which item) come from the presence frames (console-presence.js).
-import {$, esc, inFrame, oneAtATime} from "./console-dom.js";
+import {$, esc, inFrame, oneAtATime, put} from "./console-dom.js";
 import {currentStream, onStreamChange} from "./console-state.js";
 import {api} from "./console-api.js";
 import {command} from "./console-commands.js";
@@ -180,9 +180,6 @@ function render() {
   put($("review-empty"), "hidden", n > 0);
 }
 
-// A write only when the value differs: under a busy chat the queue renders several times
-// a second, and every write, even of the same value, costs the page style and paint work.
-function put(el, prop, value) { if (el[prop] !== value) el[prop] = value; }
 
 // Each item keeps its element: only what changed is redrawn, so a button is never
 // replaced under a moderator's pointer by an unrelated update.

@@ -1,5 +1,5 @@
 // livepilot console: the show panel: run-of-show, poll, giveaway.
-import {$, esc, mmss, oneAtATime, setHTML} from "./console-dom.js";
+import {$, esc, mmss, oneAtATime, put, setHTML} from "./console-dom.js";
 import {currentStream} from "./console-state.js";
 import {api} from "./console-api.js";
 import {command, notify} from "./console-commands.js";
@@ -24,11 +24,11 @@ function renderShow() { renderRos(); renderPoll(); renderGiveaway(); tickShow();
 // The header's segment timer: the current segment and its time left, visible from every tab.
 function segmentChip(cur, since) {
   const chip = $("segment");
-  chip.hidden = !cur;
+  put(chip, "hidden", !cur);
   if (!cur) return;
   const left = cur.remaining_s - since;
-  chip.textContent = `▶ ${cur.name} · ${left >= 0 ? t("show.left", {time: mmss(left)}) : t("show.over", {time: mmss(-left)})}`;
-  chip.className = left >= 0 ? "" : "overrun";
+  put(chip, "textContent", `▶ ${cur.name} · ${left >= 0 ? t("show.left", {time: mmss(left)}) : t("show.over", {time: mmss(-left)})}`);
+  put(chip, "className", left >= 0 ? "" : "overrun");
 }
 document.addEventListener("langchange", () => { if (show.ros || show.polls) renderShow(); });
 
@@ -105,15 +105,15 @@ function tickShow() {
   if (cur) {
     const left = cur.remaining_s - since;
     const el = $("ros-left");
-    if (el) { el.textContent = left >= 0 ? t("show.left", {time: mmss(left)}) : t("show.over", {time: mmss(-left)}); el.className = left >= 0 ? "" : "overrun"; }
+    if (el) { put(el, "textContent", left >= 0 ? t("show.left", {time: mmss(left)}) : t("show.over", {time: mmss(-left)})); put(el, "className", left >= 0 ? "" : "overrun"); }
     const cta = $("ros-cta");
-    if (cta && cur.cta) { const due = cur.cta.next_in_s - since; cta.textContent = due > 0 ? t("show.reminder_in", {time: mmss(due)}) : t("show.reminder_due"); }
+    if (cta && cur.cta) { const due = cur.cta.next_in_s - since; put(cta, "textContent", due > 0 ? t("show.reminder_in", {time: mmss(due)}) : t("show.reminder_due")); }
     badge = left >= 0 ? mmss(left) : `+${mmss(-left)}`;
   }
   const polls = show.polls || {};
   if (polls.poll && polls.poll.open) badge += " · " + t("show.badge_poll");
   if (polls.giveaway && polls.giveaway.open) badge += " · " + t("show.badge_giveaway");
-  $("show-badge").textContent = badge.replace(/^ · /, "");
+  put($("show-badge"), "textContent", badge.replace(/^ · /, ""));
   segmentChip(cur, since);
 }
 
