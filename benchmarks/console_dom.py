@@ -31,8 +31,12 @@ Per window (``--window`` seconds; the windows are the repetitions) and for the w
 ``Emulation.setCPUThrottlingRate``): a slow or contended machine, reproducibly, whatever
 else the machine runs — the fair test of the long-task budget.
 
-``--trace SECONDS`` records a Chrome trace of the busy page at the end and lists where the
-renderer's main thread spent its time, and which functions forced a synchronous layout.
+``--trace SECONDS`` records a Chrome trace of the busy page at the end (of each page with
+``--compare``) and lists where the renderer's main thread spent its time, which functions
+forced a synchronous layout, where each layout started (its layout roots: ``#document``
+means the whole page was laid out; a column or a contained box means only that part), and
+the top invalidation sources: which element, why, and which of the page's functions wrote
+it (Chrome's ``devtools.timeline.invalidationTracking`` category).
 
 The budget: nodes bounded, no long task, input → frame ≤ 50 ms. Browser, server and
 pipeline share the machine's cores.
@@ -238,16 +242,51 @@ async def _measure(
     return run
 
 
+INVALIDATION_EVENTS = ("LayoutInvalidationTracking", "StyleRecalcInvalidationTracking",
+                       "ScheduleStyleInvalidationTracking", "StyleInvalidatorInvalidationTracking")
+
+
+def _frame_of(stack: list[dict[str, Any]] | None) -> str:
+    """The page's own function at the top of a trace stack: ``name (file:line)``."""
+    for top in stack or []:
+        if top.get("url"):
+            return (f"{top.get('functionName') or '?'} "
+                    f"({Path(top['url']).name}:{int(top.get('lineNumber', -1)) + 1})")
+    return "no script (style, parser, timer)"
+
+
+async def _describe(cdp: Any, node_ids: set[int]) -> dict[int, str]:
+    """``tag#id.class`` for the trace's backend node ids (the page still shows them)."""
+    names: dict[int, str] = {}
+    for nid in node_ids:
+        try:
+            node = (await cdp.send("DOM.describeNode", {"backendNodeId": nid}))["node"]
+        except Exception:  # a node the page has dropped since
+            continue
+        attrs = node.get("attributes", [])
+        got = dict(zip(attrs[::2], attrs[1::2], strict=False))
+        name = node.get("localName") or node.get("nodeName", "?")
+        if got.get("id"):
+            name += "#" + got["id"]
+        if got.get("class"):
+            name += "." + ".".join(got["class"].split())
+        names[nid] = name
+    return names
+
+
 async def _trace(cdp: Any, seconds: float, out: Path | None) -> None:
-    """Record ``seconds`` of a Chrome trace; print the main thread's biggest costs and the
-    functions that forced a synchronous layout or style recalculation."""
+    """Record ``seconds`` of a Chrome trace; print the main thread's biggest costs, the
+    functions that forced a synchronous layout or style recalculation, where each layout
+    started (its layout roots: the document, or a contained box) and what invalidated
+    layout and style (node, reason, the page's function that wrote it)."""
     events: list[dict[str, Any]] = []
     done = asyncio.Event()
     cdp.on("Tracing.dataCollected", lambda e: events.extend(e["value"]))
     cdp.on("Tracing.tracingComplete", lambda _e: done.set())
     await cdp.send("Tracing.start", {
         "categories": "devtools.timeline,disabled-by-default-devtools.timeline,"
-                      "disabled-by-default-devtools.timeline.stack,v8.execute",
+                      "disabled-by-default-devtools.timeline.stack,"
+                      "disabled-by-default-devtools.timeline.invalidationTracking,v8.execute",
         "transferMode": "ReportEvents"})
     await asyncio.sleep(seconds)
     await cdp.send("Tracing.end")
@@ -264,26 +303,61 @@ async def _trace(cdp: Any, seconds: float, out: Path | None) -> None:
     main = busy.most_common(1)[0][0]
     total: Counter[str] = Counter()
     forced: Counter[str] = Counter()
+    roots: Counter[int] = Counter()        # layout root node -> layouts that started there
+    root_dirty: dict[int, list[int]] = {}  # layout root node -> dirty objects per layout
+    layouts = 0
+    invalid: Counter[tuple[str, str, str, str]] = Counter()  # (event, node, reason, function)
     for e in events:
-        if (e["pid"], e["tid"]) != main or e.get("ph") != "X":
+        if (e["pid"], e["tid"]) != main:
+            continue
+        args = e.get("args", {})
+        if e["name"] in INVALIDATION_EVENTS:
+            d = args.get("data", {})
+            reason = d.get("reason") or d.get("changedClass") or d.get("changedId") \
+                or d.get("changedAttribute") or d.get("changedPseudo") or "?"
+            if d.get("changedClass"):
+                reason = "class ." + d["changedClass"]
+            elif d.get("changedAttribute"):
+                reason = "attribute " + d["changedAttribute"]
+            invalid[(e["name"].removesuffix("InvalidationTracking"),
+                     str(d.get("nodeName") or "?"), str(reason),
+                     _frame_of(d.get("stackTrace")))] += 1
+            continue
+        if e.get("ph") != "X":
             continue
         name = e["name"]
         if name == "FunctionCall":
-            data = e.get("args", {}).get("data", {})
+            data = args.get("data", {})
             name = f"FunctionCall {data.get('functionName') or '?'} " \
                    f"({Path(data.get('url', '')).name}:{data.get('lineNumber', '?')})"
         total[name] += e.get("dur", 0) / 1000
-        stack = e.get("args", {}).get("beginData", {}).get("stackTrace")
+        stack = args.get("beginData", {}).get("stackTrace")
         if e["name"] in ("Layout", "UpdateLayoutTree") and stack:
-            top = stack[0]
-            forced[f"{e['name']} forced by {top.get('functionName') or '?'} "
-                   f"({Path(top.get('url', '')).name}:{top.get('lineNumber', '?')})"] += 1
+            forced[f"{e['name']} forced by {_frame_of(stack)}"] += 1
+        if e["name"] == "Layout":
+            layouts += 1
+            dirty = int(args.get("beginData", {}).get("dirtyObjects", 0))
+            end = args.get("endData", {})
+            found = [int(r.get("nodeId", 0)) for r in end.get("layoutRoots", [])] \
+                or [int(end.get("rootNode", 0))]
+            for nid in found:
+                roots[nid] += 1
+                root_dirty.setdefault(nid, []).append(dirty)
+    names = await _describe(cdp, set(roots))
     print(f"\ntrace: {seconds:g} s of the renderer main thread, inclusive ms by event")
     for name, ms in total.most_common(25):
         print(f"  {ms:9.1f} ms  {name}")
     print("forced (synchronous) layout / style, by the function that asked:")
     for name, n in forced.most_common(10) or [("none", 0)]:
         print(f"  {n:5d}×  {name}")
+    print(f"layout roots ({layouts} layouts; a root of #document lays out from the top):")
+    for nid, n in roots.most_common(12):
+        dirty = sorted(root_dirty[nid])
+        print(f"  {n:5d}×  {names.get(nid, f'node {nid} (gone)')}  (dirty objects of those "
+              f"layouts: median {statistics.median(dirty):.0f}, max {dirty[-1]})")
+    print("invalidations by kind, element, reason and the page's function that caused them:")
+    for (kind, node, reason, fn), n in invalid.most_common(30) or [(("none", "", "", ""), 0)]:
+        print(f"  {n:6d}×  {kind:<16} {node[:44]:<44} {reason[:28]:<28} {fn}")
 
 
 def _summary(run: Run) -> str:
@@ -318,7 +392,7 @@ async def _main(args: argparse.Namespace) -> None:
     if args.compare:
         print(f"reference: {args.compare}, {label} for {windows} windows of {args.window:g} s")
         runs.append(await _measure(f"{label}, {args.compare.name}", args.rate, windows,
-                                   args.window, args.compare, 0, throttle=args.throttle))
+                                   args.window, args.compare, args.trace, throttle=args.throttle))
     print(f"load: {label} for {windows} windows of {args.window:g} s")
     runs.append(await _measure(f"{label}, current", args.rate, windows, args.window, None,
                                args.trace, args.trace_out, args.throttle))
