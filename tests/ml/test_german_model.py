@@ -298,9 +298,11 @@ def test_training_and_inference_agree_on_short_and_long_texts() -> None:
     texts = [*bad, *(t + filler for t in bad), *good, *(t + filler for t in good)]
     y = np.asarray([1] * 16 + [0] * 16)
     kinds = [KINDS[i % 3] for i in range(16)] + ["other"] * 16
-    arrays = tg.fit(tg.Corpus(texts, y, kinds), inner_folds=2)
+    # An uneven mix, different for short and long texts, so that both weights are used.
+    arrays = tg.fit(tg.Corpus(texts, y, kinds), inner_folds=2, mix=(0.3, 0.7))
     model = tg._model(arrays)
     assert model.meta["long_at"] == tg.LONG_AT == 80
+    assert model.meta["mix"] == [0.3, 0.7] and not model.meta["mix_chosen"]
 
     counts, lengths = tg._counts(texts)
     long = lengths >= tg.LONG_AT
@@ -309,7 +311,9 @@ def test_training_and_inference_agree_on_short_and_long_texts() -> None:
     assert x.shape[1] == 2 * (tg.CHAR_BUCKETS + tg.WORD_BUCKETS)
     assert x[:, x.shape[1] // 2 :][~long].nnz == 0 and x[:, x.shape[1] // 2 :][long].nnz > 0
     logits = np.asarray(x @ arrays["coef"].astype(np.float64).T) + arrays["intercept"]
-    probs = (1 / (1 + np.exp(-logits))).mean(axis=1)
+    nb = np.where(long, arrays["mix"][1], arrays["mix"][0]).astype(np.float64)
+    both = 1 / (1 + np.exp(-logits))
+    probs = (1 - nb) * both[:, 0] + nb * both[:, 1]
     a, b = arrays["platt"].astype(np.float64)
     np.testing.assert_allclose(model.raw(texts), 1 / (1 + np.exp(-(a * probs + b))), rtol=1e-9)
     # The long texts' own weights are used: without them their scores change.
@@ -329,3 +333,46 @@ def test_a_file_with_the_long_text_copy_needs_its_weights(tmp_path: Path) -> Non
     np.savez(bad, **arrays)
     with pytest.raises(ConfigError, match="wrong shapes"):
         GermanModel.load(bad)
+
+
+def test_the_mix_is_chosen_from_out_of_fold_scores() -> None:
+    """The NB-LR weight per length goes towards the regression that separates the
+    classes in the (inner) out-of-fold predictions, separately for short and long texts;
+    an uninformative difference keeps the even average."""
+    pytest.importorskip("sklearn")
+    from livepilot.ml import train_german as tg
+
+    rng = np.random.default_rng(0)
+    n = 800
+    y = (np.arange(n) % 3 == 0).astype(np.int64)
+    long = np.arange(n) % 2 == 0
+    chat = ~long  # as in the data: chat lines short, tweets mostly long
+    weight = np.ones(n)
+    good = np.clip(0.5 + 0.35 * (2 * y - 1) + rng.normal(0, 0.2, n), 0, 1)
+    noise = rng.uniform(0, 1, n)
+    # Short texts: the plain regression is the informative one; long texts: NB-LR.
+    probs = np.stack([np.where(long, noise, good), np.where(long, good, noise)], axis=1)
+    short_w, long_w = tg._choose_mix(probs, long, y, chat, weight)
+    assert short_w == min(tg.MIX_GRID) and long_w == max(tg.MIX_GRID)
+    same = np.stack([good, good], axis=1)  # the mix cannot matter: keep the even one
+    assert tg._choose_mix(same, long, y, chat, weight) == (0.5, 0.5)
+
+
+def test_a_file_without_a_mix_averages_evenly(tmp_path: Path) -> None:
+    """Files written before the mix was chosen average the two regressions evenly; the
+    shipped file's mix is one of the candidates."""
+    with np.load(default_model_path(), allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    texts = ["du bist so ein idiot", "hallo zusammen, schöner stream",
+             "ein langer text über politik, der länger als achtzig zeichen ist und "
+             "deshalb die zweite kopie der merkmale bekommt"]
+    assert all(float(w) in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8) for w in
+               np.round(arrays.get("mix", np.full(2, 0.5)), 2))
+    arrays["mix"] = np.asarray([0.5, 0.5], dtype=np.float32)
+    even = tmp_path / "even.npz"
+    np.savez(even, **arrays)
+    del arrays["mix"]
+    old = tmp_path / "old.npz"
+    np.savez(old, **arrays)
+    np.testing.assert_array_equal(GermanModel.load(old).raw(texts),
+                                  GermanModel.load(even).raw(texts))

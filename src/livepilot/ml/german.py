@@ -4,7 +4,9 @@ The model (``livepilot/data/german_toxicity.npz``) is trained by
 :mod:`livepilot.ml.train_german` on GermEval 2018 (Wiegand, Siegel, Ruppenhofer, CC BY 4.0;
 see ``docs/german-model.md``). It is two logistic regressions over the same hashed TF-IDF
 features (character 2–5-grams within words, word 1–2-grams): one on plain TF-IDF, one on
-TF-IDF scaled by naive-Bayes log-count ratios. Their probabilities are averaged and
+TF-IDF scaled by naive-Bayes log-count ratios. Their probabilities are averaged (with
+the weights in the file's ``mix``, one pair for short and one for long texts, chosen by
+cross-validation inside the training data; an even average in files without it) and
 Platt-calibrated on out-of-fold predictions, with the intercept shifted so that 0.5 is the
 decision threshold chosen by cross-validation (files of the first model instead store that
 threshold and map it to 0.5 piecewise-linearly; both load here). A third, multinomial
@@ -109,6 +111,10 @@ class GermanModel:
             self._kind_intercept = arrays["kind_intercept"].astype(np.float64)  # (3,)
             self._platt = arrays["platt"].astype(np.float64)  # (2,): a, b
             self._threshold = float(arrays["threshold"])
+            # Weight of the NB-LR regression in the average, for short and long texts
+            # (files before the mix was chosen by cross-validation: an even average).
+            mix = arrays.get("mix")
+            self._mix = np.full(2, 0.5) if mix is None else mix.astype(np.float64)
             self._sublinear = bool(meta.get("sublinear", True))
             # 0: no second copy for long texts (files before it was introduced).
             self._long_at = int(str(meta.get("long_at", 0)))
@@ -117,7 +123,7 @@ class GermanModel:
         size = self._featurizer.size
         width = 2 * size if self._long_at else size
         if self._idf.shape != (size,) or self._coef.shape != (2, width) or \
-                self._kind_coef.shape != (len(KINDS), size):
+                self._kind_coef.shape != (len(KINDS), size) or self._mix.shape != (2,):
             raise ConfigError(f"German model file has wrong shapes for {size} features")
         self.meta = meta
         self._allow: re.Pattern[str] | None = None
@@ -179,11 +185,11 @@ class GermanModel:
             rows = np.concatenate([rows, rows[extra]])
             cols = np.concatenate([cols, cols[extra] + self._featurizer.size])
             values = np.concatenate([values, values[extra]])
+        nb = self._mix[long.astype(np.int64)]  # the NB-LR regression's weight per text
         probs = np.zeros(n)
-        for k in range(2):
+        for k, share in enumerate((1.0 - nb, nb)):
             logits = np.bincount(rows, weights=values * self._coef[k, cols], minlength=n)
-            probs += _sigmoid(logits + self._intercept[k])
-        probs /= 2
+            probs += share * _sigmoid(logits + self._intercept[k])
         a, b = self._platt
         calibrated: Floats = _sigmoid(a * probs + b)
         return calibrated
